@@ -1,0 +1,7 @@
+"""Allow `python -m jetzip`."""
+
+import sys
+
+from jetzip.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,58 @@
+"""Entry point of the `jetzip` command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from jetzip import __version__
+from jetzip.cli.registry import COMMANDS
+from jetzip.errors import JetzipError
+
+#: Modules that define commands; importing one registers its commands.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
+    parser = argparse.ArgumentParser(
+        prog="jetzip",
+        description="Compress particle-physics tables with learned models and error bounds.",
+    )
+    parser.add_argument("--version", action="version", version=f"jetzip {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for cmd in COMMANDS.values():
+        p = sub.add_parser(
+            cmd.name,
+            help=cmd.help,
+            description=cmd.description or cmd.help,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        for a in cmd.arguments:
+            p.add_argument(*a.flags, **a.options)
+        p.set_defaults(func=cmd.func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; user errors become one line on stderr and exit status 1."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except JetzipError as exc:
+        print(f"jetzip {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # unreadable input, full disk, permission denied
+        print(f"jetzip {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"jetzip {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Declaring a CLI command is one decorated function.
+
+    @command("info", "Describe a table or a .jz file.",
+             arg("path", help="file to describe"),
+             arg("--tree", help="ROOT tree to read"))
+    def info(args: argparse.Namespace) -> int:
+        ...
+
+The function receives the parsed arguments and returns the exit status (0 on success).
+Errors a user can cause are raised as `jetzip.errors.JetzipError` and turned into one line
+on stderr by `jetzip.cli.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+CommandFunc = Callable[[argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argparse argument: positional names or flags, plus `add_argument` keywords."""
+
+    flags: tuple[str, ...]
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    arguments: tuple[Arg, ...]
+    func: CommandFunc
+    description: str | None = None
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def arg(*flags: str, **options: Any) -> Arg:
+    """Describe an argument exactly as `argparse.ArgumentParser.add_argument` would take it."""
+    return Arg(flags, options)
+
+
+def command(name: str, help: str, *arguments: Arg) -> Callable[[CommandFunc], CommandFunc]:
+    """Register `func` as the sub-command `name`; its docstring becomes the long description."""
+
+    def register(func: CommandFunc) -> CommandFunc:
+        if name in COMMANDS:
+            raise RuntimeError(f"command {name!r} registered twice")
+        COMMANDS[name] = Command(name, help, tuple(arguments), func, func.__doc__)
+        return func
+
+    return register
