@@ -37,7 +37,7 @@ def atomic_output(target: str | os.PathLike[str], *, directory: bool = False) ->
         yield tmp
         if directory and target.exists():
             shutil.rmtree(target)
-        os.replace(tmp, target)
+        tmp.replace(target)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
