@@ -174,7 +174,9 @@ def _table_from_arrow(batch: pa.Table | pa.RecordBatch, header: bytes | None) ->
 
 def iter_parquet(path: Path, chunk_rows: int | None) -> Iterator[Table]:
     """Whole file, or record batches of at most chunk_rows rows."""
-    parquet = pq.ParquetFile(path)
+    # pre_buffer=False: pre-buffering keeps every row group read so far alive, so memory would
+    # grow with the file instead of staying at one batch.
+    parquet = pq.ParquetFile(path, pre_buffer=False)
     header = (parquet.schema_arrow.metadata or {}).get(HEADER_KEY.encode())
     if chunk_rows is None:
         yield _table_from_arrow(parquet.read(), header)
