@@ -43,3 +43,12 @@ def test_directory_is_replaced_as_a_whole(tmp_path: Path) -> None:
         raise KeyboardInterrupt
     assert sorted(p.name for p in target.iterdir()) == ["weights.pt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_file_gets_ordinary_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    with atomic_output(target) as tmp:
+        tmp.write_bytes(b"x")
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777

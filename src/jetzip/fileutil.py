@@ -15,6 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_output(target: str | os.PathLike[str], *, directory: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to `target`; on success rename it onto `target`.
@@ -33,6 +39,8 @@ def atomic_output(target: str | os.PathLike[str], *, directory: bool = False) ->
         fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=parent)
         os.close(fd)
         tmp = Path(name)
+        # mkstemp creates 0600; give the file the permissions a plain open() would have.
+        tmp.chmod(0o666 & ~_current_umask())
     try:
         yield tmp
         if directory and target.exists():
