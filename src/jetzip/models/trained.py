@@ -1,0 +1,165 @@
+"""`TrainedModel`: a fitted normaliser plus network, in physical units, as one byte string.
+
+This is what other parts of jetzip use: the codec embeds `to_bytes()` in .jz files and uses
+`decode` as its prediction, so `decode` must give bit-identical output on every run. It runs the
+network on one thread, in eval mode, in float32, and the bytes are a fixed layout (JSON header +
+raw little-endian tensors) rather than a pickle, so the same weights always hash the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from jetzip.errors import CorruptFileError, InputError
+from jetzip.models.network import AutoEncoder, build_model
+from jetzip.transforms import Normaliser
+
+MAGIC = b"JZMODEL\x01"
+#: File in MODEL_DIR that holds `TrainedModel.to_bytes()`.
+MODEL_FILE = "model.jzm"
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block, so reductions happen in one fixed order."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+class TrainedModel:
+    """A trained autoencoder that encodes and decodes tables' columns in physical units."""
+
+    def __init__(
+        self,
+        network: AutoEncoder,
+        normaliser: Normaliser,
+        units: Mapping[str, str] | None = None,
+    ) -> None:
+        if normaliser.columns and len(normaliser.columns) != network.spec["n_inputs"]:
+            raise ValueError("normaliser columns and network input width differ")
+        self.network = network.cpu().float().eval()
+        self.normaliser = normaliser
+        self.columns: list[str] = normaliser.columns
+        self.units: dict[str, str] = {
+            c: str(u) for c, u in (units or {}).items() if c in self.columns
+        }
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return dict(self.network.spec)
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.network.spec["latent"])
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.network.parameters())
+
+    def _check_width(self, array: np.ndarray, width: int, what: str) -> np.ndarray:
+        array = np.asarray(array)
+        if array.ndim != 2 or array.shape[1] != width:
+            raise InputError(f"{what} must have shape (n, {width}), got {array.shape}")
+        return array
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """(n, k) float64 physical values in `columns` order -> (n, latent_dim) float32."""
+        x = self._check_width(x, len(self.columns), "encode input")
+        scaled = self.normaliser.transform(x).astype(np.float32)
+        with torch.no_grad(), single_thread():
+            return self.network.encode(torch.from_numpy(scaled)).numpy()
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """(n, latent_dim) float32 -> (n, k) float64 physical values; bit-reproducible."""
+        z = self._check_width(z, self.latent_dim, "decode input").astype(np.float32, copy=False)
+        with torch.no_grad(), single_thread():
+            scaled = self.network.decode(torch.from_numpy(np.ascontiguousarray(z))).numpy()
+        return self.normaliser.inverse(scaled.astype(np.float64))
+
+    def reconstruct(self, x: np.ndarray) -> np.ndarray:
+        """decode(encode(x)): what latent-only storage would give back."""
+        return self.decode(self.encode(x))
+
+    # ------------------------------------------------------------------ bytes
+    def to_bytes(self) -> bytes:
+        """Spec, fitted transforms, columns, units and weights; no training history."""
+        tensors, blobs, offset = [], [], 0
+        for name, tensor in self.network.state_dict().items():
+            array = np.ascontiguousarray(tensor.detach().cpu().numpy())
+            array = array.astype(array.dtype.newbyteorder("<"), copy=False)
+            blob = array.tobytes()
+            tensors.append(
+                {
+                    "name": name,
+                    "dtype": array.dtype.str,
+                    "shape": list(array.shape),
+                    "offset": offset,
+                }
+            )
+            blobs.append(blob)
+            offset += len(blob)
+        header = {
+            "spec": self.network.spec,
+            "columns": self.columns,
+            "units": self.units,
+            # a list of pairs, because the header is written with sorted keys
+            "transforms": list(self.normaliser.to_json_dict().items()),
+            "tensors": tensors,
+        }
+        header_bytes = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+        return MAGIC + struct.pack("<Q", len(header_bytes)) + header_bytes + b"".join(blobs)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TrainedModel:
+        """Rebuild a model from `to_bytes()` output; CorruptFileError when it is damaged."""
+        data = bytes(data)
+        if not data.startswith(MAGIC) or len(data) < len(MAGIC) + 8:
+            raise CorruptFileError("not a jetzip model (bad magic bytes)")
+        (header_len,) = struct.unpack_from("<Q", data, len(MAGIC))
+        start = len(MAGIC) + 8
+        try:
+            header = json.loads(data[start : start + header_len])
+            body = memoryview(data)[start + header_len :]
+            network = build_model(header["spec"])
+            state = {}
+            for t in header["tensors"]:
+                dtype = np.dtype(t["dtype"])
+                count = int(np.prod(t["shape"], dtype=np.int64))
+                array = np.frombuffer(body, dtype=dtype, count=count, offset=t["offset"])
+                state[t["name"]] = torch.from_numpy(
+                    array.reshape(t["shape"]).astype(dtype.newbyteorder("="))
+                )
+            network.load_state_dict(state)
+            normaliser = Normaliser.from_json_dict(dict(header["transforms"]))
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise CorruptFileError(f"damaged jetzip model: {exc}") from exc
+        if normaliser.columns != header["columns"]:
+            raise CorruptFileError("damaged jetzip model: columns and transforms disagree")
+        return cls(network, normaliser, header["units"])
+
+    def content_hash(self) -> str:
+        """sha256 hex digest of `to_bytes()`: identifies the exact model a file needs."""
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    # ------------------------------------------------------------------ directories
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike[str]) -> TrainedModel:
+        """Load MODEL_DIR (as written by `jetzip train`)."""
+        path = Path(model_dir) / MODEL_FILE
+        if not path.is_file():
+            raise InputError(f"{model_dir} is not a jetzip model directory (no {MODEL_FILE})")
+        return cls.from_bytes(path.read_bytes())
