@@ -1,0 +1,180 @@
+"""Entropy coding of quantised integers and lossless coding of raw columns.
+
+Quantised codes go through pcodec, whose binned tANS coder lands within about 1 % of the
+order-0 empirical entropy on the distributions a quantiser produces (the gap is measured and
+reported per column). Raw columns (lossless mode, integer columns, exceptions, latents) are
+coded with whichever of pcodec and byte-shuffled zstd is smaller, chosen per array.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import zstandard
+from pcodec import ChunkConfig, DeltaSpec, ModeSpec, standalone
+
+from jetzip.errors import CorruptFileError
+
+#: dtypes pcodec codes natively; others (8-bit ints, bools) use the zstd path only.
+_PCODEC_DTYPES = {"float16", "float32", "float64", "int16", "int32", "int64"} | {
+    "uint16",
+    "uint32",
+    "uint64",
+}
+_PLAIN_INTS = ChunkConfig(delta_spec=DeltaSpec.no_op(), mode_spec=ModeSpec.classic())
+#: zstd level of byte-shuffled arrays: 19 squeezes ~1 % more than 9 but runs at ~1 MB/s, so
+#: it is kept for arrays small enough that the time does not matter.
+_ZSTD_LEVEL = 9
+_ZSTD_LEVEL_SMALL = 19
+_SMALL_BYTES = 1 << 20
+#: Rows, in SELECTION_BLOCKS evenly spaced contiguous blocks, on which competing encodings of a
+#: long array are compared; the winner then codes the whole array once.
+SELECTION_ROWS = 65_536
+SELECTION_BLOCKS = 16
+
+
+def selection_rows(n: int) -> np.ndarray | None:
+    """Rows on which encodings are compared, or None to compare on the whole array."""
+    if n <= 2 * SELECTION_ROWS:
+        return None
+    block = SELECTION_ROWS // SELECTION_BLOCKS
+    starts = np.linspace(0, n - block, SELECTION_BLOCKS).astype(np.int64)
+    return (starts[:, None] + np.arange(block)).ravel()
+
+
+def empirical_entropy_bits(symbols: np.ndarray) -> float:
+    """Total order-0 entropy (bits) of a symbol array: the floor for a memoryless coder."""
+    if symbols.size == 0:
+        return 0.0
+    low, high = int(symbols.min()), int(symbols.max())
+    if high - low < 4 * symbols.size + 1024:  # dense alphabet: counting beats sorting
+        counts = np.bincount((symbols - low).astype(np.intp))
+        counts = counts[counts > 0]
+    else:
+        _, counts = np.unique(symbols, return_counts=True)
+    p = counts / symbols.size
+    return float(-(counts * np.log2(p)).sum())
+
+
+def encode_ints(codes: np.ndarray) -> bytes:
+    """Code an int64 array with pcodec (deterministic, single-threaded).
+
+    pcodec's default configuration searches for delta and mode structure, which quantised codes
+    of independent jets lack; when a sample shows the search gains nothing, the whole array is
+    coded without it (a quarter faster, same bytes)."""
+    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    config = ChunkConfig()
+    rows = selection_rows(codes.size)
+    if rows is not None:
+        sample = codes[rows]
+        plain = standalone.simple_compress(sample, _PLAIN_INTS)
+        if len(plain) <= len(standalone.simple_compress(sample, config)):
+            config = _PLAIN_INTS
+    return standalone.simple_compress(codes, config)
+
+
+def decode_ints(data: bytes, n: int) -> np.ndarray:
+    """Inverse of `encode_ints`, checking the element count."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    codes = _pcodec_decode(data)
+    if codes.dtype != np.int64 or codes.size != n:
+        raise CorruptFileError(f"integer stream holds {codes.size} values, expected {n}")
+    return codes
+
+
+def _pcodec_decode(data: bytes) -> np.ndarray:
+    try:
+        return standalone.simple_decompress(data)
+    except Exception as exc:  # pcodec raises RuntimeError/ValueError on bad bytes
+        raise CorruptFileError(f"cannot decode a pcodec stream: {exc}") from None
+
+
+def _shuffle_zstd(values: np.ndarray) -> bytes:
+    """Byte-shuffle (all first bytes, then all second bytes, ...) then zstd: helps floats."""
+    planes = values.view(np.uint8).reshape(values.size, values.itemsize).T
+    level = _ZSTD_LEVEL_SMALL if values.nbytes <= _SMALL_BYTES else _ZSTD_LEVEL
+    return zstandard.ZstdCompressor(level=level).compress(np.ascontiguousarray(planes))
+
+
+def _unshuffle_zstd(data: bytes, dtype: np.dtype, n: int) -> np.ndarray:
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=n * dtype.itemsize)
+    except zstandard.ZstdError as exc:
+        raise CorruptFileError(f"cannot decode a zstd stream: {exc}") from None
+    if len(raw) != n * dtype.itemsize:
+        raise CorruptFileError(f"zstd stream holds {len(raw)} bytes, expected {n * dtype.itemsize}")
+    planes = np.frombuffer(raw, dtype=np.uint8).reshape(dtype.itemsize, n)
+    return np.ascontiguousarray(planes.T).view(dtype).reshape(n)
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """Rows where the bit pattern changes from the previous row (row 0 always starts a run)."""
+    bits = values.view(f"u{values.itemsize}")
+    return np.flatnonzero(np.concatenate([[True], bits[1:] != bits[:-1]]))
+
+
+def encode_lossless(values: np.ndarray) -> tuple[str, bytes]:
+    """Exact coding of any numeric 1-D array; returns (method, bytes), the smallest candidate.
+
+    Candidates: pcodec, byte-shuffled zstd and, when values repeat in runs (event-level
+    quantities copied onto every object of the event), the run values and run lengths. Long
+    arrays are coded once, with the candidate that wins on `selection_rows`."""
+    values = np.ascontiguousarray(values)
+    if values.dtype == np.bool_:
+        values = values.view(np.uint8)
+    rows = selection_rows(values.size)
+    if rows is not None:
+        method, _ = encode_lossless(values[rows])
+        return method, _encode_as(method, values)
+    candidates = [("zstd-shuffle", _shuffle_zstd(values))]
+    if values.dtype.name in _PCODEC_DTYPES and values.size:
+        candidates.append(("pcodec", _encode_as("pcodec", values)))
+    starts = _run_starts(values) if values.size else np.zeros(0, dtype=np.intp)
+    if 0 < starts.size <= values.size // 2:
+        inner, _ = encode_lossless(values[starts])
+        candidates.append((f"runs+{inner}", _encode_runs(values, starts, inner)))
+    return min(candidates, key=lambda c: len(c[1]))
+
+
+def _encode_as(method: str, values: np.ndarray) -> bytes:
+    """`values` coded with one `encode_lossless` method."""
+    if method == "pcodec":
+        return standalone.simple_compress(values, ChunkConfig())
+    if method == "zstd-shuffle":
+        return _shuffle_zstd(values)
+    return _encode_runs(values, _run_starts(values), method.removeprefix("runs+"))
+
+
+def _encode_runs(values: np.ndarray, starts: np.ndarray, inner: str) -> bytes:
+    lengths = encode_ints(np.diff(np.append(starts, values.size)))
+    return _RUNS.pack(starts.size, len(lengths)) + lengths + _encode_as(inner, values[starts])
+
+
+_RUNS = struct.Struct("<QI")
+
+
+def decode_lossless(method: str, data: bytes, dtype: str, n: int) -> np.ndarray:
+    """Inverse of `encode_lossless` for an array of `n` values of `dtype`."""
+    target = np.dtype(dtype)
+    storage = np.dtype(np.uint8) if target == np.bool_ else target
+    if method == "pcodec":
+        values = _pcodec_decode(data) if n else np.zeros(0, dtype=storage)
+        if values.dtype != storage or values.size != n:
+            raise CorruptFileError(f"pcodec stream does not hold {n} values of {dtype}")
+    elif method == "zstd-shuffle":
+        values = _unshuffle_zstd(data, storage, n)
+    elif method.startswith("runs+") and len(data) >= _RUNS.size:
+        n_runs, lengths_size = _RUNS.unpack_from(data)
+        if n_runs > n:
+            raise CorruptFileError("run-length stream is damaged")
+        body = data[_RUNS.size :]
+        lengths = decode_ints(body[:lengths_size], n_runs)
+        if lengths.sum() != n or (lengths < 1).any():
+            raise CorruptFileError("run-length stream is damaged")
+        run_values = decode_lossless(method[5:], body[lengths_size:], storage.name, n_runs)
+        values = np.repeat(run_values, lengths)
+    else:
+        raise CorruptFileError(f"unknown lossless method {method!r}")
+    return values.view(np.bool_) if target == np.bool_ else values

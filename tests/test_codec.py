@@ -1,0 +1,250 @@
+"""Compression modes without a model: round trips, the error bound on every value, bad input."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jetzip.codec import compress_table, compress_tables, decompress_file, parse_tolerances
+from jetzip.codec.tolerance import Tolerance
+from jetzip.errors import InputError, OptionError
+from jetzip.table import Table
+
+ATLAS_TOLERANCE = "pt=0.1%,m=0.1%,eta=0.001,phi=0.001"
+
+
+def jets(n: int = 2000, seed: int = 0, dtype: type = np.float32) -> Table:
+    """Jet-like columns plus an integer column, an event index, units and metadata."""
+    rng = np.random.default_rng(seed)
+    pt = rng.lognormal(10.5, 0.7, n)
+    m = pt * rng.uniform(0.02, 0.3, n)
+    m[:10] = 0.0
+    m[10:15] = -rng.uniform(0, 0.05, 5)
+    columns = {
+        "m": m.astype(dtype),
+        "pt": pt.astype(dtype),
+        "eta": rng.uniform(-4.5, 4.5, n).astype(dtype),
+        "phi": rng.uniform(-np.pi, np.pi, n).astype(dtype),
+        "n_constituents": rng.integers(1, 60, n).astype(np.int32),
+    }
+    event = np.repeat(np.arange(n // 4 + 1), 4)[:n] + 1000
+    return Table(
+        columns, event=event, units={"m": "MeV", "pt": "MeV"}, meta={"source": "test", "k": [1, 2]}
+    )
+
+
+def assert_within(original: Table, restored: Table, tolerances: dict[str, Tolerance]) -> None:
+    assert restored.names == original.names
+    for name in original.names:
+        a, b = original[name], restored[name]
+        assert a.dtype == b.dtype, name
+        if name in tolerances:
+            bad = tolerances[name].violations(a, b)
+            assert not bad.any(), f"{name}: {bad.sum()} values miss {tolerances[name]}"
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_lossless_round_trip_is_exact(tmp_path):
+    table = jets()
+    info = compress_table(table, tmp_path / "a.jz", mode="lossless")
+    restored = decompress_file(tmp_path / "a.jz")
+    assert restored.equals(table)
+    assert restored.units == table.units and restored.meta == table.meta
+    assert info["n_rows"] == table.n_rows
+    assert info["header"]["mode"] == "lossless"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bounded_meets_every_tolerance_and_keeps_integers(tmp_path, dtype):
+    table = jets(dtype=dtype)
+    tolerances = parse_tolerances(ATLAS_TOLERANCE)
+    info = compress_table(table, tmp_path / "b.jz", tolerances=tolerances, chunk_rows=700)
+    restored = decompress_file(tmp_path / "b.jz")
+    assert_within(table, restored, tolerances)
+    np.testing.assert_array_equal(restored.event, table.event)
+    assert info["n_chunks"] == 3
+    stats = info["footer"]["columns"]
+    assert stats["m"]["n_exceptions"] >= 10  # the zeros cannot be met relatively, only exactly
+    assert stats["pt"]["max_rel_error"] <= 0.001
+    assert stats["n_constituents"]["kind"] == "lossless"
+    float_bytes = sum(info["sizes"]["columns"][name] for name in tolerances)
+    assert float_bytes < 0.5 * info["raw_float32_bytes"]
+
+
+def test_default_tolerance_covers_unnamed_float_columns(tmp_path):
+    table = jets()
+    compress_table(table, tmp_path / "c.jz", tolerances="pt=1%", default_tolerance="0.01")
+    restored = decompress_file(tmp_path / "c.jz")
+    tolerances = {"pt": Tolerance(0.01, True)} | {
+        name: Tolerance(0.01, False) for name in ("m", "eta", "phi")
+    }
+    assert_within(table, restored, tolerances)
+
+
+def test_chunked_and_whole_give_the_same_values(tmp_path):
+    table = jets(3000)
+    compress_table(table, tmp_path / "one.jz", tolerances=ATLAS_TOLERANCE)
+    compress_table(table, tmp_path / "many.jz", tolerances=ATLAS_TOLERANCE, chunk_rows=1000)
+    assert decompress_file(tmp_path / "one.jz").equals(decompress_file(tmp_path / "many.jz"))
+
+
+def test_compression_is_deterministic(tmp_path):
+    table = jets()
+    compress_table(table, tmp_path / "1.jz", tolerances=ATLAS_TOLERANCE)
+    compress_table(table, tmp_path / "2.jz", tolerances=ATLAS_TOLERANCE)
+    assert (tmp_path / "1.jz").read_bytes() == (tmp_path / "2.jz").read_bytes()
+
+
+def test_energy_predicted_from_pt_and_eta(tmp_path):
+    """E of a light jet is close to pt cosh(eta): the kinematic predictor wins and round-trips."""
+    rng = np.random.default_rng(3)
+    pt, eta = rng.lognormal(10, 0.8, 5000), rng.uniform(-3, 3, 5000)
+    m = pt * rng.uniform(0.01, 0.1, 5000)
+    energy = np.hypot(pt * np.cosh(eta), m)
+    table = Table({"E": energy, "pt": pt, "eta": eta, "phi": rng.uniform(-3, 3, 5000)})
+    tolerances = parse_tolerances("E=0.1%,pt=0.1%,eta=0.001,phi=0.001")
+    info = compress_table(table, tmp_path / "e.jz", tolerances=tolerances)
+    assert_within(table, decompress_file(tmp_path / "e.jz"), tolerances)
+    assert info["footer"]["columns"]["E"]["predictor"] == {"E(pt,eta)": 1}
+
+
+# ------------------------------------------------------------------ property test of the bound
+edge_values = st.sampled_from(
+    [0.0, -0.0, 1e-300, -1e-300, 5e-324, 1e-30, 3.4e38, -3.4e38, 1e300, 1.0, -1.0, 0.5]
+)
+finite_values = st.floats(allow_nan=False, allow_infinity=False, width=64) | edge_values
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(finite_values, min_size=1, max_size=60),
+    relative=st.booleans(),
+    exponent=st.floats(-9, 1),
+    float32=st.booleans(),
+)
+def test_every_value_meets_its_bound(values, relative, exponent, float32):
+    dtype = np.float32 if float32 else np.float64
+    with np.errstate(over="ignore"):
+        x = np.asarray(values).astype(dtype)
+    x = np.where(np.isfinite(x), x, 0).astype(dtype)
+    tol = Tolerance(10.0**exponent, relative)
+    table = Table({"x": x, "y": x[::-1].copy()})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.jz"
+        compress_table(table, path, tolerances={"x": tol, "y": tol}, chunk_rows=25)
+        restored = decompress_file(path)
+    assert_within(table, restored, {"x": tol, "y": tol})
+
+
+# ------------------------------------------------------------------ non-finite values
+def with_nonfinite() -> Table:
+    table = jets(500)
+    table.columns["pt"][[3, 7]] = np.nan
+    table.columns["eta"][5] = np.inf
+    table.columns["eta"][9] = -np.inf
+    return table
+
+
+def test_nonfinite_values_are_refused_with_counts(tmp_path):
+    with pytest.raises(InputError, match=r"pt: 2, eta: 2.*--allow-nonfinite"):
+        compress_table(with_nonfinite(), tmp_path / "n.jz", tolerances=ATLAS_TOLERANCE)
+    assert not (tmp_path / "n.jz").exists()
+
+
+def test_nonfinite_values_are_stored_exactly_on_request(tmp_path):
+    table = with_nonfinite()
+    tolerances = parse_tolerances(ATLAS_TOLERANCE)
+    compress_table(table, tmp_path / "n.jz", tolerances=tolerances, allow_nonfinite=True)
+    restored = decompress_file(tmp_path / "n.jz")
+    assert_within(table, restored, tolerances)
+    assert np.isnan(restored["pt"][[3, 7]]).all()
+    assert restored["eta"][5] == np.inf and restored["eta"][9] == -np.inf
+
+
+def test_lossless_mode_keeps_nonfinite_values(tmp_path):
+    table = with_nonfinite()
+    compress_table(table, tmp_path / "n.jz", mode="lossless")
+    assert decompress_file(tmp_path / "n.jz").equals(table)
+
+
+# ------------------------------------------------------------------ bad options and input
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"tolerances": "energy=0.1%"}, "does not have|do not have"),
+        ({"tolerances": "n_constituents=1"}, "integer column"),
+        ({"tolerances": "pt=-1%"}, "positive"),
+        ({"tolerances": "pt:0.1"}, "malformed"),
+        ({"mode": "bounded"}, "needs tolerances"),
+        ({"mode": "latent"}, "needs a model"),
+        ({"mode": "lossless", "tolerances": "pt=1%"}, "neither"),
+        ({"mode": "fast"}, "unknown mode"),
+        ({"tolerances": "pt=1%", "latent_dtype": "int8"}, "latent dtype"),
+        ({"tolerances": "pt=1%", "chunk_rows": 0}, "chunk rows"),
+    ],
+)
+def test_bad_options_are_refused_and_nothing_written(tmp_path, options, message):
+    with pytest.raises(OptionError, match=message):
+        compress_table(jets(100), tmp_path / "x.jz", **options)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_empty_input_is_refused(tmp_path):
+    with pytest.raises(InputError, match="no rows"):
+        compress_tables(iter([]), tmp_path / "x.jz", mode="lossless")
+
+
+def test_chunks_with_different_columns_are_refused(tmp_path):
+    first = jets(100)
+    second = first.select(["pt", "m", "eta", "phi", "n_constituents"])
+    with pytest.raises(InputError, match="a chunk of the input has columns"):
+        compress_tables(iter([first, second]), tmp_path / "x.jz", mode="lossless")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interruption_leaves_no_file(tmp_path):
+    def interrupted():
+        yield jets(100)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        compress_tables(interrupted(), tmp_path / "x.jz", tolerances=ATLAS_TOLERANCE)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        decompress_file(tmp_path / "absent.jz")
+
+
+# ------------------------------------------------------------------ real data
+def test_atlas_bounded_is_small_and_within_bounds(atlas_4d_path, tmp_path):
+    import pandas as pd
+
+    frame = pd.read_pickle(atlas_4d_path)
+    table = Table({c: frame[c].to_numpy() for c in frame.columns})
+    tolerances = parse_tolerances(ATLAS_TOLERANCE)
+    info = compress_table(table, tmp_path / "atlas.jz", tolerances=tolerances)
+    assert_within(table, decompress_file(tmp_path / "atlas.jz"), tolerances)
+    assert info["bytes_per_row"] < 6.0  # mantissa rounding meeting the same bound needs more
+    for stats in info["footer"]["columns"].values():
+        assert abs(stats["entropy_gap"]) < 0.05  # pcodec within 5 % of the order-0 entropy
+
+
+def test_event_level_columns_are_stored_as_runs_bit_exactly(tmp_path):
+    """MET-like values repeat on every object of an event: run-length coding, NaN and -0.0 kept."""
+    rng = np.random.default_rng(5)
+    per_event = rng.normal(50.0, 20.0, 400)
+    per_event[[3, 4]] = [-0.0, np.nan]
+    met = np.repeat(per_event, rng.integers(1, 6, 400))
+    table = Table({"MET": met, "pt": rng.lognormal(3, 1, met.size)})
+    info = compress_table(table, tmp_path / "r.jz", mode="lossless")
+    restored = decompress_file(tmp_path / "r.jz")["MET"]
+    assert restored.tobytes() == met.tobytes()
+    assert list(info["footer"]["columns"]["MET"]["methods"]) == ["runs+pcodec"]

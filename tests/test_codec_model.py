@@ -1,0 +1,162 @@
+"""Modes with a trained model: latent storage, model-predicted residuals, model references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from jetzip.codec import compress_table, decompress_file, parse_tolerances
+from jetzip.codec.chunk import (
+    ColumnPlan,
+    EncodedChunk,
+    _encode_quantised,
+    decode_chunk,
+    load_latent,
+    store_latent,
+)
+from jetzip.codec.quantize import quantise
+from jetzip.errors import CorruptFileError, InputError
+from jetzip.models import TrainedModel
+from jetzip.table import Table
+from jetzip.training import TrainConfig, train
+
+TOLERANCE = "pt=1%,m=1%,eta=0.01,phi=0.01"
+
+
+def jet_table(n: int, seed: int) -> Table:
+    rng = np.random.default_rng(seed)
+    pt = rng.lognormal(10.8, 0.6, n)
+    return Table(
+        {
+            "m": (pt * rng.uniform(0.05, 0.2, n)).astype(np.float32),
+            "pt": pt.astype(np.float32),
+            "phi": rng.uniform(-np.pi, np.pi, n).astype(np.float32),
+            "eta": rng.uniform(-2.5, 2.5, n).astype(np.float32),
+            "width": rng.uniform(0, 0.4, n).astype(np.float32),
+        },
+        units={"m": "MeV", "pt": "MeV"},
+    )
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A tiny 4 -> 3 autoencoder trained for a few epochs on the jet columns."""
+    out = tmp_path_factory.mktemp("model") / "tiny"
+    table = jet_table(3000, seed=0).select(["m", "pt", "phi", "eta"])
+    config = TrainConfig(encoder=[16, 8], latent=3, epochs=3, batch_size=256, threads=1)
+    train(table, config, out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def model(model_dir):
+    return TrainedModel.load(model_dir)
+
+
+@pytest.mark.parametrize("latent_dtype", ["float32", "float16", "bfloat16"])
+def test_latent_mode_gives_the_decoder_output(tmp_path, model_dir, model, latent_dtype):
+    table = jet_table(500, seed=1)
+    info = compress_table(table, tmp_path / "l.jz", model=model_dir, latent_dtype=latent_dtype)
+    restored = decompress_file(tmp_path / "l.jz")
+    x = table.matrix(model.columns)
+    expected = model.decode(load_latent(store_latent(model.encode(x), latent_dtype), latent_dtype))
+    for j, name in enumerate(model.columns):
+        np.testing.assert_array_equal(restored[name], expected[:, j].astype(np.float32))
+    np.testing.assert_array_equal(restored["width"], table["width"])  # not a model column
+    assert info["header"]["mode"] == "latent"
+    assert info["sizes"]["model"] > 0 and info["sizes"]["columns"]["(latent)"] > 0
+    latent_bytes = {"float32": 4, "float16": 2, "bfloat16": 2}[latent_dtype] * 3 * 500
+    assert info["sizes"]["columns"]["(latent)"] <= latent_bytes + 64
+
+
+def test_bounded_with_model_meets_every_bound(tmp_path, model_dir):
+    table = jet_table(800, seed=2)
+    tolerances = parse_tolerances(TOLERANCE)
+    info = compress_table(table, tmp_path / "b.jz", tolerances=tolerances, model=model_dir)
+    restored = decompress_file(tmp_path / "b.jz")
+    for name, tol in tolerances.items():
+        assert not tol.violations(table[name], restored[name]).any()
+    assert info["header"]["mode"] == "bounded"
+    for name in tolerances:  # every column reports the predictor it used
+        assert sum(info["footer"]["columns"][name]["predictor"].values()) == 1
+
+
+def test_model_predicted_residuals_decode_within_bounds(model):
+    """Force the model predictor on every column and check the decoder path that uses it."""
+    table = jet_table(600, seed=3)
+    tolerances = parse_tolerances(TOLERANCE)
+    plans = [ColumnPlan(n, "float32", "bounded", tolerances[n]) for n in model.columns]
+    latent = store_latent(model.encode(table.matrix(model.columns)), "float16")
+    decoded = model.decode(load_latent(latent, "float16"))
+    prediction = {c: decoded[:, j] for j, c in enumerate(model.columns)}
+    description = {"n_rows": 600, "columns": {}, "latent_dtype": "float16"}
+    description["latent_methods"] = ["zstd-shuffle"] * 3
+    parts = []
+    from jetzip.codec.entropy import _shuffle_zstd
+
+    for j in range(3):
+        parts.append((f"(latent):z{j}", _shuffle_zstd(np.ascontiguousarray(latent[:, j]))))
+    for plan in plans:
+        name = plan.name
+        quantised = quantise(table[name], plan.tolerance, prediction[name])
+        desc, column_parts = _encode_quantised(name, quantised)
+        desc["predictor"] = "model"
+        description["columns"][name] = desc
+        parts.extend(column_parts)
+    chunk = EncodedChunk(description, parts)
+    with pytest.raises(CorruptFileError, match="names no model"):
+        decode_chunk(chunk.description, dict(chunk.parts), plans, False, None)
+    columns, _ = decode_chunk(chunk.description, dict(chunk.parts), plans, False, model)
+    for name, tol in tolerances.items():
+        assert not tol.violations(table[name], columns[name]).any()
+
+
+def test_decompression_is_bit_identical_on_one_and_two_threads(tmp_path, model_dir):
+    table = jet_table(1000, seed=4)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        compress_table(table, tmp_path / "1.jz", model=model_dir, chunk_rows=400)
+        one = decompress_file(tmp_path / "1.jz")
+        torch.set_num_threads(2)
+        compress_table(table, tmp_path / "2.jz", model=model_dir, chunk_rows=400)
+        two = decompress_file(tmp_path / "1.jz")
+    finally:
+        torch.set_num_threads(previous)
+    assert (tmp_path / "1.jz").read_bytes() == (tmp_path / "2.jz").read_bytes()
+    for name in one.names:
+        assert one[name].tobytes() == two[name].tobytes()
+
+
+def test_model_reference_needs_the_same_model(tmp_path, model_dir, model):
+    table = jet_table(300, seed=5)
+    info = compress_table(table, tmp_path / "r.jz", model=model, model_ref=True)
+    assert info["sizes"]["model"] == 0
+    assert info["header"]["model"]["sha256"] == model.content_hash()
+    with pytest.raises(InputError, match="--model"):
+        decompress_file(tmp_path / "r.jz")
+    assert decompress_file(tmp_path / "r.jz", model=model_dir).n_rows == 300
+    other = TrainedModel.from_bytes(model.to_bytes())
+    with torch.no_grad():
+        next(other.network.parameters()).add_(1e-3)
+    with pytest.raises(InputError, match="does not match"):
+        decompress_file(tmp_path / "r.jz", model=other)
+
+
+def test_model_columns_must_exist_in_the_data(tmp_path, model_dir):
+    table = jet_table(100, seed=6).select(["m", "pt", "phi", "width"])
+    with pytest.raises(InputError, match="lack eta"):
+        compress_table(table, tmp_path / "x.jz", model=model_dir)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_latent_mode_stores_nonfinite_values_exactly_on_request(tmp_path, model_dir):
+    table = jet_table(200, seed=7)
+    table.columns["pt"][[4, 9]] = [np.nan, np.inf]
+    with pytest.raises(InputError, match="pt: 2"):
+        compress_table(table, tmp_path / "n.jz", model=model_dir)
+    compress_table(table, tmp_path / "n.jz", model=model_dir, allow_nonfinite=True)
+    restored = decompress_file(tmp_path / "n.jz")["pt"]
+    assert np.isnan(restored[4]) and restored[9] == np.inf
+    assert np.isfinite(np.delete(restored, [4, 9])).all()

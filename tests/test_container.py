@@ -1,0 +1,99 @@
+"""The .jz container: every kind of damage is caught, and `describe_file` explains the file."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pytest
+
+from jetzip.codec import compress_table, decompress_file
+from jetzip.container import FORMAT_VERSION, MAGIC, describe_file
+from jetzip.errors import CorruptFileError
+from jetzip.table import Table
+
+
+@pytest.fixture
+def small_file(tmp_path):
+    """A small two-chunk file with an event index, lossless and quantised columns."""
+    rng = np.random.default_rng(1)
+    n = 120
+    table = Table(
+        {
+            "pt": rng.lognormal(10, 1, n).astype(np.float32),
+            "eta": rng.uniform(-3, 3, n),
+            "n": rng.integers(0, 9, n),
+        },
+        event=np.arange(n) // 3,
+        units={"pt": "MeV"},
+    )
+    path = tmp_path / "small.jz"
+    compress_table(table, path, tolerances="pt=0.1%,eta=0.001", chunk_rows=70)
+    return path
+
+
+def test_intact_stream_decodes_like_the_file(small_file):
+    from_stream = decompress_file(io.BytesIO(small_file.read_bytes()))
+    assert from_stream.equals(decompress_file(small_file))
+
+
+def test_every_flipped_bit_position_is_caught(small_file):
+    data = small_file.read_bytes()
+    for position in range(len(data)):
+        flipped = bytearray(data)
+        flipped[position] ^= 1 << (position % 8)
+        with pytest.raises(CorruptFileError):
+            decompress_file(io.BytesIO(bytes(flipped)))
+
+
+def test_every_truncation_is_caught(small_file, tmp_path):
+    data = small_file.read_bytes()
+    for length in range(len(data)):
+        with pytest.raises(CorruptFileError):
+            decompress_file(io.BytesIO(data[:length]))
+    (tmp_path / "cut.jz").write_bytes(data[:-1])
+    with pytest.raises(CorruptFileError, match="truncated"):
+        decompress_file(tmp_path / "cut.jz")
+
+
+def test_trailing_bytes_are_caught(small_file):
+    small_file.write_bytes(small_file.read_bytes() + b"\0")
+    with pytest.raises(CorruptFileError, match="trailer"):
+        decompress_file(small_file)
+
+
+def test_wrong_magic(tmp_path):
+    path = tmp_path / "table.jz"
+    path.write_bytes(b"m,pt,eta,phi\n1,2,3,4\n")
+    with pytest.raises(CorruptFileError, match="not a jetzip"):
+        decompress_file(path)
+
+
+def test_newer_format_version(small_file):
+    data = bytearray(small_file.read_bytes())
+    struct.pack_into("<H", data, len(MAGIC), FORMAT_VERSION + 1)
+    small_file.write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match="newer"):
+        decompress_file(small_file)
+    with pytest.raises(CorruptFileError, match="newer"):
+        describe_file(small_file)
+
+
+def test_describe_file_accounts_for_every_byte(small_file):
+    info = describe_file(small_file)
+    sizes = info["sizes"]
+    assert sizes["file"] == small_file.stat().st_size
+    assert sizes["model"] == 0
+    assert set(sizes["columns"]) == {"pt", "eta", "n", "(event)"}
+    assert sizes["header"] + sum(sizes["columns"].values()) + sizes["framing"] == sizes["file"]
+    assert sizes["framing"] > 0
+    assert info["n_rows"] == 120 and info["n_chunks"] == 2
+    assert info["bytes_per_row"] == pytest.approx(sizes["file"] / 120)
+    assert info["ratio_vs_float32"] == pytest.approx(120 * 2 * 4 / sizes["file"])  # 2 floats
+    assert info["ratio_vs_input"] is None  # compressed from memory: no input file
+    header = info["header"]
+    assert [c["name"] for c in header["columns"]] == ["pt", "eta", "n"]
+    assert [c["kind"] for c in header["columns"]] == ["bounded", "bounded", "lossless"]
+    assert header["columns"][0]["unit"] == "MeV"
+    assert header["event_index"] is True
