@@ -12,7 +12,14 @@ from jetzip.cli.registry import COMMANDS
 from jetzip.errors import JetzipError
 
 #: Modules that define commands; importing one registers its commands.
-COMMAND_MODULES: tuple[str, ...] = ("jetzip.cli.data_commands", "jetzip.cli.generate_command", "jetzip.cli.train_commands", "jetzip.cli.codec_commands")
+COMMAND_MODULES: tuple[str, ...] = (
+    "jetzip.cli.data_commands",
+    "jetzip.cli.codec_commands",
+    "jetzip.cli.generate_command",
+    "jetzip.cli.train_commands",
+    "jetzip.cli.evaluate_command",
+    "jetzip.cli.export_command",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
