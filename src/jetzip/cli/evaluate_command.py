@@ -9,7 +9,6 @@ from typing import Any
 
 from jetzip.cli.batch_support import EVALUATE_BATCH_ARGS, evaluate_batch, is_batch
 from jetzip.cli.registry import arg, command
-from jetzip.evaluate import evaluate, format_summary_table, write_report
 from jetzip.evaluate.metrics import DEFAULT_RECOVERED_WITHIN
 from jetzip.table import Table
 
@@ -81,6 +80,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     with status 2 when a requested tolerance is violated."""
     if is_batch([args.original], None) or Path(args.reconstructed).is_dir():
         return evaluate_batch(args, _read_options(args))
+    from jetzip.evaluate import evaluate, format_summary_table, write_report
+
     model = None
     if args.model is not None:
         from jetzip.models import TrainedModel

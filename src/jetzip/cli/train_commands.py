@@ -11,9 +11,8 @@ from typing import Any
 
 from jetzip.cli.registry import Arg, arg, command
 from jetzip.errors import InputError, OptionError
-from jetzip.models import ACTIVATIONS, PRESET_NAMES
-from jetzip.training import CONFIG_FILE, TrainConfig, load_toml, make_config
-from jetzip.training.config import LOSSES, SCHEDULES
+from jetzip.models.presets import ACTIVATION_NAMES, PRESET_NAMES
+from jetzip.training.config import LOSSES, SCHEDULES, TrainConfig, load_toml, make_config
 from jetzip.transforms import SCHEMES
 
 D = TrainConfig()  # defaults shown in --help
@@ -73,7 +72,7 @@ DATA_AND_MODEL_ARGS: tuple[Arg, ...] = (
     arg(
         "--activation",
         default=SUPPRESS,
-        choices=tuple(ACTIVATIONS),
+        choices=ACTIVATION_NAMES,
         help="activation (default: the preset's)",
     ),
     arg(
@@ -205,7 +204,7 @@ def train_command(args: argparse.Namespace) -> int:
     MODEL_DIR is refreshed every 30 s and at the end; Ctrl-C keeps the best model so far.
     Under torchrun, training is data-parallel (gloo on CPU, NCCL on GPU).
     """
-    from jetzip.training import train
+    from jetzip.training import CONFIG_FILE, train
 
     out_dir = Path(args.output)
     base = None

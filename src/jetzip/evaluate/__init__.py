@@ -2,9 +2,16 @@
 
 metrics = evaluate(original, reconstructed, tolerances="pt=0.1%", compressed_path="x.jz")
 write_report("report", original, reconstructed, metrics)
+
+Names are imported on first use, so that the CLI does not import matplotlib to start.
 """
 
-from jetzip.evaluate.evaluation import evaluate
-from jetzip.evaluate.report import format_summary_table, write_report
+from jetzip.lazy import lazy_exports
 
-__all__ = ["evaluate", "format_summary_table", "write_report"]
+_EXPORTS = {
+    "evaluate": "jetzip.evaluate.evaluation",
+    "format_summary_table": "jetzip.evaluate.report",
+    "write_report": "jetzip.evaluate.report",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

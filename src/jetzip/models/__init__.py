@@ -1,16 +1,20 @@
-"""Autoencoder architectures, presets and the `TrainedModel` that the rest of jetzip uses."""
+"""Autoencoder architectures, presets and the `TrainedModel` that the rest of jetzip uses.
 
-from jetzip.models.network import ACTIVATIONS, AutoEncoder, build_model, normalise_spec
-from jetzip.models.presets import PRESET_NAMES, preset_spec
-from jetzip.models.trained import MODEL_FILE, TrainedModel
+Names are imported on first use, so that reading presets does not import torch.
+"""
 
-__all__ = [
-    "ACTIVATIONS",
-    "MODEL_FILE",
-    "PRESET_NAMES",
-    "AutoEncoder",
-    "TrainedModel",
-    "build_model",
-    "normalise_spec",
-    "preset_spec",
-]
+from jetzip.lazy import lazy_exports
+
+_EXPORTS = {
+    "ACTIVATIONS": "jetzip.models.network",
+    "AutoEncoder": "jetzip.models.network",
+    "build_model": "jetzip.models.network",
+    "normalise_spec": "jetzip.models.network",
+    "ACTIVATION_NAMES": "jetzip.models.presets",
+    "PRESET_NAMES": "jetzip.models.presets",
+    "preset_spec": "jetzip.models.presets",
+    "MODEL_FILE": "jetzip.models.trained",
+    "TrainedModel": "jetzip.models.trained",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

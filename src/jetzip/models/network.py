@@ -18,14 +18,10 @@ import torch
 from torch import nn
 
 from jetzip.errors import OptionError
+from jetzip.models.presets import ACTIVATION_CLASSES
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "tanh": nn.Tanh,
-    "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU,
-    "elu": nn.ELU,
-    "silu": nn.SiLU,
-    "sigmoid": nn.Sigmoid,
+    name: getattr(nn, cls) for name, cls in ACTIVATION_CLASSES.items()
 }
 
 SPEC_KEYS = {

@@ -6,6 +6,18 @@ from typing import Any
 
 from jetzip.errors import OptionError
 
+#: Activation name -> the torch.nn class that implements it (named here, built in network.py,
+#: so that the CLI can list the choices without importing torch).
+ACTIVATION_CLASSES: dict[str, str] = {
+    "tanh": "Tanh",
+    "relu": "ReLU",
+    "leaky_relu": "LeakyReLU",
+    "elu": "ELU",
+    "silu": "SiLU",
+    "sigmoid": "Sigmoid",
+}
+ACTIVATION_NAMES = tuple(ACTIVATION_CLASSES)
+
 # name -> (encoder widths, default latent size, activation, batch-norm, kind)
 _PRESETS: dict[str, tuple[list[int], int, str, bool, str]] = {
     "AE_3D_200": ([200, 100, 50], 3, "tanh", False, "ae"),

@@ -1,24 +1,21 @@
-"""Training: configuration, data preparation, the loop, schedules, lr range test, DDP."""
+"""Training: configuration, data preparation, the loop, schedules, lr range test, DDP.
 
-from jetzip.training.config import TrainConfig, load_toml, make_config, parse_duration
-from jetzip.training.loop import (
-    CHECKPOINT_FILE,
-    CONFIG_FILE,
-    HISTORY_FILE,
-    TEST_INDICES_FILE,
-    TrainResult,
-    train,
-)
+Names are imported on first use, so that reading the configuration does not import torch.
+"""
 
-__all__ = [
-    "CHECKPOINT_FILE",
-    "CONFIG_FILE",
-    "HISTORY_FILE",
-    "TEST_INDICES_FILE",
-    "TrainConfig",
-    "TrainResult",
-    "load_toml",
-    "make_config",
-    "parse_duration",
-    "train",
-]
+from jetzip.lazy import lazy_exports
+
+_EXPORTS = {
+    "TrainConfig": "jetzip.training.config",
+    "load_toml": "jetzip.training.config",
+    "make_config": "jetzip.training.config",
+    "parse_duration": "jetzip.training.config",
+    "CHECKPOINT_FILE": "jetzip.training.loop",
+    "CONFIG_FILE": "jetzip.training.loop",
+    "HISTORY_FILE": "jetzip.training.loop",
+    "TEST_INDICES_FILE": "jetzip.training.loop",
+    "TrainResult": "jetzip.training.loop",
+    "train": "jetzip.training.loop",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
