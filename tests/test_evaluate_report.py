@@ -196,3 +196,24 @@ def test_exact_and_undefined_columns_get_no_residual_plots(tmp_path: Path) -> No
         "profile_vs_pt", "residual_pt",
     ]  # fmt: skip
     assert "Reproduced exactly: index." in page.read_text()
+
+
+def test_vae_report_shows_latent_mean_and_variance(tmp_path: Path) -> None:
+    original = jet_table(500)
+    torch.manual_seed(0)
+    model = TrainedModel(
+        build_model({"kind": "vae", "n_inputs": 4, "latent": 2, "encoder": [8]}),
+        build_normaliser(COLUMNS, "custom").fit(original.matrix(COLUMNS)),
+        UNITS,
+    )
+    reconstructed = Table(
+        {
+            c: model.reconstruct(original.matrix(COLUMNS))[:, j].astype(np.float32)
+            for j, c in enumerate(COLUMNS)
+        },
+        units=UNITS,
+    )
+    metrics = evaluate(original, reconstructed, model=model, measure_costs=False)
+    page = write_report(tmp_path / "report", original, reconstructed, metrics, model=model)
+    for name in ("vae_latent_mean", "vae_latent_variance"):
+        assert (page.parent / "plots" / f"{name}.png").stat().st_size > 1000

@@ -139,3 +139,16 @@ def test_damaged_bytes_and_bad_shapes() -> None:
         model.decode(np.zeros((2, 4), dtype=np.float32))
     with pytest.raises(InputError, match="not a jetzip model directory"):
         TrainedModel.load("/nonexistent-model-dir")
+
+
+def test_vae_posterior_mean_is_the_stored_latent() -> None:
+    model, x = make_trained()
+    with pytest.raises(InputError, match="only a VAE"):
+        model.encode_distribution(x)
+    torch.manual_seed(0)
+    network = build_model(preset_spec("VAE_3D_200", 4))
+    vae = TrainedModel(network, model.normaliser)
+    mean, log_variance = vae.encode_distribution(x)
+    assert mean.shape == log_variance.shape == (300, 3)
+    np.testing.assert_array_equal(mean, vae.encode(x))
+    assert np.all((log_variance >= -20) & (log_variance <= 10))

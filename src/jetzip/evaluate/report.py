@@ -175,7 +175,7 @@ def _model_plots(
     draws.append(partial(plots.plot_latent_distributions, latent, out_dir))
     if latent.shape[1] > 1:
         draws.append(partial(plots.plot_latent_scatter, latent, out_dir))
-    if model.spec.get("kind") == "vae" and hasattr(model, "encode_distribution"):
+    if model.spec.get("kind") == "vae":
         mean, log_variance = (np.asarray(a) for a in model.encode_distribution(x))
         draws.append(
             partial(plots.plot_latent_distributions, mean, out_dir, "vae_latent_mean", "mean")

@@ -124,16 +124,22 @@ class AutoEncoder(nn.Module):
         """The latent code (for a VAE: the mean, which is what gets stored)."""
         return self.latent_activation(self.to_latent(self.encoder_body(x)))
 
+    def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A VAE's posterior: latent mean and (clamped) log-variance per sample."""
+        if not self.is_vae:
+            raise ValueError("only a VAE has a latent distribution")
+        hidden = self.encoder_body(x)
+        mean = self.latent_activation(self.to_latent(hidden))
+        return mean, self.to_logvar(hidden).clamp(-20.0, 10.0)
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.to_output(self.decoder_body(z))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Reconstruction and, for a VAE in training, the KL divergence per sample (mean)."""
-        hidden = self.encoder_body(x)
-        mean = self.latent_activation(self.to_latent(hidden))
         if not self.is_vae:
-            return self.decode(mean), None
-        logvar = self.to_logvar(hidden).clamp(-20.0, 10.0)
+            return self.decode(self.encode(x)), None
+        mean, logvar = self.encode_distribution(x)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if self.training else mean
         kl = -0.5 * torch.mean(torch.sum(1 + logvar - mean.pow(2) - logvar.exp(), dim=1))
         return self.decode(z), kl

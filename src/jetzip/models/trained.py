@@ -83,6 +83,16 @@ class TrainedModel:
         with torch.no_grad(), single_thread():
             return self.network.encode(torch.from_numpy(scaled)).numpy()
 
+    def encode_distribution(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For a VAE: the latent mean and log-variance, each (n, latent_dim) float32."""
+        if self.spec["kind"] != "vae":
+            raise InputError("only a VAE model has a latent distribution")
+        x = self._check_width(x, len(self.columns), "encode input")
+        scaled = self.normaliser.transform(x).astype(np.float32)
+        with torch.no_grad(), single_thread():
+            mean, log_variance = self.network.encode_distribution(torch.from_numpy(scaled))
+        return mean.numpy(), log_variance.numpy()
+
     def decode(self, z: np.ndarray) -> np.ndarray:
         """(n, latent_dim) float32 -> (n, k) float64 physical values; bit-reproducible."""
         z = self._check_width(z, self.latent_dim, "decode input").astype(np.float32, copy=False)
