@@ -13,6 +13,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from jetzip.batch import (
     GLOB_CHARACTERS,
@@ -67,10 +68,11 @@ def _input_suffixes(args: argparse.Namespace) -> list[str]:
     return list(chosen) or supported_extensions()  # DarkMachines files have no own extension
 
 
-def compress_batch(args: argparse.Namespace) -> int:
-    """`jetzip compress INPUTS... -o OUT_DIR`: one .jz per input, same relative names."""
-    from jetzip.cli.data_commands import reader_options
+def compress_batch(args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """`jetzip compress INPUTS... -o OUT_DIR`: one .jz per input, same relative names.
 
+    `options` are the keyword arguments the single-file command passes to `compress_file`.
+    """
     summary = compress_many(
         expand_inputs(args.data, _input_suffixes(args)),
         args.output,
@@ -78,15 +80,7 @@ def compress_batch(args: argparse.Namespace) -> int:
         workers=args.workers,
         retries=args.retries,
         progress=not args.quiet,
-        read_options=reader_options(args),
-        chunk_rows=args.chunk_rows,
-        mode=args.mode,
-        tolerances=args.tolerance,
-        default_tolerance=args.default_tolerance,
-        model=args.model,
-        model_ref=args.model_ref,
-        latent_dtype=args.latent_dtype,
-        allow_nonfinite=args.allow_nonfinite,
+        **options,
     )
     return _finish(summary)
 

@@ -123,22 +123,20 @@ def describe(path: str | Path) -> str:
 )
 def compress(args: argparse.Namespace) -> int:
     """Compress DATA into a self-describing .jz file; every bounded value meets its tolerance."""
+    options = {
+        "chunk_rows": args.chunk_rows,
+        "read_options": reader_options(args),
+        "mode": args.mode,
+        "tolerances": args.tolerance,
+        "default_tolerance": args.default_tolerance,
+        "model": args.model,
+        "model_ref": args.model_ref,
+        "latent_dtype": args.latent_dtype,
+        "allow_nonfinite": args.allow_nonfinite,
+    }
     if is_batch(args.data, args.output):
-        return compress_batch(args)
-    info = compress_file(
-        args.data[0],
-        args.output,
-        chunk_rows=args.chunk_rows,
-        read_options=reader_options(args),
-        mode=args.mode,
-        tolerances=args.tolerance,
-        default_tolerance=args.default_tolerance,
-        model=args.model,
-        model_ref=args.model_ref,
-        latent_dtype=args.latent_dtype,
-        allow_nonfinite=args.allow_nonfinite,
-        progress=not args.quiet,
-    )
+        return compress_batch(args, options)
+    info = compress_file(args.data[0], args.output, progress=not args.quiet, **options)
     if not args.quiet:
         print(format_summary(info))
     return 0
