@@ -27,3 +27,16 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache
+
+# Benchmarks (results in benchmarks/results/). BENCH_MODEL=MODEL_DIR adds the model modes; by
+# default the AE_3D_200 that benchmarks/atlas_quality.py trains, when it is there.
+BENCH_MODEL ?= $(wildcard benchmarks/results/tmp/atlas_quality_model)
+BENCH_MODEL_ARG = $(if $(BENCH_MODEL),--model $(BENCH_MODEL))
+
+bench: $(STAMP)
+	nice $(BIN)/python benchmarks/rate_distortion.py --quick $(BENCH_MODEL_ARG)
+	nice $(BIN)/python benchmarks/throughput.py --rows 250000 --repeats 2 $(BENCH_MODEL_ARG)
+
+bench-full: $(STAMP)
+	nice $(BIN)/python benchmarks/rate_distortion.py $(BENCH_MODEL_ARG)
+	nice $(BIN)/python benchmarks/throughput.py --rows 1000000 $(BENCH_MODEL_ARG)

@@ -26,7 +26,7 @@ from jetzip.codec.entropy import (
     encode_lossless,
     selection_rows,
 )
-from jetzip.codec.quantize import QuantisedColumn, dequantise, quantise
+from jetzip.codec.quantize import BLOCK_ROWS, QuantisedColumn, dequantise, quantise
 from jetzip.codec.tolerance import Tolerance
 from jetzip.errors import CorruptFileError
 
@@ -115,7 +115,25 @@ def _latent_storage_dtype(dtype: str) -> str:
 # ---------------------------------------------------------------------- error statistics
 def error_stats(original: np.ndarray, restored: np.ndarray, tol: Tolerance | None) -> dict:
     """Largest absolute and relative error of a chunk column (finite values only) and, with a
-    tolerance, how many values miss it. No copies when every value is finite (the usual case)."""
+    tolerance, how many values miss it. Computed in cache-sized blocks (see quantize)."""
+    blocks = [
+        _block_error_stats(
+            original[start : start + BLOCK_ROWS], restored[start : start + BLOCK_ROWS], tol
+        )
+        for start in range(0, len(original), BLOCK_ROWS)
+    ]
+    stats = {
+        "max_abs_error": max((b[0] for b in blocks), default=0.0),
+        "max_rel_error": max((b[1] for b in blocks), default=0.0),
+    }
+    if tol is not None:
+        stats["violations"] = sum(b[2] for b in blocks)
+    return stats
+
+
+def _block_error_stats(
+    original: np.ndarray, restored: np.ndarray, tol: Tolerance | None
+) -> tuple[float, float, int]:
     x = np.asarray(original, dtype=np.float64)
     y = np.asarray(restored, dtype=np.float64)
     finite = np.isfinite(x)
@@ -124,17 +142,15 @@ def error_stats(original: np.ndarray, restored: np.ndarray, tol: Tolerance | Non
         if tol is not None:
             violations = int(np.count_nonzero(tol.violations(x[~finite], y[~finite])))
         x, y = x[finite], y[finite]
+    if not x.size:
+        return 0.0, 0.0, violations
     err = np.abs(y - x)
     magnitude = np.abs(x)
     rel = np.divide(err, magnitude, out=np.zeros_like(err), where=magnitude != 0)
-    stats = {
-        "max_abs_error": float(err.max()) if err.size else 0.0,
-        "max_rel_error": float(rel.max()) if rel.size else 0.0,
-    }
     if tol is not None:
         allowed = tol.value * magnitude if tol.relative else tol.value
-        stats["violations"] = violations + int(np.count_nonzero(~(err <= allowed)))
-    return stats
+        violations += int(np.count_nonzero(~(err <= allowed)))
+    return float(err.max()), float(rel.max()), violations
 
 
 # ---------------------------------------------------------------------- quantised columns
@@ -332,6 +348,24 @@ def _bounded_in_order(plans: list[ColumnPlan]) -> list[ColumnPlan]:
     return [p for p in coding_order(plans) if p.kind == "bounded" and p.tolerance is not None]
 
 
+def _quantise_with(
+    plan: ColumnPlan,
+    values: np.ndarray,
+    predictor: str,
+    restored: dict[str, np.ndarray],
+    model_prediction: dict[str, np.ndarray],
+) -> QuantisedColumn:
+    assert plan.tolerance is not None
+    prediction = predict(predictor, plan.name, restored, model_prediction)
+    return quantise(values, plan.tolerance, prediction)
+
+
+def _encode_with(plan: ColumnPlan, predictor: str, quantised: QuantisedColumn) -> Encoded:
+    desc, parts = _encode_quantised(plan.name, quantised)
+    desc["predictor"] = predictor
+    return desc, parts
+
+
 def _code_bounded(
     plan: ColumnPlan,
     values: np.ndarray,
@@ -340,13 +374,9 @@ def _code_bounded(
     model_prediction: dict[str, np.ndarray],
 ) -> tuple[Encoded, np.ndarray]:
     """One bounded column coded with one predictor: its encoding and its decoded values."""
-    assert plan.tolerance is not None
-    prediction = predict(predictor, plan.name, restored, model_prediction)
-    quantised = quantise(values, plan.tolerance, prediction)
-    desc, parts = _encode_quantised(plan.name, quantised)
-    desc["predictor"] = predictor
+    quantised = _quantise_with(plan, values, predictor, restored, model_prediction)
     assert quantised.restored is not None
-    return (desc, parts), quantised.restored
+    return _encode_with(plan, predictor, quantised), quantised.restored
 
 
 def _choose_predictors(
@@ -372,10 +402,8 @@ def _choose_predictors(
         candidates = candidate_predictors(plan, values, restored, set(offered))
         if candidates == ["none"]:  # nothing to compare: its bytes are the same either way
             assert plan.tolerance is not None
-            chosen[plan.name], restored[plan.name] = (
-                "none",
-                dequantise(quantise(values, plan.tolerance), plan.tolerance, values.dtype),
-            )
+            chosen[plan.name] = "none"
+            restored[plan.name] = quantise(values, plan.tolerance).restored
             continue
         best: tuple[int, str, np.ndarray] | None = None
         for name in candidates:
@@ -394,19 +422,25 @@ def _encode_bounded_columns(
     predictors: dict[str, str],
     model_prediction: dict[str, np.ndarray],
     executor: Executor,
-) -> dict[str, Future[tuple[Encoded, np.ndarray]]]:
-    """Code every bounded column with its chosen predictor, concurrently: each column waits
-    only for the decoded columns its predictor reads (submitted before it, so no deadlock)."""
-    futures: dict[str, Future[tuple[Encoded, np.ndarray]]] = {}
+) -> dict[str, Future[Encoded]]:
+    """Code every bounded column with its chosen predictor, concurrently. Quantising a column
+    waits only for the quantised values its predictor reads, not for their entropy coding; all
+    quantising is submitted before any coding, and each task waits only for earlier-submitted
+    ones, so the pool cannot deadlock."""
+    quantised: dict[str, Future[QuantisedColumn]] = {}
 
-    def code(plan: ColumnPlan) -> tuple[Encoded, np.ndarray]:
+    def quantise_column(plan: ColumnPlan) -> QuantisedColumn:
         predictor = predictors[plan.name]
-        restored = {c: futures[c].result()[1] for c in predictor_inputs(predictor)}
-        return _code_bounded(plan, columns[plan.name], predictor, restored, model_prediction)
+        restored = {c: quantised[c].result().restored for c in predictor_inputs(predictor)}
+        return _quantise_with(plan, columns[plan.name], predictor, restored, model_prediction)
 
-    for plan in _bounded_in_order(plans):
-        futures[plan.name] = executor.submit(code, plan)
-    return futures
+    def encode_column(plan: ColumnPlan) -> Encoded:
+        return _encode_with(plan, predictors[plan.name], quantised[plan.name].result())
+
+    bounded = _bounded_in_order(plans)
+    for plan in bounded:
+        quantised[plan.name] = executor.submit(quantise_column, plan)
+    return {plan.name: executor.submit(encode_column, plan) for plan in bounded}
 
 
 def encode_chunk(
@@ -467,7 +501,7 @@ def encode_chunk(
     }
     for plan in plans:
         desc, column_parts = (
-            bounded[plan.name].result()[0] if plan.name in bounded else others[plan.name].result()
+            bounded[plan.name].result() if plan.name in bounded else others[plan.name].result()
         )
         desc.setdefault("predictor", "none")
         parts.extend(column_parts)

@@ -22,6 +22,8 @@ STEP_SAFETY = 1.0 - 1.0 / 1024
 #: Codes beyond this magnitude are not represented exactly in float64 arithmetic: exceptions.
 _MAX_CODE = 2.0**50
 _TINY = np.finfo(np.float64).tiny
+#: Rows per block of element-wise work (see `_blocks`).
+BLOCK_ROWS = 65_536
 
 
 def quantisation_step(tolerance: Tolerance) -> float:
@@ -74,6 +76,32 @@ def reconstruct(
     prediction: np.ndarray | None = None,
 ) -> np.ndarray:
     """Values on the grid (before exceptions are put back), in `dtype`."""
+    values = np.empty(codes.size, dtype=dtype)
+    for block in _blocks(codes.size):
+        values[block] = _reconstruct_block(
+            codes[block], _part(negative, block), tolerance, step, dtype, _part(prediction, block)
+        )
+    return values
+
+
+def _blocks(n: int) -> list[slice]:
+    """The element-wise work runs BLOCK_ROWS rows at a time, so that its many temporary arrays
+    stay in the CPU cache: about twice as fast as whole-column passes, same results."""
+    return [slice(start, start + BLOCK_ROWS) for start in range(0, n, BLOCK_ROWS)]
+
+
+def _part(array: np.ndarray | None, block: slice) -> np.ndarray | None:
+    return None if array is None else array[block]
+
+
+def _reconstruct_block(
+    codes: np.ndarray,
+    negative: np.ndarray | None,
+    tolerance: Tolerance,
+    step: float,
+    dtype: np.dtype,
+    prediction: np.ndarray | None,
+) -> np.ndarray:
     n = codes.size
     with np.errstate(over="ignore", invalid="ignore"):
         if tolerance.relative:
@@ -90,8 +118,36 @@ def quantise(
     values: np.ndarray, tolerance: Tolerance, prediction: np.ndarray | None = None
 ) -> QuantisedColumn:
     """Quantise `values` so that every value, as restored in its dtype, meets `tolerance`."""
-    x = np.asarray(values, dtype=np.float64)
+    values = np.asarray(values)
+    prediction = None if prediction is None else np.asarray(prediction)
     step = quantisation_step(tolerance)
+    negative = None
+    if tolerance.relative:
+        below = values < 0
+        negative = below if below.any() else None
+    codes = np.empty(values.size, dtype=np.int64)
+    restored = np.empty(values.size, dtype=values.dtype)
+    failed = np.empty(values.size, dtype=bool)
+    for block in _blocks(values.size):
+        codes[block], restored[block], failed[block] = _quantise_block(
+            values[block], tolerance, step, _part(prediction, block), _part(negative, block)
+        )
+    exception_rows = np.flatnonzero(failed).astype(np.int64)
+    codes[exception_rows] = 0
+    exception_values = values[exception_rows]
+    restored[exception_rows] = exception_values
+    return QuantisedColumn(codes, negative, exception_rows, exception_values, restored)
+
+
+def _quantise_block(
+    values: np.ndarray,
+    tolerance: Tolerance,
+    step: float,
+    prediction: np.ndarray | None,
+    negative: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes, grid values and failed rows (to be stored exactly) of one block."""
+    x = np.asarray(values, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if tolerance.relative:
             scaled = np.log(np.abs(x))
@@ -103,17 +159,10 @@ def quantise(
         representable = np.abs(scaled) < _MAX_CODE  # False for NaN and inf too
     np.copyto(scaled, 0.0, where=~representable)
     codes = np.rint(scaled, out=scaled).astype(np.int64)
-    negative = None
-    if tolerance.relative and bool((x < 0).any()):
-        negative = x < 0
-    restored = reconstruct(codes, negative, tolerance, step, values.dtype, prediction)
+    restored = _reconstruct_block(codes, negative, tolerance, step, values.dtype, prediction)
     failed = tolerance.violations(x, restored)
     failed |= ~representable
-    exception_rows = np.flatnonzero(failed).astype(np.int64)
-    codes[exception_rows] = 0
-    exception_values = np.asarray(values)[exception_rows]
-    restored[exception_rows] = exception_values
-    return QuantisedColumn(codes, negative, exception_rows, exception_values, restored)
+    return codes, restored, failed
 
 
 def dequantise(

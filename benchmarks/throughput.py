@@ -1,0 +1,479 @@
+"""Throughput: compress and decompress speed per mode, 1 and 2 processes, with peak memory.
+
+Every job runs file in, file out in a fresh process (so its peak RSS is its own): compression
+reads a Parquet table and writes a .jz file, decompression reads the .jz file and writes Parquet.
+jetzip runs with 1 and 2 codec threads in one process, and as 2 processes of 1 thread each
+on the two halves of the rows (wall time of both); the reference runs as 1 and 2 processes.
+The reference is mantissa rounding (fewest bits meeting the tolerance) + byte-shuffled zstd,
+timed the same way. For model modes the machine's float32 matrix-multiply rate (torch, one and
+two threads) and the model's FLOPs per jet give the fraction of the compute limit achieved;
+the network alone is also timed with PyTorch and with ONNX Runtime. pcodec's own encode rate
+on one quantised column, on 1 and 2 threads, bounds what any codec built on it can do.
+
+    nice .venv/bin/python benchmarks/throughput.py [--rows 1000000] [--input JETS] [--model DIR]
+        [--repeats 3]
+
+Without --input, the ATLAS 4D jets are resampled (with replacement) to --rows rows. Writes
+benchmarks/results/throughput.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ATLAS_4D = Path(__file__).resolve().parents[2] / "shared" / "data" / "atlas_4d"
+ATLAS_4D = ATLAS_4D / "all_jets_test_4D_100_percent.pkl"
+TOLERANCES = "m=0.1%,pt=0.1%,eta=0.001,phi=0.001"
+FOUR_VECTOR = ("m", "pt", "eta", "phi")
+ZSTD_LEVEL = 3  # zstd's default: what a user reaching for "fast" would pick
+
+
+# --------------------------------------------------------------------------- jobs (child side)
+def _mantissa_zstd_compress(source: Path, target: Path) -> None:
+    """Reference: fewest mantissa bits meeting TOLERANCES, byte shuffle, zstd, per column."""
+    import zstandard
+
+    from jetzip import baselines
+    from jetzip.codec.tolerance import parse_tolerances
+    from jetzip.io import read_table
+
+    table = read_table(source)
+    tolerances = parse_tolerances(TOLERANCES)
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    with target.open("wb") as out:
+        out.write(struct.pack("<Q", table.n_rows))
+        for name, tolerance in tolerances.items():
+            bits = baselines.fewest_mantissa_bits(table[name], tolerance)
+            payload = compressor.compress(
+                baselines.byte_shuffle(baselines.round_mantissa(table[name], bits))
+            )
+            encoded_name = name.encode()
+            out.write(struct.pack("<HQ", len(encoded_name), len(payload)) + encoded_name)
+            out.write(payload)
+
+
+def _mantissa_zstd_decompress(source: Path, target: Path) -> None:
+    import zstandard
+
+    from jetzip import baselines
+    from jetzip.io import write_table
+    from jetzip.table import Table
+
+    data = source.read_bytes()
+    (n_rows,) = struct.unpack_from("<Q", data)
+    position, columns = 8, {}
+    decompressor = zstandard.ZstdDecompressor()
+    while position < len(data):
+        name_length, payload_length = struct.unpack_from("<HQ", data, position)
+        position += 10
+        name = data[position : position + name_length].decode()
+        position += name_length
+        payload = decompressor.decompress(data[position : position + payload_length])
+        columns[name] = baselines.byte_unshuffle(payload, n_rows)
+        position += payload_length
+    write_table(Table(columns), target)
+
+
+def _jetzip_compress(
+    source: Path, target: Path, mode: str, model: str | None, threads: int
+) -> None:
+    from jetzip.codec import compress_file
+
+    tolerances = TOLERANCES if mode == "bounded" else None
+    compress_file(
+        source,
+        target,
+        mode=mode,
+        tolerances=tolerances,
+        model=model,
+        model_ref=False,
+        threads=threads,
+    )
+
+
+def _jetzip_decompress(source: Path, target: Path, threads: int) -> None:
+    from jetzip.codec import decompress_to
+
+    decompress_to(source, target, threads=threads)
+
+
+def _job(
+    queue: Any,
+    start: Any,
+    method: str,
+    direction: str,
+    source: str,
+    target: str,
+    model: str | None,
+    threads: int,
+) -> None:
+    """Child process: import everything, wait for the common start, run one job, report.
+
+    Reports the wall-clock end time, the resident memory before the job and the peak (MiB).
+    """
+    import torch
+
+    import jetzip.codec
+    import jetzip.io  # noqa: F401
+
+    torch.set_num_threads(1)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start.wait()
+    source_path, target_path = Path(source), Path(target)
+    if method == "mantissa+zstd":
+        if direction == "compress":
+            _mantissa_zstd_compress(source_path, target_path)
+        else:
+            _mantissa_zstd_decompress(source_path, target_path)
+    elif direction == "compress":
+        mode = method.removeprefix("jetzip-").removesuffix("+model")
+        _jetzip_compress(source_path, target_path, mode, model, threads)
+    else:
+        _jetzip_decompress(source_path, target_path, threads)
+    queue.put((time.time(), before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def fastest(repeats: int, jobs: list[tuple[str, str, str, str, str | None, int]]) -> dict:
+    """The fastest of `repeats` runs of the jobs: on a shared machine, other load only ever
+    slows a run down, so the fastest is the closest to what the code itself costs."""
+    return min((run_parallel(jobs) for _ in range(repeats)), key=lambda r: r["wall_s"])
+
+
+def run_parallel(jobs: list[tuple[str, str, str, str, str | None, int]]) -> dict[str, float]:
+    """Run the jobs in fresh processes from a common start: wall time and memory (MiB).
+
+    Interpreter start-up and imports happen before the start and are not timed.
+    """
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    start = context.Barrier(len(jobs) + 1)
+    processes = [context.Process(target=_job, args=(queue, start, *job)) for job in jobs]
+    for process in processes:
+        process.start()
+    start.wait()
+    started = time.time()
+    reports = [queue.get() for _ in processes]
+    for process in processes:
+        process.join()
+        if process.exitcode != 0:
+            raise RuntimeError(f"a benchmark job failed (exit code {process.exitcode})")
+    return {
+        "wall_s": max(end for end, _, _ in reports) - started,
+        "rss_before_job_mib": max(before for _, before, _ in reports),
+        "peak_rss_mib": max(peak for _, _, peak in reports),
+    }
+
+
+# --------------------------------------------------------------------------- compute limit
+def matmul_flops(threads: int, size: int = 2048, repeats: int = 3) -> float:
+    """This machine's float32 matrix-multiply rate with torch on `threads` threads (FLOP/s)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a = torch.randn(size, size)
+        b = torch.randn(size, size)
+        torch.mm(a, b)  # warm-up
+        best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+    finally:
+        torch.set_num_threads(previous)
+    return 2.0 * size**3 / best
+
+
+def _timed(call: Any) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def model_flops_per_jet(model_dir: Path) -> dict[str, int]:
+    """Multiply-adds x2 of the encoder and decoder linear layers, per jet."""
+    import torch
+
+    from jetzip.models import TrainedModel
+
+    network = TrainedModel.load(model_dir).network
+    flops = {"encode": 0, "decode": 0}
+    for name, module in network.named_modules():
+        if isinstance(module, torch.nn.Linear):
+            part = "decode" if name.startswith(("decoder", "to_output")) else "encode"
+            flops[part] += 2 * module.in_features * module.out_features
+    return flops
+
+
+def quantised_codes(table: Any) -> np.ndarray:
+    """The int64 codes of the pt column at its tolerance: what pcodec codes per column."""
+    from jetzip.codec.quantize import quantise
+    from jetzip.codec.tolerance import parse_tolerances
+
+    return quantise(table["pt"], parse_tolerances(TOLERANCES)["pt"]).codes
+
+
+def pcodec_rate(codes: np.ndarray, threads: int, repeats: int = 3) -> float:
+    """Values per second pcodec encodes with `threads` threads each coding a copy of `codes`
+    (its Python binding holds the GIL, so two threads do not beat one)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jetzip.codec.entropy import encode_ints
+
+    with ThreadPoolExecutor(threads) as pool:
+        best = min(
+            _timed(lambda: list(pool.map(encode_ints, [codes] * threads))) for _ in range(repeats)
+        )
+    return threads * codes.size / best
+
+
+def network_decode_rates(model_dir: Path, rows: int = 262_144) -> dict[str, float]:
+    """Jets per second through the decoder network alone, one thread, 4096-row batches:
+    PyTorch (what the codec uses: bit-reproducible) against ONNX Runtime."""
+    from jetzip.models import TrainedModel
+    from jetzip.models.onnx_export import OnnxModel, export_onnx
+
+    model = TrainedModel.load(model_dir)
+    latent = np.random.default_rng(0).normal(size=(rows, model.latent_dim)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        export_onnx(model, Path(tmp) / "model.onnx")
+        onnx_model = OnnxModel(Path(tmp) / "model.onnx")
+        runners = {"pytorch": model.decode, "onnxruntime": onnx_model.decode}
+        return {name: rows / _batched_seconds(decode, latent) for name, decode in runners.items()}
+
+
+def _batched_seconds(decode: Any, latent: np.ndarray, repeats: int = 2) -> float:
+    """Best time to decode `latent` in the codec's batches."""
+    from jetzip.codec.chunk import MODEL_BATCH_ROWS
+
+    starts = range(0, len(latent), MODEL_BATCH_ROWS)
+    return min(
+        _timed(lambda: [decode(latent[i : i + MODEL_BATCH_ROWS]) for i in starts])
+        for _ in range(repeats)
+    )
+
+
+def machine() -> dict[str, Any]:
+    """CPU model and core count, from /proc/cpuinfo where there is one."""
+    cpuinfo = Path("/proc/cpuinfo")
+    text = cpuinfo.read_text() if cpuinfo.exists() else ""
+    models = [line.split(":", 1)[1].strip() for line in text.splitlines() if "model name" in line]
+    return {"cpu_model": models[0] if models else "unknown", "cores": os.cpu_count()}
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": sys.version.split()[0]}
+    for package in ("jetzip", "numpy", "pcodec", "zstandard", "pyarrow", "torch", "onnxruntime"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "absent"
+    return found
+
+
+# --------------------------------------------------------------------------- driver
+def layouts(method: str) -> list[tuple[int, int]]:
+    """(processes, codec threads per process) to time: jetzip also on 2 threads in 1 process."""
+    if method == "mantissa+zstd":
+        return [(1, 1), (2, 1)]
+    return [(1, 1), (1, 2), (2, 1)]
+
+
+def uses_model(method: str) -> bool:
+    return method == "jetzip-latent" or method.endswith("+model")
+
+
+def model_predicts(path: Path) -> bool:
+    """Whether any column of a .jz file is decoded through the model (bounded mode may not)."""
+    from jetzip.container import describe_file
+
+    described = describe_file(path)
+    if described["header"]["mode"] == "latent":
+        return True
+    columns = described["footer"]["columns"].values()
+    return any("model" in column.get("predictor", {}) for column in columns)
+
+
+def input_table(rows: int, source: Path | None):
+    """m, pt, eta, phi as float32: from `source`, or the ATLAS 4D jets resampled to `rows`."""
+    from jetzip.io import read_table
+    from jetzip.table import Table
+
+    table = read_table(source if source is not None else ATLAS_4D)
+    if source is not None:
+        picks = np.arange(min(rows, table.n_rows))
+    else:
+        picks = np.random.default_rng(0).integers(0, table.n_rows, rows)
+    return Table({n: table[n][picks].astype(np.float32) for n in FOUR_VECTOR})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--input", type=Path, help="jets to time (default: resampled ATLAS 4D)")
+    parser.add_argument("--model", type=Path, help="trained MODEL_DIR for latent/bounded+model")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per job; the fastest counts (shared CPUs)"
+    )
+    args = parser.parse_args(argv)
+
+    from jetzip.fileutil import atomic_output
+    from jetzip.io import write_table
+
+    methods = ["mantissa+zstd", "jetzip-lossless", "jetzip-bounded"]
+    if args.model is not None:
+        methods += ["jetzip-latent", "jetzip-bounded+model"]
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        table = input_table(args.rows, args.input)
+        n_rows, raw_mb = table.n_rows, table.n_rows * len(table.names) * 4 / 1e6
+        half = n_rows // 2
+        write_table(table, tmp / "all.parquet")
+        write_table(table.slice(0, half), tmp / "half0.parquet")
+        write_table(table.slice(half, n_rows), tmp / "half1.parquet")
+        for method in methods:
+            model = str(args.model) if uses_model(method) else None
+            for processes, threads in layouts(method):
+                parts = ["all"] if processes == 1 else ["half0", "half1"]
+                packed = {p: tmp / f"{p}.{method}.t{threads}.bin" for p in parts}
+                options = (model, threads)
+                compress = fastest(
+                    args.repeats,
+                    [
+                        (method, "compress", str(tmp / f"{p}.parquet"), str(packed[p]), *options)
+                        for p in parts
+                    ],
+                )
+                decompress = fastest(
+                    args.repeats,
+                    [
+                        (
+                            method,
+                            "decompress",
+                            str(packed[p]),
+                            str(tmp / f"{p}.out.parquet"),
+                            *options,
+                        )
+                        for p in parts
+                    ],
+                )
+                size = sum(path.stat().st_size for path in packed.values())
+                predicted = uses_model(method) and model_predicts(packed[parts[0]])
+                for direction, timing in (("compress", compress), ("decompress", decompress)):
+                    results.append(
+                        {
+                            "method": method,
+                            "direction": direction,
+                            "processes": processes,
+                            "threads": threads,
+                            "jets_per_s": n_rows / timing["wall_s"],
+                            "raw_mb_per_s": raw_mb / timing["wall_s"],
+                            "bytes_per_jet": size / n_rows,
+                            "model_used": predicted,
+                            **timing,
+                        }
+                    )
+                    print(_line(results[-1]), file=sys.stderr)
+        codes = quantised_codes(table)
+    compute: dict[str, Any] = {
+        "matmul_flops": {t: matmul_flops(t) for t in (1, 2)},
+        "pcodec_encode_values_per_s": {t: pcodec_rate(codes, t) for t in (1, 2)},
+    }
+    if args.model is not None:
+        per_jet = model_flops_per_jet(args.model)
+        compute["model_flops_per_jet"] = per_jet
+        compute["network_decode_jets_per_s"] = network_decode_rates(args.model)
+        for row in filter(lambda r: r["model_used"], results):
+            # compression encodes and, to verify the bound, decodes; decompression decodes
+            needed = per_jet["decode"] + (
+                per_jet["encode"] if row["direction"] == "compress" else 0
+            )
+            cores = min(2, row["processes"] * row["threads"])
+            limit = compute["matmul_flops"][cores]
+            row["fraction_of_compute_limit"] = row["jets_per_s"] * needed / limit
+    report = {
+        "rows": n_rows,
+        "repeats": args.repeats,
+        "input": str(args.input or "resampled atlas_4d"),
+        "compute": compute,
+        "results": results,
+        "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+        "machine": machine(),
+        "versions": versions(),
+        "os_cpu_count": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+    }
+    with atomic_output(args.output / "throughput.json") as tmp_path:
+        tmp_path.write_text(json.dumps(report, indent=1))
+    print(markdown(report))
+    return 0
+
+
+def _line(row: dict[str, Any]) -> str:
+    return (
+        f"{row['method']:>20} {row['direction']:>10} {row['processes']}x{row['threads']}: "
+        f"{row['jets_per_s'] / 1e6:7.3f} M jets/s {row['raw_mb_per_s']:8.1f} MB/s "
+        f"peak {row['peak_rss_mib']:7.0f} MiB"
+    )
+
+
+def markdown(report: dict[str, Any]) -> str:
+    compute, machine_info = report["compute"], report["machine"]
+    lines = [
+        f"{report['rows']} jets ({report['input']}), fastest of {report['repeats']} runs, "
+        f"{report['date_utc']} UTC, "
+        f"{machine_info['cores']} cores ({machine_info['cpu_model']}), load average at end "
+        + ", ".join(f"{load:.1f}" for load in report["load_average_at_end"]),
+        "versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
+        "float32 matmul: "
+        + ", ".join(
+            f"{t} thread(s) {f / 1e9:.1f} GFLOP/s" for t, f in compute["matmul_flops"].items()
+        ),
+        "pcodec encode of one quantised column: "
+        + ", ".join(
+            f"{t} thread(s) {r / 1e6:.0f} M values/s"
+            for t, r in compute["pcodec_encode_values_per_s"].items()
+        ),
+    ]
+    if "model_flops_per_jet" in compute:
+        lines.append(
+            f"model FLOPs per jet: {compute['model_flops_per_jet']}; decoder network alone, "
+            "1 thread: "
+            + ", ".join(
+                f"{name} {rate / 1e6:.3f} M jets/s"
+                for name, rate in compute["network_decode_jets_per_s"].items()
+            )
+        )
+    lines += [
+        "",
+        "| method | direction | processes x threads | M jets/s | MB/s (raw float32) "
+        "| peak RSS MiB | bytes/jet | fraction of compute limit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in report["results"]:
+        fraction = row.get("fraction_of_compute_limit")
+        lines.append(
+            f"| {row['method']} | {row['direction']} | {row['processes']} x {row['threads']} "
+            f"| {row['jets_per_s'] / 1e6:.3f} | {row['raw_mb_per_s']:.1f} "
+            f"| {row['peak_rss_mib']:.0f} | {row['bytes_per_jet']:.3f} "
+            f"| {'-' if fraction is None else f'{fraction:.1%}'} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""A trained model as one ONNX file, and a runner that uses it through ONNX Runtime.
+
+The graph holds the network only (inputs and outputs in network space): its two inputs are
+`inputs` (n, k) -> output `latent_of_inputs` (n, latent_dim) and `latent` (n, latent_dim) ->
+output `decoded` (n, k); feed a zero-row array to the half you do not need. The fitted
+transforms, columns, units and the model's content hash are stored as metadata, so
+`OnnxModel` gives `encode`/`decode` in physical units like `TrainedModel`.
+
+ONNX Runtime is about twice as fast as PyTorch on these small MLPs, but its results differ from
+PyTorch's in the last bits, so it must not stand in for `TrainedModel.decode` where the codec
+needs bit-identical predictions (bounded mode); it suits latent-only use and deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from jetzip.errors import InputError
+from jetzip.fileutil import atomic_output
+from jetzip.models.network import AutoEncoder
+from jetzip.models.trained import TrainedModel, single_thread
+from jetzip.transforms import Normaliser
+
+#: Metadata keys written into the ONNX file.
+META_COLUMNS = "jetzip.columns"
+META_UNITS = "jetzip.units"
+META_TRANSFORMS = "jetzip.transforms"
+META_SHA256 = "jetzip.model_sha256"
+INPUT_NAMES = ["inputs", "latent"]
+OUTPUT_NAMES = ["latent_of_inputs", "decoded"]
+OPSET = 17
+
+
+class _EncodeAndDecode(torch.nn.Module):
+    """Both directions of the autoencoder as one exportable module."""
+
+    def __init__(self, network: AutoEncoder) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, inputs: torch.Tensor, latent: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.network.encode(inputs), self.network.decode(latent)
+
+
+def export_onnx(model: TrainedModel, path: str | os.PathLike[str]) -> None:
+    """Write `model` as an ONNX file (atomically), with its transforms as metadata."""
+    import onnx
+
+    n_inputs, latent_dim = len(model.columns), model.latent_dim
+    example = (torch.zeros(2, n_inputs), torch.zeros(2, latent_dim))
+    with atomic_output(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
+        torch.onnx.export(
+            _EncodeAndDecode(model.network).eval(),
+            example,
+            str(tmp),
+            input_names=INPUT_NAMES,
+            output_names=OUTPUT_NAMES,
+            dynamic_axes={
+                "inputs": {0: "rows"},
+                "latent_of_inputs": {0: "rows"},
+                "latent": {0: "latent_rows"},
+                "decoded": {0: "latent_rows"},
+            },
+            opset_version=OPSET,
+            dynamo=False,
+        )
+        graph = onnx.load(str(tmp))
+        metadata = {
+            META_COLUMNS: json.dumps(model.columns),
+            META_UNITS: json.dumps(model.units),
+            META_TRANSFORMS: json.dumps(model.normaliser.to_json_dict()),
+            META_SHA256: model.content_hash(),
+        }
+        onnx.helper.set_model_props(graph, metadata)
+        onnx.checker.check_model(graph)
+        onnx.save(graph, str(tmp))
+
+
+class OnnxModel:
+    """An exported model run by ONNX Runtime: `encode`/`decode` in physical units."""
+
+    def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
+        import onnxruntime
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"no such ONNX file: {path}")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+            meta = self.session.get_modelmeta().custom_metadata_map
+            self.columns: list[str] = json.loads(meta[META_COLUMNS])
+            self.units: dict[str, str] = json.loads(meta[META_UNITS])
+            self.normaliser = Normaliser.from_json_dict(json.loads(meta[META_TRANSFORMS]))
+            self.model_sha256: str = meta[META_SHA256]
+        except (KeyError, ValueError, RuntimeError) as exc:
+            raise InputError(f"{path} is not an ONNX file exported by jetzip: {exc}") from None
+        self.latent_dim = int(self.session.get_inputs()[1].shape[1])
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """(n, k) float64 physical values in `columns` order -> (n, latent_dim) float32."""
+        scaled = self.normaliser.transform(x).astype(np.float32)
+        empty = np.zeros((0, self.latent_dim), dtype=np.float32)
+        return self.session.run(["latent_of_inputs"], {"inputs": scaled, "latent": empty})[0]
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """(n, latent_dim) float32 -> (n, k) float64 physical values."""
+        empty = np.zeros((0, len(self.columns)), dtype=np.float32)
+        latent = np.ascontiguousarray(z, dtype=np.float32)
+        scaled = self.session.run(["decoded"], {"inputs": empty, "latent": latent})[0]
+        return self.normaliser.inverse(scaled.astype(np.float64))
+
+
+def largest_network_difference(model: TrainedModel, exported: OnnxModel, rows: int = 4096) -> float:
+    """Largest |ONNX - PyTorch| of the network outputs (network space) on seeded random input,
+    both directions: the check `jetzip export` reports."""
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(rows, len(model.columns))).astype(np.float32)
+    latent = rng.normal(size=(rows, model.latent_dim)).astype(np.float32)
+    with torch.no_grad(), single_thread():
+        ref_latent = model.network.encode(torch.from_numpy(inputs)).numpy()
+        ref_decoded = model.network.decode(torch.from_numpy(latent)).numpy()
+    got_latent, got_decoded = exported.session.run(
+        OUTPUT_NAMES, {"inputs": inputs, "latent": latent}
+    )
+    return float(
+        max(np.abs(got_latent - ref_latent).max(), np.abs(got_decoded - ref_decoded).max())
+    )

@@ -1,0 +1,81 @@
+"""`jetzip export --onnx`: the ONNX graph must compute what the PyTorch model computes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jetzip.cli.main import main
+from jetzip.errors import InputError
+from jetzip.models import TrainedModel
+from jetzip.models.onnx_export import OnnxModel, export_onnx, largest_network_difference
+from jetzip.table import Table
+from jetzip.training import TrainConfig, train
+
+
+def jets(n: int, seed: int) -> Table:
+    rng = np.random.default_rng(seed)
+    pt = rng.lognormal(10.8, 0.6, n)
+    return Table(
+        {
+            "m": (pt * rng.uniform(0.05, 0.2, n)).astype(np.float32),
+            "pt": pt.astype(np.float32),
+            "phi": rng.uniform(-np.pi, np.pi, n).astype(np.float32),
+            "eta": rng.uniform(-2.5, 2.5, n).astype(np.float32),
+        },
+        units={"m": "MeV", "pt": "MeV"},
+    )
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "tiny"
+    config = TrainConfig(encoder=[16, 8], latent=3, epochs=2, batch_size=256, threads=1)
+    train(jets(2000, seed=0), config, out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(model_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    export_onnx(TrainedModel.load(model_dir), path)
+    return path
+
+
+def test_onnx_matches_pytorch_in_physical_units(model_dir, exported):
+    model, onnx_model = TrainedModel.load(model_dir), OnnxModel(exported)
+    table = jets(1000, seed=1)
+    x = np.column_stack([table[c].astype(np.float64) for c in model.columns])
+    latent = model.encode(x)
+    np.testing.assert_allclose(onnx_model.encode(x), latent, rtol=1e-5, atol=1e-5)
+    decoded = model.decode(latent)
+    np.testing.assert_allclose(onnx_model.decode(latent), decoded, rtol=1e-4, atol=1e-5)
+    assert largest_network_difference(model, onnx_model) < 1e-4
+
+
+def test_onnx_file_carries_columns_units_and_model_hash(model_dir, exported):
+    model, onnx_model = TrainedModel.load(model_dir), OnnxModel(exported)
+    assert onnx_model.columns == model.columns
+    assert onnx_model.units == model.units
+    assert onnx_model.latent_dim == model.latent_dim
+    assert onnx_model.model_sha256 == model.content_hash()
+
+
+def test_cli_export_writes_and_reports_the_check(model_dir, tmp_path, capsys):
+    out = tmp_path / "cli.onnx"
+    assert main(["export", str(model_dir), "--onnx", str(out)]) == 0
+    assert out.is_file()
+    assert "largest |ONNX Runtime - PyTorch|" in capsys.readouterr().out
+
+
+def test_cli_export_refuses_a_non_model_directory(tmp_path, capsys):
+    out = tmp_path / "never.onnx"
+    assert main(["export", str(tmp_path), "--onnx", str(out)]) != 0
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "model directory" in error
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_foreign_onnx_file_is_refused(tmp_path):
+    with pytest.raises(InputError, match="no such ONNX file"):
+        OnnxModel(tmp_path / "absent.onnx")
