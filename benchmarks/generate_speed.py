@@ -15,26 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import time
 from pathlib import Path
 
+from environment import describe_environment
 from jetzip.generate import available_cores, generate_jets
 from jetzip.generate.settings import GeneratorSettings
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "generate_speed.json"
-
-
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def cpu_seconds() -> float:
@@ -90,9 +80,8 @@ def main() -> None:
     result = {
         "command": " ".join(["python benchmarks/generate_speed.py", *sys.argv[1:]]),
         "machine": {
-            "cpu": cpu_model(),
+            **describe_environment(("pythia8mc", "fastjet", "numpy")),
             "cores_available": available_cores(),
-            "python": platform.python_version(),
         },
         "generator": {k: v for k, v in settings.describe().items() if k not in ("n_events",)},
         "runs": runs,

@@ -22,14 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +36,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from environment import describe_environment
 from jetzip import baselines
 from jetzip.codec.tolerance import Tolerance
 from jetzip.evaluate.metrics import RELATIVE, column_metrics, residual_kind
@@ -409,31 +407,6 @@ def plot(rows: list[dict[str, Any]], data: DataSet, path: Path) -> None:
     plt.close(fig)
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (Linux), or the platform's processor string."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
-def environment() -> dict[str, Any]:
-    """Date, command, machine and library versions, for docs/benchmarks.md."""
-    from importlib.metadata import version
-
-    packages = ("numpy", "pcodec", "pysz", "zfpy", "zstandard", "torch")
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "versions": {name: version(name) for name in packages},
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer settings (a few minutes)")
@@ -485,7 +458,13 @@ def main(argv: list[str] | None = None) -> int:
         ] + [""]
         with atomic_output(args.output / f"rate_distortion_{data.name}.png") as tmp:
             plot(results, data, tmp)
-    report = {"environment": environment(), "rows": rows, "targets": verdicts}
+    report = {
+        "environment": describe_environment(
+            ("numpy", "pcodec", "pysz", "zfpy", "zstandard", "torch")
+        ),
+        "rows": rows,
+        "targets": verdicts,
+    }
     with atomic_output(args.output / "rate_distortion.json") as tmp:
         tmp.write_text(json.dumps(report, indent=1))
     with atomic_output(args.output / "rate_distortion.md") as tmp:

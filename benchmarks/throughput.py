@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from environment import describe_environment
+
 RESULTS = Path(__file__).resolve().parent / "results"
 ATLAS_4D = Path(__file__).resolve().parents[2] / "shared" / "data" / "atlas_4d"
 ATLAS_4D = ATLAS_4D / "all_jets_test_4D_100_percent.pkl"
@@ -263,26 +265,6 @@ def _batched_seconds(decode: Any, latent: np.ndarray, repeats: int = 2) -> float
     )
 
 
-def machine() -> dict[str, Any]:
-    """CPU model and core count, from /proc/cpuinfo where there is one."""
-    cpuinfo = Path("/proc/cpuinfo")
-    text = cpuinfo.read_text() if cpuinfo.exists() else ""
-    models = [line.split(":", 1)[1].strip() for line in text.splitlines() if "model name" in line]
-    return {"cpu_model": models[0] if models else "unknown", "cores": os.cpu_count()}
-
-
-def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": sys.version.split()[0]}
-    for package in ("jetzip", "numpy", "pcodec", "zstandard", "pyarrow", "torch", "onnxruntime"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            found[package] = "absent"
-    return found
-
-
 # --------------------------------------------------------------------------- driver
 def layouts(method: str) -> list[tuple[int, int]]:
     """(processes, codec threads per process) to time: jetzip also on 2 threads in 1 process."""
@@ -412,8 +394,9 @@ def main(argv: list[str] | None = None) -> int:
         "compute": compute,
         "results": results,
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-        "machine": machine(),
-        "versions": versions(),
+        "environment": describe_environment(
+            ("jetzip", "numpy", "pcodec", "zstandard", "pyarrow", "torch", "onnxruntime")
+        ),
         "os_cpu_count": os.cpu_count(),
         "load_average_at_end": os.getloadavg(),
     }
@@ -432,13 +415,13 @@ def _line(row: dict[str, Any]) -> str:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    compute, machine_info = report["compute"], report["machine"]
+    compute, machine_info = report["compute"], report["environment"]
     lines = [
         f"{report['rows']} jets ({report['input']}), fastest of {report['repeats']} runs, "
         f"{report['date_utc']} UTC, "
         f"{machine_info['cores']} cores ({machine_info['cpu_model']}), load average at end "
         + ", ".join(f"{load:.1f}" for load in report["load_average_at_end"]),
-        "versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
+        "versions: " + ", ".join(f"{k} {v}" for k, v in machine_info["versions"].items()),
         "float32 matmul: "
         + ", ".join(
             f"{t} thread(s) {f / 1e9:.1f} GFLOP/s" for t, f in compute["matmul_flops"].items()

@@ -251,6 +251,7 @@ def test_rate_distortion_benchmark_runs_end_to_end(atlas_4d_path, tmp_path, monk
     spec = importlib.util.spec_from_file_location("rate_distortion", script)
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "rate_distortion", module)  # dataclasses look it up
+    monkeypatch.syspath_prepend(str(script.parent))  # as when run as a script: its helpers
     spec.loader.exec_module(module)
     arguments = ["--quick", "--pythia-events", "0", "--max-rows", "300", "--output", str(tmp_path)]
     assert module.main(arguments) == 0
