@@ -221,11 +221,12 @@ def _key_values(data: Mapping[str, Any]) -> str:
 
 
 def _residual_section(metrics: Mapping[str, Any]) -> str:
-    names = metrics["columns"]
-    correlation = [
-        [name, *(_number(v) for v in row)]
-        for name, row in zip(names, metrics["residual_correlation"], strict=True)
-    ]
+    # Columns reproduced exactly have no residual correlation: leave them out of the matrix.
+    exact = set(exact_columns(metrics))
+    shown = [i for i, name in enumerate(metrics["columns"]) if name not in exact]
+    names = [metrics["columns"][i] for i in shown]
+    full = metrics["residual_correlation"]
+    correlation = [[names[k], *(_number(full[i][j]) for j in shown)] for k, i in enumerate(shown)]
     return (
         "<h2>Summary</h2>"
         f"<p>{metrics['n_rows']} rows. Residuals: relative (x'-x)/x for scale variables (rows "
