@@ -18,32 +18,17 @@ from jetzip.codec.chunk import (
 from jetzip.codec.quantize import quantise
 from jetzip.errors import CorruptFileError, InputError
 from jetzip.models import TrainedModel
-from jetzip.table import Table
 from jetzip.training import TrainConfig, train
+from synthetic import synthetic_jets
 
 TOLERANCE = "pt=1%,m=1%,eta=0.01,phi=0.01"
-
-
-def jet_table(n: int, seed: int) -> Table:
-    rng = np.random.default_rng(seed)
-    pt = rng.lognormal(10.8, 0.6, n)
-    return Table(
-        {
-            "m": (pt * rng.uniform(0.05, 0.2, n)).astype(np.float32),
-            "pt": pt.astype(np.float32),
-            "phi": rng.uniform(-np.pi, np.pi, n).astype(np.float32),
-            "eta": rng.uniform(-2.5, 2.5, n).astype(np.float32),
-            "width": rng.uniform(0, 0.4, n).astype(np.float32),
-        },
-        units={"m": "MeV", "pt": "MeV"},
-    )
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     """A tiny 4 -> 3 autoencoder trained for a few epochs on the jet columns."""
     out = tmp_path_factory.mktemp("model") / "tiny"
-    table = jet_table(3000, seed=0).select(["m", "pt", "phi", "eta"])
+    table = synthetic_jets(3000, seed=0).select(["m", "pt", "phi", "eta"])
     config = TrainConfig(encoder=[16, 8], latent=3, epochs=3, batch_size=256, threads=1)
     train(table, config, out, progress=False)
     return out
@@ -56,7 +41,7 @@ def model(model_dir):
 
 @pytest.mark.parametrize("latent_dtype", ["float32", "float16", "bfloat16"])
 def test_latent_mode_gives_the_decoder_output(tmp_path, model_dir, model, latent_dtype):
-    table = jet_table(500, seed=1)
+    table = synthetic_jets(500, seed=1)
     info = compress_table(table, tmp_path / "l.jz", model=model_dir, latent_dtype=latent_dtype)
     restored = decompress_file(tmp_path / "l.jz")
     x = table.matrix(model.columns)
@@ -71,7 +56,7 @@ def test_latent_mode_gives_the_decoder_output(tmp_path, model_dir, model, latent
 
 
 def test_bounded_with_model_meets_every_bound(tmp_path, model_dir):
-    table = jet_table(800, seed=2)
+    table = synthetic_jets(800, seed=2)
     tolerances = parse_tolerances(TOLERANCE)
     info = compress_table(table, tmp_path / "b.jz", tolerances=tolerances, model=model_dir)
     restored = decompress_file(tmp_path / "b.jz")
@@ -84,7 +69,7 @@ def test_bounded_with_model_meets_every_bound(tmp_path, model_dir):
 
 def test_model_predicted_residuals_decode_within_bounds(model):
     """Force the model predictor on every column and check the decoder path that uses it."""
-    table = jet_table(600, seed=3)
+    table = synthetic_jets(600, seed=3)
     tolerances = parse_tolerances(TOLERANCE)
     plans = [ColumnPlan(n, "float32", "bounded", tolerances[n]) for n in model.columns]
     latent = store_latent(model.encode(table.matrix(model.columns)), "float16")
@@ -113,7 +98,7 @@ def test_model_predicted_residuals_decode_within_bounds(model):
 
 
 def test_decompression_is_bit_identical_on_one_and_two_threads(tmp_path, model_dir):
-    table = jet_table(1000, seed=4)
+    table = synthetic_jets(1000, seed=4)
     previous = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
@@ -130,7 +115,7 @@ def test_decompression_is_bit_identical_on_one_and_two_threads(tmp_path, model_d
 
 
 def test_model_reference_needs_the_same_model(tmp_path, model_dir, model):
-    table = jet_table(300, seed=5)
+    table = synthetic_jets(300, seed=5)
     info = compress_table(table, tmp_path / "r.jz", model=model, model_ref=True)
     assert info["sizes"]["model"] == 0
     assert info["header"]["model"]["sha256"] == model.content_hash()
@@ -145,14 +130,14 @@ def test_model_reference_needs_the_same_model(tmp_path, model_dir, model):
 
 
 def test_model_columns_must_exist_in_the_data(tmp_path, model_dir):
-    table = jet_table(100, seed=6).select(["m", "pt", "phi", "width"])
+    table = synthetic_jets(100, seed=6).select(["m", "pt", "phi", "width"])
     with pytest.raises(InputError, match="lack eta"):
         compress_table(table, tmp_path / "x.jz", model=model_dir)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_latent_mode_stores_nonfinite_values_exactly_on_request(tmp_path, model_dir):
-    table = jet_table(200, seed=7)
+    table = synthetic_jets(200, seed=7)
     table.columns["pt"][[4, 9]] = [np.nan, np.inf]
     with pytest.raises(InputError, match="pt: 2"):
         compress_table(table, tmp_path / "n.jz", model=model_dir)

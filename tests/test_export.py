@@ -11,20 +11,12 @@ from jetzip.models import TrainedModel
 from jetzip.models.onnx_export import OnnxModel, export_onnx, largest_network_difference
 from jetzip.table import Table
 from jetzip.training import TrainConfig, train
+from synthetic import synthetic_jets
 
 
 def jets(n: int, seed: int) -> Table:
-    rng = np.random.default_rng(seed)
-    pt = rng.lognormal(10.8, 0.6, n)
-    return Table(
-        {
-            "m": (pt * rng.uniform(0.05, 0.2, n)).astype(np.float32),
-            "pt": pt.astype(np.float32),
-            "phi": rng.uniform(-np.pi, np.pi, n).astype(np.float32),
-            "eta": rng.uniform(-2.5, 2.5, n).astype(np.float32),
-        },
-        units={"m": "MeV", "pt": "MeV"},
-    )
+    """The four-vector part of the synthetic jets (the model's columns)."""
+    return synthetic_jets(n, seed).select(["m", "pt", "phi", "eta"])
 
 
 @pytest.fixture(scope="module")
