@@ -7,8 +7,10 @@ on the two halves of the rows (wall time of both); the reference runs as 1 and 2
 The reference is mantissa rounding (fewest bits meeting the tolerance) + byte-shuffled zstd,
 timed the same way. For model modes the machine's float32 matrix-multiply rate (torch, one and
 two threads) and the model's FLOPs per jet give the fraction of the compute limit achieved;
-the network alone is also timed with PyTorch and with ONNX Runtime. pcodec's own encode rate
-on one quantised column, on 1 and 2 threads, bounds what any codec built on it can do.
+the network alone is also timed with PyTorch and with ONNX Runtime, and latent mode runs with
+both engines (`jetzip-latent+onnx`: ONNX Runtime, on as many intra-op threads as codec
+threads). pcodec's own encode rate on one quantised column, on 1 and 2 threads, bounds what any
+codec built on it can do.
 
     nice .venv/bin/python benchmarks/throughput.py [--rows 1000000] [--input JETS] [--model DIR]
         [--repeats 3]
@@ -90,7 +92,7 @@ def _mantissa_zstd_decompress(source: Path, target: Path) -> None:
 
 
 def _jetzip_compress(
-    source: Path, target: Path, mode: str, model: str | None, threads: int
+    source: Path, target: Path, mode: str, model: str | None, threads: int, engine: str
 ) -> None:
     from jetzip.codec import compress_file
 
@@ -103,13 +105,14 @@ def _jetzip_compress(
         model=model,
         model_ref=False,
         threads=threads,
+        engine=engine,
     )
 
 
-def _jetzip_decompress(source: Path, target: Path, threads: int) -> None:
+def _jetzip_decompress(source: Path, target: Path, threads: int, engine: str) -> None:
     from jetzip.codec import decompress_to
 
-    decompress_to(source, target, threads=threads)
+    decompress_to(source, target, threads=threads, engine=engine)
 
 
 def _job(
@@ -131,6 +134,9 @@ def _job(
     import jetzip.codec
     import jetzip.io  # noqa: F401
 
+    if engine_of(method) == "onnx":
+        import onnxruntime  # noqa: F401  (an import like the others; building the graph is timed)
+
     torch.set_num_threads(1)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start.wait()
@@ -141,10 +147,10 @@ def _job(
         else:
             _mantissa_zstd_decompress(source_path, target_path)
     elif direction == "compress":
-        mode = method.removeprefix("jetzip-").removesuffix("+model")
-        _jetzip_compress(source_path, target_path, mode, model, threads)
+        mode = method.removeprefix("jetzip-").split("+")[0]
+        _jetzip_compress(source_path, target_path, mode, model, threads, engine_of(method))
     else:
-        _jetzip_decompress(source_path, target_path, threads)
+        _jetzip_decompress(source_path, target_path, threads, engine_of(method))
     queue.put((time.time(), before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
@@ -243,15 +249,12 @@ def network_decode_rates(model_dir: Path, rows: int = 262_144) -> dict[str, floa
     """Jets per second through the decoder network alone, one thread, 4096-row batches:
     PyTorch (what the codec uses: bit-reproducible) against ONNX Runtime."""
     from jetzip.models import TrainedModel
-    from jetzip.models.onnx_export import OnnxModel, export_onnx
+    from jetzip.models.onnx_export import onnx_engine
 
     model = TrainedModel.load(model_dir)
     latent = np.random.default_rng(0).normal(size=(rows, model.latent_dim)).astype(np.float32)
-    with tempfile.TemporaryDirectory() as tmp:
-        export_onnx(model, Path(tmp) / "model.onnx")
-        onnx_model = OnnxModel(Path(tmp) / "model.onnx")
-        runners = {"pytorch": model.decode, "onnxruntime": onnx_model.decode}
-        return {name: rows / _batched_seconds(decode, latent) for name, decode in runners.items()}
+    runners = {"pytorch": model.decode, "onnxruntime": onnx_engine(model, threads=1).decode}
+    return {name: rows / _batched_seconds(decode, latent) for name, decode in runners.items()}
 
 
 def _batched_seconds(decode: Any, latent: np.ndarray, repeats: int = 2) -> float:
@@ -274,7 +277,12 @@ def layouts(method: str) -> list[tuple[int, int]]:
 
 
 def uses_model(method: str) -> bool:
-    return method == "jetzip-latent" or method.endswith("+model")
+    return method.startswith("jetzip-latent") or method.endswith("+model")
+
+
+def engine_of(method: str) -> str:
+    """The engine that runs the network: `+onnx` methods use ONNX Runtime."""
+    return "onnx" if method.endswith("+onnx") else "torch"
 
 
 def model_predicts(path: Path) -> bool:
@@ -317,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
 
     methods = ["mantissa+zstd", "jetzip-lossless", "jetzip-bounded"]
     if args.model is not None:
-        methods += ["jetzip-latent", "jetzip-bounded+model"]
+        methods += ["jetzip-latent", "jetzip-latent+onnx", "jetzip-bounded+model"]
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

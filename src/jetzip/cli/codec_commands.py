@@ -9,9 +9,19 @@ from typing import Any
 from jetzip.cli.batch_support import BATCH_ARGS, compress_batch, decompress_batch, is_batch
 from jetzip.cli.data_commands import READER_ARGS, reader_options
 from jetzip.cli.registry import arg, command
-from jetzip.codec import DEFAULT_CHUNK_ROWS, MODES, compress_file, decompress_to
+from jetzip.codec import DEFAULT_CHUNK_ROWS, ENGINES, MODES, compress_file, decompress_to
 from jetzip.codec.chunk import LATENT_DTYPES
 from jetzip.container import describe_file
+from jetzip.errors import OptionError
+
+#: --engine: choices are checked by the library, so a bad name gets its one-line OptionError.
+ENGINE_ARG = arg(
+    "--engine",
+    default="torch",
+    metavar="{" + ",".join(ENGINES) + "}",
+    help="what runs the network: torch (default, bit-reproducible) or onnx (ONNX Runtime, "
+    "faster; latent mode only)",
+)
 
 
 def _format_ratio(value: float | None) -> str:
@@ -117,6 +127,7 @@ def describe(path: str | Path) -> str:
     ),
     arg("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows per independent chunk"),
     arg("--allow-nonfinite", action="store_true", help="store NaN/inf exactly instead of refusing"),
+    ENGINE_ARG,
     *READER_ARGS,
     *BATCH_ARGS,
     arg("--quiet", action="store_true", help="no progress bar or summary"),
@@ -133,6 +144,7 @@ def compress(args: argparse.Namespace) -> int:
         "model_ref": args.model_ref,
         "latent_dtype": args.latent_dtype,
         "allow_nonfinite": args.allow_nonfinite,
+        "engine": args.engine,
     }
     if is_batch(args.data, args.output):
         return compress_batch(args, options)
@@ -155,12 +167,15 @@ def compress(args: argparse.Namespace) -> int:
         help="batch mode: output format, e.g. parquet (default), hdf5, root (a single "
         "output's format comes from its extension)",
     ),
+    ENGINE_ARG,
     *BATCH_ARGS,
 )
 def decompress(args: argparse.Namespace) -> int:
     """Restore the table (columns, dtypes, event index, units, metadata) from a .jz file."""
     if is_batch(args.file, args.output):
+        if args.engine != "torch":
+            raise OptionError("--engine applies to single-file decompression only")
         return decompress_batch(args)
-    n_rows = decompress_to(args.file[0], args.output, model=args.model)
+    n_rows = decompress_to(args.file[0], args.output, model=args.model, engine=args.engine)
     print(f"wrote {n_rows:,} rows to {args.output}")
     return 0

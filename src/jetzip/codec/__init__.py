@@ -8,6 +8,7 @@ Public API: `parse_tolerances`, `Tolerance`, `compress_table` (in-memory table),
 
 from jetzip.codec.pipeline import (
     DEFAULT_CHUNK_ROWS,
+    ENGINES,
     MODES,
     compress_file,
     compress_table,
@@ -20,6 +21,7 @@ from jetzip.codec.tolerance import Tolerance, parse_tolerances
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
+    "ENGINES",
     "MODES",
     "Tolerance",
     "compress_file",

@@ -60,6 +60,12 @@ class Model(Protocol):
     def decode(self, z: np.ndarray) -> np.ndarray: ...
 
 
+def _runs_batches_concurrently(model: Model) -> bool:
+    """Whether the model's batches may run on the codec's threads at once (ONNX Runtime
+    sessions may; PyTorch's thread setting is process-wide, so TrainedModel runs one at a time)."""
+    return bool(getattr(model, "thread_safe", False))
+
+
 @dataclass(frozen=True)
 class ColumnPlan:
     """How a column is stored: `lossless`, `bounded` (with `tolerance`) or `latent`."""
@@ -469,9 +475,9 @@ def encode_chunk(
     model_prediction: dict[str, np.ndarray] = {}
     if model is not None:
         x = np.column_stack([np.asarray(columns[c], dtype=np.float64) for c in model.columns])
-        stored = store_latent(_batched(model.encode, _finite_filled(x)), latent_dtype)
+        stored = store_latent(_batched(model, "encode", _finite_filled(x), executor), latent_dtype)
         latent = [executor.submit(encode_lossless, stored[:, j]) for j in range(stored.shape[1])]
-        decoded = _batched(model.decode, load_latent(stored, latent_dtype))
+        decoded = _batched(model, "decode", load_latent(stored, latent_dtype), executor)
         model_prediction = {c: decoded[:, j] for j, c in enumerate(model.columns)}
         description["latent_methods"] = [f.result()[0] for f in latent]
         latent_parts = [(f"{LATENT_OWNER}:z{j}", f.result()[1]) for j, f in enumerate(latent)]
@@ -516,11 +522,14 @@ def _encode_unbounded_column(plan: ColumnPlan, values: np.ndarray) -> Encoded:
     return {"encoding": "lossless", "method": method}, [(f"{plan.name}:values", data)]
 
 
-def _batched(function: Callable[[np.ndarray], np.ndarray], rows: np.ndarray) -> np.ndarray:
-    """`function` applied to consecutive MODEL_BATCH_ROWS-row slices, results stacked."""
-    return np.concatenate(
-        [function(rows[i : i + MODEL_BATCH_ROWS]) for i in range(0, len(rows), MODEL_BATCH_ROWS)]
-    )
+def _batched(model: Model, method: str, rows: np.ndarray, executor: Executor) -> np.ndarray:
+    """`model.encode` or `model.decode` applied to consecutive MODEL_BATCH_ROWS-row slices,
+    results stacked; the slices run on `executor` where the model allows it."""
+    function = getattr(model, method)
+    batches = [rows[i : i + MODEL_BATCH_ROWS] for i in range(0, len(rows), MODEL_BATCH_ROWS)]
+    if _runs_batches_concurrently(model):
+        return np.concatenate(list(executor.map(function, batches)))
+    return np.concatenate([function(batch) for batch in batches])
 
 
 def _finite_filled(x: np.ndarray) -> np.ndarray:
@@ -597,7 +606,7 @@ def decode_chunk(
         if decoded_latent is not None and np.array_equal(stored, decoded_latent[0]):
             decoded = decoded_latent[1]
         else:
-            decoded = _batched(model.decode, load_latent(stored, latent_dtype))
+            decoded = _batched(model, "decode", load_latent(stored, latent_dtype), executor)
         prediction = {c: decoded[:, j] for j, c in enumerate(model.columns)}
 
     def decode(plan: ColumnPlan, desc: dict[str, Any], earlier: dict[str, Future]) -> np.ndarray:

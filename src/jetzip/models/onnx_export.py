@@ -9,14 +9,17 @@ transforms, columns, units and the model's content hash are stored as metadata, 
 ONNX Runtime is about twice as fast as PyTorch on these small MLPs, but its results differ from
 PyTorch's in the last bits, so it must not stand in for `TrainedModel.decode` where the codec
 needs bit-identical predictions (bounded mode); it suits latent-only use and deployment.
+`onnx_engine` builds the same graph in memory for the codec's `engine="onnx"` (latent mode).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,6 +29,10 @@ from jetzip.fileutil import atomic_output
 from jetzip.models.network import AutoEncoder
 from jetzip.models.trained import TrainedModel, single_thread
 from jetzip.transforms import Normaliser
+
+if TYPE_CHECKING:
+    import onnx
+    import onnxruntime
 
 #: Metadata keys written into the ONNX file.
 META_COLUMNS = "jetzip.columns"
@@ -48,18 +55,19 @@ class _EncodeAndDecode(torch.nn.Module):
         return self.network.encode(inputs), self.network.decode(latent)
 
 
-def export_onnx(model: TrainedModel, path: str | os.PathLike[str]) -> None:
-    """Write `model` as an ONNX file (atomically), with its transforms as metadata."""
+def onnx_graph(model: TrainedModel) -> onnx.ModelProto:
+    """The model's network as a checked ONNX graph, with its transforms as metadata."""
     import onnx
 
     n_inputs, latent_dim = len(model.columns), model.latent_dim
     example = (torch.zeros(2, n_inputs), torch.zeros(2, latent_dim))
-    with atomic_output(path) as tmp, warnings.catch_warnings():
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
         torch.onnx.export(
             _EncodeAndDecode(model.network).eval(),
             example,
-            str(tmp),
+            buffer,
             input_names=INPUT_NAMES,
             output_names=OUTPUT_NAMES,
             dynamic_axes={
@@ -71,42 +79,42 @@ def export_onnx(model: TrainedModel, path: str | os.PathLike[str]) -> None:
             opset_version=OPSET,
             dynamo=False,
         )
-        graph = onnx.load(str(tmp))
-        metadata = {
-            META_COLUMNS: json.dumps(model.columns),
-            META_UNITS: json.dumps(model.units),
-            META_TRANSFORMS: json.dumps(model.normaliser.to_json_dict()),
-            META_SHA256: model.content_hash(),
-        }
-        onnx.helper.set_model_props(graph, metadata)
-        onnx.checker.check_model(graph)
-        onnx.save(graph, str(tmp))
+    graph = onnx.load_from_string(buffer.getvalue())
+    metadata = {
+        META_COLUMNS: json.dumps(model.columns),
+        META_UNITS: json.dumps(model.units),
+        META_TRANSFORMS: json.dumps(model.normaliser.to_json_dict()),
+        META_SHA256: model.content_hash(),
+    }
+    onnx.helper.set_model_props(graph, metadata)
+    onnx.checker.check_model(graph)
+    return graph
 
 
-class OnnxModel:
-    """An exported model run by ONNX Runtime: `encode`/`decode` in physical units."""
+def export_onnx(model: TrainedModel, path: str | os.PathLike[str]) -> None:
+    """Write `model` as an ONNX file (atomically), with its transforms as metadata."""
+    graph = onnx_graph(model)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(graph.SerializeToString())
 
-    def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
-        import onnxruntime
 
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"no such ONNX file: {path}")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            self.session = onnxruntime.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-            meta = self.session.get_modelmeta().custom_metadata_map
-            self.columns: list[str] = json.loads(meta[META_COLUMNS])
-            self.units: dict[str, str] = json.loads(meta[META_UNITS])
-            self.normaliser = Normaliser.from_json_dict(json.loads(meta[META_TRANSFORMS]))
-            self.model_sha256: str = meta[META_SHA256]
-        except (KeyError, ValueError, RuntimeError) as exc:
-            raise InputError(f"{path} is not an ONNX file exported by jetzip: {exc}") from None
-        self.latent_dim = int(self.session.get_inputs()[1].shape[1])
+def _session(graph: str | bytes, threads: int) -> onnxruntime.InferenceSession:
+    """A CPU session on `threads` intra-op threads for a graph file path or serialised graph."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+
+class _OnnxRunner:
+    """encode/decode in physical units through an ONNX Runtime session of the jetzip graph."""
+
+    session: onnxruntime.InferenceSession
+    columns: list[str]
+    normaliser: Normaliser
+    latent_dim: int
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """(n, k) float64 physical values in `columns` order -> (n, latent_dim) float32."""
@@ -120,6 +128,72 @@ class OnnxModel:
         latent = np.ascontiguousarray(z, dtype=np.float32)
         scaled = self.session.run(["decoded"], {"inputs": empty, "latent": latent})[0]
         return self.normaliser.inverse(scaled.astype(np.float64))
+
+
+class OnnxModel(_OnnxRunner):
+    """An exported model run by ONNX Runtime: `encode`/`decode` in physical units."""
+
+    def __init__(self, path: str | os.PathLike[str], threads: int = 1) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"no such ONNX file: {path}")
+        try:
+            self.session = _session(str(path), threads)
+            meta = self.session.get_modelmeta().custom_metadata_map
+            self.columns = json.loads(meta[META_COLUMNS])
+            self.units: dict[str, str] = json.loads(meta[META_UNITS])
+            self.normaliser = Normaliser.from_json_dict(json.loads(meta[META_TRANSFORMS]))
+            self.model_sha256: str = meta[META_SHA256]
+        except (KeyError, ValueError, RuntimeError) as exc:
+            raise InputError(f"{path} is not an ONNX file exported by jetzip: {exc}") from None
+        self.latent_dim = int(self.session.get_inputs()[1].shape[1])
+
+
+class OnnxEngine(_OnnxRunner):
+    """A TrainedModel whose network runs in ONNX Runtime, built in memory (no file).
+
+    The codec's `--engine onnx` for latent mode: faster than PyTorch, but not bit-identical to
+    it, so everything that identifies the model (bytes, hash, spec) stays the TrainedModel's."""
+
+    #: ONNX Runtime sessions may run several batches at once (the codec's threads do).
+    thread_safe = True
+
+    def __init__(self, model: TrainedModel, threads: int = 1) -> None:
+        self.trained = model
+        self.columns = model.columns
+        self.units = model.units
+        self.normaliser = model.normaliser
+        self.latent_dim = model.latent_dim
+        self.session = _session(onnx_graph(model).SerializeToString(), threads)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.trained.spec
+
+    @property
+    def n_parameters(self) -> int:
+        return self.trained.n_parameters
+
+    def to_bytes(self) -> bytes:
+        return self.trained.to_bytes()
+
+    def content_hash(self) -> str:
+        return self.trained.content_hash()
+
+
+#: Engines built in this process, by (model hash, threads): building one exports the graph.
+_ENGINES: dict[tuple[str, int], OnnxEngine] = {}
+_MAX_CACHED_ENGINES = 4
+
+
+def onnx_engine(model: TrainedModel, threads: int = 1) -> OnnxEngine:
+    """The ONNX Runtime engine for `model`, built once per process and reused."""
+    key = (model.content_hash(), threads)
+    if key not in _ENGINES:
+        if len(_ENGINES) >= _MAX_CACHED_ENGINES:
+            _ENGINES.pop(next(iter(_ENGINES)))
+        _ENGINES[key] = OnnxEngine(model, threads)
+    return _ENGINES[key]
 
 
 def largest_network_difference(model: TrainedModel, exported: OnnxModel, rows: int = 4096) -> float:
