@@ -13,6 +13,7 @@ from jetzip.codec import DEFAULT_CHUNK_ROWS, ENGINES, MODES, compress_file, deco
 from jetzip.codec.chunk import LATENT_DTYPES
 from jetzip.container import describe_file
 from jetzip.errors import OptionError
+from jetzip.evaluate.metrics import RELATIVE, residual_kind
 
 #: --engine: choices are checked by the library, so a bad name gets its one-line OptionError.
 ENGINE_ARG = arg(
@@ -33,8 +34,8 @@ def _max_error(column: dict[str, Any], stats: dict[str, Any]) -> str:
     tolerance = column.get("tolerance") or {}
     relative = f"{100 * stats.get('max_rel_error', 0.0):.3g}%"
     absolute = f"{stats.get('max_abs_error', 0.0):.4g}"
-    if column["kind"] == "latent":
-        return f"{absolute} ({relative})"
+    if column["kind"] == "latent":  # no tolerance: relative for scale variables, as evaluate does
+        return f"{absolute} ({relative})" if residual_kind(column["name"]) == RELATIVE else absolute
     return relative if tolerance.get("relative") else absolute
 
 
