@@ -198,6 +198,17 @@ def test_exact_and_undefined_columns_get_no_residual_plots(tmp_path: Path) -> No
     assert "Reproduced exactly: index." in page.read_text()
 
 
+def test_a_source_row_identifier_gets_no_distribution_plot(tmp_path: Path) -> None:
+    """The ATLAS pickles' jet id (kept as an `index` column) is not a physics variable."""
+    meta = {"index_column": "index"}
+    original = Table({"index": np.arange(50), "pt": np.linspace(1, 2, 50)}, meta=meta)
+    reconstructed = Table({"index": np.arange(50), "pt": np.linspace(1, 2, 50) * 1.01}, meta=meta)
+    metrics = evaluate(original, reconstructed)
+    page = write_report(tmp_path / "report", original, reconstructed, metrics)
+    pngs = sorted(p.stem for p in (page.parent / "plots").glob("*.png"))
+    assert "distribution_index" not in pngs and "distribution_pt" in pngs
+
+
 def test_vae_report_shows_latent_mean_and_variance(tmp_path: Path) -> None:
     original = jet_table(500)
     torch.manual_seed(0)

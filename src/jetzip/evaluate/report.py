@@ -136,7 +136,11 @@ def plot_tasks(
     lossy_names = [names[j] for j in lossy]
     r = residual_matrix(original, reconstructed, lossy_names)
     tasks: list[PlotTask] = []
+    # A row identifier kept from the source (the ATLAS pickles' jet id) is no physics variable.
+    identifier = original.meta.get("index_column")
     for name in names:
+        if name == identifier:
+            continue
         draw = partial(plots.plot_distribution, name, original[name], reconstructed[name])
         tasks.append(("Distributions", partial(draw, units[name], out_dir)))
     for j, name in enumerate(lossy_names):
