@@ -148,3 +148,19 @@ def test_atlas_file_round_trip(tmp_path, capsys, atlas_4d_path):
     assert restored.names == original.names
     for name, tol in parse_tolerances(TOLERANCE).items():
         assert not tol.violations(original[name], restored[name]).any()
+
+
+def test_thread_count_does_not_change_the_file(parquet_jets, tmp_path, capsys):
+    files = []
+    for threads in ("1", "2"):
+        jz = tmp_path / f"t{threads}.jz"
+        argv = ["compress", str(parquet_jets), "-o", str(jz), "--tolerance", TOLERANCE]
+        assert run(capsys, *argv, "--threads", threads, "--quiet")[0] == 0
+        files.append(jz.read_bytes())
+    assert files[0] == files[1]
+    back = ["decompress", str(tmp_path / "t1.jz"), "-o", str(tmp_path / "back.parquet")]
+    assert run(capsys, *back, "--threads", "2")[0] == 0
+    bad = ["compress", str(parquet_jets), "-o", str(tmp_path / "x.jz"), "--threads", "0"]
+    status, _, err = run(capsys, *bad)
+    assert status == 1 and "threads must be positive" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.jz").exists()

@@ -24,6 +24,14 @@ ENGINE_ARG = arg(
     "faster; latent mode only)",
 )
 
+#: --threads: the codec codes columns (and model batches) in parallel; output bytes do not depend
+#: on the count.
+THREADS_ARG = arg(
+    "--threads",
+    type=int,
+    help="codec threads (default: the cores, at most 4); the output is identical for any count",
+)
+
 
 def _format_ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}x"
@@ -129,6 +137,7 @@ def describe(path: str | Path) -> str:
     arg("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows per independent chunk"),
     arg("--allow-nonfinite", action="store_true", help="store NaN/inf exactly instead of refusing"),
     ENGINE_ARG,
+    THREADS_ARG,
     *READER_ARGS,
     *BATCH_ARGS,
     arg("--quiet", action="store_true", help="no progress bar or summary"),
@@ -146,6 +155,7 @@ def compress(args: argparse.Namespace) -> int:
         "latent_dtype": args.latent_dtype,
         "allow_nonfinite": args.allow_nonfinite,
         "engine": args.engine,
+        "threads": args.threads,
     }
     if is_batch(args.data, args.output):
         return compress_batch(args, options)
@@ -169,6 +179,7 @@ def compress(args: argparse.Namespace) -> int:
         "output's format comes from its extension)",
     ),
     ENGINE_ARG,
+    THREADS_ARG,
     *BATCH_ARGS,
 )
 def decompress(args: argparse.Namespace) -> int:
@@ -177,6 +188,8 @@ def decompress(args: argparse.Namespace) -> int:
         if args.engine != "torch":
             raise OptionError("--engine applies to single-file decompression only")
         return decompress_batch(args)
-    n_rows = decompress_to(args.file[0], args.output, model=args.model, engine=args.engine)
+    n_rows = decompress_to(
+        args.file[0], args.output, model=args.model, engine=args.engine, threads=args.threads
+    )
     print(f"wrote {n_rows:,} rows to {args.output}")
     return 0
