@@ -570,15 +570,14 @@ def compress_many(
     """Compress every input into `out_dir`/<relative name>.jz; `options` are those of
     `jetzip.codec.compress_file` (mode, tolerances, chunk_rows, read_options, ...), checked
     here once rather than failing in every task."""
-    from jetzip.codec.pipeline import resolve_mode
-    from jetzip.codec.tolerance import Tolerance, parse_tolerances
+    from jetzip.codec.pipeline import resolve_options
 
-    if isinstance(options.get("tolerances"), str):
-        options["tolerances"] = parse_tolerances(options["tolerances"])
-    if isinstance(options.get("default_tolerance"), str):
-        options["default_tolerance"] = Tolerance.parse(options["default_tolerance"])
-    has_tolerance = bool(options.get("tolerances")) or options.get("default_tolerance") is not None
-    resolve_mode(options.get("mode"), has_tolerance, model is not None)
+    _, options["tolerances"], options["default_tolerance"] = resolve_options(
+        options.get("mode"),
+        options.get("tolerances"),
+        options.get("default_tolerance"),
+        has_model=model is not None,
+    )
     jobs = plan_jobs(inputs, out_dir, JZ_SUFFIX, root=root)
     return run_batch(
         "compress",

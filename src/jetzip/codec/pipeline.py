@@ -102,6 +102,23 @@ def _with_engine(model: Any, engine: str, mode: str) -> Any:
     return onnx_engine(model)
 
 
+def resolve_options(
+    mode: str | None,
+    tolerances: Mapping[str, Tolerance] | str | None,
+    default_tolerance: Tolerance | str | None,
+    *,
+    has_model: bool,
+) -> tuple[str, dict[str, Tolerance], Tolerance | None]:
+    """Parse tolerance strings and settle the mode; every option error surfaces here."""
+    if isinstance(tolerances, str):
+        tolerances = parse_tolerances(tolerances)
+    tolerances = dict(tolerances or {})
+    if isinstance(default_tolerance, str):
+        default_tolerance = Tolerance.parse(default_tolerance)
+    has_tolerance = bool(tolerances) or default_tolerance is not None
+    return resolve_mode(mode, has_tolerance, has_model), tolerances, default_tolerance
+
+
 def _load_model(model: Any) -> Any:
     """Accept a TrainedModel or a MODEL_DIR path."""
     if model is None or not isinstance(model, str | os.PathLike):
@@ -241,13 +258,10 @@ def compress_tables(
     only). Returns `describe_file(path)` plus the per-column statistics.
     """
     check_engine(engine)
-    if isinstance(tolerances, str):
-        tolerances = parse_tolerances(tolerances)
-    tolerances = dict(tolerances or {})
-    if isinstance(default_tolerance, str):
-        default_tolerance = Tolerance.parse(default_tolerance)
     model = _load_model(model)
-    mode = resolve_mode(mode, bool(tolerances) or default_tolerance is not None, model is not None)
+    mode, tolerances, default_tolerance = resolve_options(
+        mode, tolerances, default_tolerance, has_model=model is not None
+    )
     model = _with_engine(model, engine, mode)
     latent_dtype = latent_dtype or ("float32" if mode == "latent" else "float16")
     if latent_dtype not in LATENT_DTYPES:
