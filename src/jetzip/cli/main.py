@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from jetzip import __version__
 from jetzip.cli.registry import COMMANDS
@@ -22,10 +23,17 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Usage mistakes end in one line (plus where to look), not in the whole usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         importlib.import_module(module)
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="jetzip",
         description="Compress particle-physics tables with learned models and error bounds.",
     )
