@@ -13,7 +13,7 @@ threads). pcodec's own encode rate on one quantised column, on 1 and 2 threads, 
 codec built on it can do.
 
     nice .venv/bin/python benchmarks/throughput.py [--rows 1000000] [--input JETS] [--model DIR]
-        [--repeats 3]
+        [--repeats 3] [--methods METHOD ...]
 
 Without --input, the ATLAS 4D jets are resampled (with replacement) to --rows rows. Writes
 benchmarks/results/throughput.json and prints a Markdown table.
@@ -43,6 +43,8 @@ ATLAS_4D = ATLAS_4D / "all_jets_test_4D_100_percent.pkl"
 TOLERANCES = "m=0.1%,pt=0.1%,eta=0.001,phi=0.001"
 FOUR_VECTOR = ("m", "pt", "eta", "phi")
 ZSTD_LEVEL = 3  # zstd's default: what a user reaching for "fast" would pick
+METHODS = ["mantissa+zstd", "jetzip-lossless", "jetzip-bounded"]
+MODEL_METHODS = ["jetzip-latent", "jetzip-latent+onnx", "jetzip-bounded+model"]
 
 
 # --------------------------------------------------------------------------- jobs (child side)
@@ -318,14 +320,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeats", type=int, default=3, help="runs per job; the fastest counts (shared CPUs)"
     )
+    parser.add_argument(
+        "--methods", nargs="+", choices=METHODS + MODEL_METHODS, help="time only these methods"
+    )
     args = parser.parse_args(argv)
 
     from jetzip.fileutil import atomic_output
     from jetzip.io import write_table
 
-    methods = ["mantissa+zstd", "jetzip-lossless", "jetzip-bounded"]
-    if args.model is not None:
-        methods += ["jetzip-latent", "jetzip-latent+onnx", "jetzip-bounded+model"]
+    methods = METHODS + (MODEL_METHODS if args.model is not None else [])
+    if args.methods:
+        if args.model is None and set(args.methods) & set(MODEL_METHODS):
+            parser.error(f"{', '.join(MODEL_METHODS)} need --model")
+        methods = [m for m in methods if m in args.methods]
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

@@ -248,3 +248,51 @@ def test_event_level_columns_are_stored_as_runs_bit_exactly(tmp_path):
     restored = decompress_file(tmp_path / "r.jz")["MET"]
     assert restored.tobytes() == met.tobytes()
     assert list(info["footer"]["columns"]["MET"]["methods"]) == ["runs+pcodec"]
+
+
+def test_footer_errors_are_those_of_the_decoded_values(tmp_path):
+    """The largest errors recorded at compression (measured by the quantiser) are exactly the
+    largest errors of what decompression gives back."""
+    table = jets(dtype=np.float64)
+    info = compress_table(table, tmp_path / "e.jz", tolerances=ATLAS_TOLERANCE, chunk_rows=700)
+    restored = decompress_file(tmp_path / "e.jz")
+    for name in ("m", "pt", "eta", "phi"):
+        error = np.abs(restored[name] - table[name])
+        magnitude = np.abs(table[name])
+        relative = np.divide(error, magnitude, out=np.zeros_like(error), where=magnitude > 0)
+        stats = info["footer"]["columns"][name]
+        assert stats["max_abs_error"] == error.max() > 0, name
+        assert stats["max_rel_error"] == relative.max() > 0, name
+
+
+def test_compression_refuses_a_chunk_that_decodes_to_other_values(tmp_path, monkeypatch):
+    """Verification catches a coder that gives back values other than those checked against
+    the tolerance, even when the difference is one unit in the last place."""
+    import jetzip.codec.pipeline as pipeline
+
+    decode_chunk = pipeline.decode_chunk
+
+    def off_by_one_ulp(*args, **kwargs):
+        columns, event = decode_chunk(*args, **kwargs)
+        columns["pt"] = np.nextafter(columns["pt"], np.inf).astype(columns["pt"].dtype)
+        return columns, event
+
+    monkeypatch.setattr(pipeline, "decode_chunk", off_by_one_ulp)
+    with pytest.raises(AssertionError, match="'pt' does not decode to the values checked"):
+        compress_table(jets(), tmp_path / "x.jz", tolerances=ATLAS_TOLERANCE)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("symbols", "bits"),
+    [
+        ([7, 7, 7, 7], 0.0),
+        ([1, 1, 2, 2], 4.0),
+        ([-3, 0, 0, 0], 4 * np.log2(4) - 3 * np.log2(3)),
+        ([0, 10**15, 0, 10**15, 5, 5, 5, 5], 12.0),  # sparse alphabet: counted by sorting
+    ],
+)
+def test_empirical_entropy_matches_hand_counts(symbols, bits):
+    from jetzip.codec.entropy import empirical_entropy_bits
+
+    assert empirical_entropy_bits(np.array(symbols, dtype=np.int64)) == pytest.approx(bits)

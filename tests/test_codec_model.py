@@ -9,7 +9,6 @@ import torch
 from jetzip.codec import compress_table, decompress_file, parse_tolerances
 from jetzip.codec.chunk import (
     ColumnPlan,
-    EncodedChunk,
     _encode_quantised,
     decode_chunk,
     load_latent,
@@ -89,10 +88,9 @@ def test_model_predicted_residuals_decode_within_bounds(model):
         desc["predictor"] = "model"
         description["columns"][name] = desc
         parts.extend(column_parts)
-    chunk = EncodedChunk(description, parts)
     with pytest.raises(CorruptFileError, match="names no model"):
-        decode_chunk(chunk.description, dict(chunk.parts), plans, False, None)
-    columns, _ = decode_chunk(chunk.description, dict(chunk.parts), plans, False, model)
+        decode_chunk(description, dict(parts), plans, False, None)
+    columns, _ = decode_chunk(description, dict(parts), plans, False, model)
     for name, tol in tolerances.items():
         assert not tol.violations(table[name], columns[name]).any()
 

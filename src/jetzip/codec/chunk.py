@@ -46,7 +46,7 @@ MODEL_BATCH_ROWS = 4096
 #: bytes per row.
 _SIGN_ZSTD_LEVEL = 3
 #: Column description entries that only inform (kept out of the file's chunk descriptions).
-STATISTICS = frozenset({"entropy_bits", "coded_bits"})
+STATISTICS = frozenset({"entropy_bits", "coded_bits", "max_abs_error", "max_rel_error"})
 
 
 class Model(Protocol):
@@ -167,7 +167,6 @@ def _encode_quantised(
     desc: dict[str, Any] = {
         "encoding": "quantised",
         "n_exceptions": int(column.exception_rows.size),
-        "entropy_bits": empirical_entropy_bits(column.codes),
         "negative": column.negative is not None,
     }
     if column.negative is not None:
@@ -181,7 +180,6 @@ def _encode_quantised(
         method, data = encode_lossless(column.exception_values)
         desc["exception_method"] = method
         parts.append((f"{name}:exception_values", data))
-    desc["coded_bits"] = 8 * len(parts[0][1])
     return desc, parts
 
 
@@ -331,11 +329,18 @@ class InlineExecutor(Executor):
 # ---------------------------------------------------------------------- chunks
 @dataclass
 class EncodedChunk:
-    """A chunk's description (with statistics) and its named byte parts; with a stored latent
-    also that latent and the network's output for it, which verification may reuse."""
+    """A chunk's description (with statistics) and its named byte parts.
+
+    Attributes:
+        checked: per bounded column, the values that quantisation checked against its
+            tolerance (decoding must give back exactly these).
+        decoded_latent: with a stored latent, that latent and the network's output for it,
+            which verification may reuse.
+    """
 
     description: dict[str, Any]
     parts: list[tuple[str, bytes]]
+    checked: dict[str, np.ndarray]
     decoded_latent: tuple[np.ndarray, np.ndarray] | None = None
 
     def stored_description(self) -> dict[str, Any]:
@@ -428,11 +433,12 @@ def _encode_bounded_columns(
     predictors: dict[str, str],
     model_prediction: dict[str, np.ndarray],
     executor: Executor,
-) -> dict[str, Future[Encoded]]:
-    """Code every bounded column with its chosen predictor, concurrently. Quantising a column
-    waits only for the quantised values its predictor reads, not for their entropy coding; all
-    quantising is submitted before any coding, and each task waits only for earlier-submitted
-    ones, so the pool cannot deadlock."""
+) -> tuple[dict[str, Future[Encoded]], dict[str, Future[QuantisedColumn]]]:
+    """Code every bounded column with its chosen predictor, concurrently; returns the encodings
+    (with their statistics) and the quantised columns. Quantising a column waits only for the
+    quantised values its predictor reads, not for their entropy coding; all quantising is
+    submitted before any coding, and each task waits only for earlier-submitted ones, so the
+    pool cannot deadlock."""
     quantised: dict[str, Future[QuantisedColumn]] = {}
 
     def quantise_column(plan: ColumnPlan) -> QuantisedColumn:
@@ -441,12 +447,19 @@ def _encode_bounded_columns(
         return _quantise_with(plan, columns[plan.name], predictor, restored, model_prediction)
 
     def encode_column(plan: ColumnPlan) -> Encoded:
-        return _encode_with(plan, predictors[plan.name], quantised[plan.name].result())
+        column = quantised[plan.name].result()
+        desc, parts = _encode_with(plan, predictors[plan.name], column)
+        desc["entropy_bits"] = empirical_entropy_bits(column.codes)
+        desc["coded_bits"] = 8 * len(parts[0][1])
+        desc["max_abs_error"] = column.max_abs_error
+        desc["max_rel_error"] = column.max_rel_error
+        return desc, parts
 
     bounded = _bounded_in_order(plans)
     for plan in bounded:
         quantised[plan.name] = executor.submit(quantise_column, plan)
-    return {plan.name: executor.submit(encode_column, plan) for plan in bounded}
+    encoded = {plan.name: executor.submit(encode_column, plan) for plan in bounded}
+    return encoded, quantised
 
 
 def encode_chunk(
@@ -499,7 +512,7 @@ def encode_chunk(
     else:
         description.pop("latent_methods", None)
 
-    bounded = _encode_bounded_columns(columns, plans, predictors, offered, executor)
+    bounded, quantised = _encode_bounded_columns(columns, plans, predictors, offered, executor)
     others = {
         plan.name: executor.submit(_encode_unbounded_column, plan, columns[plan.name])
         for plan in plans
@@ -512,7 +525,8 @@ def encode_chunk(
         desc.setdefault("predictor", "none")
         parts.extend(column_parts)
         description["columns"][plan.name] = desc
-    return EncodedChunk(description, parts, decoded_latent)
+    checked = {name: column.result().restored for name, column in quantised.items()}
+    return EncodedChunk(description, parts, checked, decoded_latent)
 
 
 def _encode_unbounded_column(plan: ColumnPlan, values: np.ndarray) -> Encoded:

@@ -43,6 +43,7 @@ class QuantisedColumn:
         exception_rows: increasing row numbers stored exactly.
         exception_values: their exact values, in the column dtype.
         restored: what `dequantise` gives back, when already computed (by `quantise`).
+        max_abs_error, max_rel_error: largest errors of `restored` (by `quantise`).
     """
 
     codes: np.ndarray
@@ -50,19 +51,19 @@ class QuantisedColumn:
     exception_rows: np.ndarray
     exception_values: np.ndarray
     restored: np.ndarray | None = None
+    max_abs_error: float = 0.0
+    max_rel_error: float = 0.0
 
 
-def _log_prediction(prediction: np.ndarray | None, n: int) -> np.ndarray:
-    if prediction is None:
-        return np.zeros(n)
+def _log_prediction(prediction: np.ndarray) -> np.ndarray:
+    """log|p|, with 0 where that is not finite (p zero, NaN or inf: those rows fall back to no
+    prediction)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log(np.maximum(np.abs(np.asarray(prediction, dtype=np.float64)), _TINY))
     return np.where(np.isfinite(logs), logs, 0.0)
 
 
-def _linear_prediction(prediction: np.ndarray | None, n: int) -> np.ndarray:
-    if prediction is None:
-        return np.zeros(n)
+def _linear_prediction(prediction: np.ndarray) -> np.ndarray:
     pred = np.asarray(prediction, dtype=np.float64)
     return np.where(np.isfinite(pred), pred, 0.0)
 
@@ -78,15 +79,16 @@ def reconstruct(
     """Values on the grid (before exceptions are put back), in `dtype`."""
     values = np.empty(codes.size, dtype=dtype)
     for block in _blocks(codes.size):
+        grid = codes[block].astype(np.float64)
         values[block] = _reconstruct_block(
-            codes[block], _part(negative, block), tolerance, step, dtype, _part(prediction, block)
+            grid, _part(negative, block), tolerance, step, dtype, _part(prediction, block)
         )
     return values
 
 
 def _blocks(n: int) -> list[slice]:
-    """The element-wise work runs BLOCK_ROWS rows at a time, so that its many temporary arrays
-    stay in the CPU cache: about twice as fast as whole-column passes, same results."""
+    """The element-wise work runs BLOCK_ROWS rows at a time, so that its temporary arrays stay
+    in the CPU cache: about twice as fast as whole-column passes, same results."""
     return [slice(start, start + BLOCK_ROWS) for start in range(0, n, BLOCK_ROWS)]
 
 
@@ -95,23 +97,28 @@ def _part(array: np.ndarray | None, block: slice) -> np.ndarray | None:
 
 
 def _reconstruct_block(
-    codes: np.ndarray,
+    grid: np.ndarray,
     negative: np.ndarray | None,
     tolerance: Tolerance,
     step: float,
     dtype: np.dtype,
     prediction: np.ndarray | None,
 ) -> np.ndarray:
-    n = codes.size
+    """Grid values from the codes of one block, given as float64 (exact: |code| < 2**50).
+
+    The one function both quantisation and decoding use, so what is checked at compression is
+    bit for bit what decompression gives back."""
+    values = grid * step
     with np.errstate(over="ignore", invalid="ignore"):
         if tolerance.relative:
-            magnitude = np.exp(_log_prediction(prediction, n) + codes * step)
-            values = (
-                np.where(negative, -magnitude, magnitude) if negative is not None else magnitude
-            )
-        else:
-            values = _linear_prediction(prediction, n) + codes * step
-        return values.astype(dtype)
+            if prediction is not None:
+                values += _log_prediction(prediction)
+            np.exp(values, out=values)
+            if negative is not None:
+                np.negative(values, out=values, where=negative)
+        elif prediction is not None:
+            values += _linear_prediction(prediction)
+    return values.astype(dtype, copy=False)
 
 
 def quantise(
@@ -128,15 +135,20 @@ def quantise(
     codes = np.empty(values.size, dtype=np.int64)
     restored = np.empty(values.size, dtype=values.dtype)
     failed = np.empty(values.size, dtype=bool)
+    max_abs = max_rel = 0.0
     for block in _blocks(values.size):
-        codes[block], restored[block], failed[block] = _quantise_block(
+        grid, restored[block], failed[block], errors = _quantise_block(
             values[block], tolerance, step, _part(prediction, block), _part(negative, block)
         )
+        codes[block] = grid
+        max_abs, max_rel = max(max_abs, errors[0]), max(max_rel, errors[1])
     exception_rows = np.flatnonzero(failed).astype(np.int64)
     codes[exception_rows] = 0
     exception_values = values[exception_rows]
     restored[exception_rows] = exception_values
-    return QuantisedColumn(codes, negative, exception_rows, exception_values, restored)
+    return QuantisedColumn(
+        codes, negative, exception_rows, exception_values, restored, max_abs, max_rel
+    )
 
 
 def _quantise_block(
@@ -145,24 +157,38 @@ def _quantise_block(
     step: float,
     prediction: np.ndarray | None,
     negative: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Codes, grid values and failed rows (to be stored exactly) of one block."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float]]:
+    """Grid indices (as float64), grid values and failed rows (to be stored exactly) of one
+    block, with the largest absolute and relative error of the rows that did not fail.
+
+    Non-finite values fail (their grid index is not representable), as does any value whose
+    grid value, cast to its dtype, misses the bound."""
     x = np.asarray(values, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        magnitude = np.abs(x)
         if tolerance.relative:
-            scaled = np.log(np.abs(x))
+            grid = np.log(magnitude)
             if prediction is not None:
-                scaled -= _log_prediction(prediction, x.size)
+                grid -= _log_prediction(prediction)
         else:
-            scaled = x.copy() if prediction is None else x - _linear_prediction(prediction, x.size)
-        scaled /= step
-        representable = np.abs(scaled) < _MAX_CODE  # False for NaN and inf too
-    np.copyto(scaled, 0.0, where=~representable)
-    codes = np.rint(scaled, out=scaled).astype(np.int64)
-    restored = _reconstruct_block(codes, negative, tolerance, step, values.dtype, prediction)
-    failed = tolerance.violations(x, restored)
-    failed |= ~representable
-    return codes, restored, failed
+            grid = x.copy() if prediction is None else x - _linear_prediction(prediction)
+        grid /= step
+        np.rint(grid, out=grid)
+        grid += 0.0  # -0.0 -> +0.0, as the integer code 0 comes back from the file
+        representable = np.abs(grid) < _MAX_CODE  # False for NaN and inf too
+        if not representable.all():
+            np.copyto(grid, 0.0, where=~representable)
+        restored = _reconstruct_block(grid, negative, tolerance, step, values.dtype, prediction)
+        error = restored.astype(np.float64)
+        error -= x
+        np.abs(error, out=error)
+        allowed = tolerance.value * magnitude if tolerance.relative else tolerance.value
+        met = error <= allowed  # False where the error is NaN
+        met &= representable
+        failed = ~met
+        max_abs = float(np.max(error, where=met, initial=0.0))
+        relative = np.divide(error, magnitude, where=met & (magnitude > 0), out=np.zeros_like(x))
+    return grid, restored, failed, (max_abs, float(relative.max(initial=0.0)))
 
 
 def dequantise(
