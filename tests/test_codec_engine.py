@@ -1,4 +1,4 @@
-"""`engine="onnx"` / `--engine onnx`: ONNX Runtime runs the network in latent mode only."""
+"""`engine="onnx"` / `--engine onnx`: ONNX Runtime runs the network, in every mode."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jetzip.cli.main import main
-from jetzip.codec import compress_table, decompress_file
+from jetzip.codec import compress_table, decompress_file, parse_tolerances
 from jetzip.errors import OptionError
 from jetzip.io import read_table, write_table
 from jetzip.models import TrainedModel
@@ -76,14 +76,23 @@ def test_onnx_engine_is_built_once_per_process(model_dir):
     assert engine.to_bytes() == model.to_bytes()
 
 
-def test_onnx_is_refused_in_bounded_mode(tmp_path, model_dir, jets):
-    jz = tmp_path / "bounded.jz"
-    with pytest.raises(OptionError, match="latent mode only"):
-        compress_table(jets, jz, tolerances="pt=1%", model=str(model_dir), engine="onnx")
-    assert not jz.exists()
-    compress_table(jets, jz, tolerances="pt=1%", model=str(model_dir))
-    with pytest.raises(OptionError, match="latent mode only"):
-        decompress_file(jz, engine="onnx")
+def test_bounded_mode_decodes_with_the_engine_that_wrote_it(tmp_path, model_dir, jets):
+    """Model predictions must be the same at both ends, so a bounded file written with ONNX
+    Runtime is decoded with it by default and refuses PyTorch; a latent file takes either."""
+    tolerances = parse_tolerances("pt=1%,m=1%,eta=0.01,phi=0.01")
+    by_onnx, by_torch = tmp_path / "onnx.jz", tmp_path / "torch.jz"
+    info = compress_table(jets, by_onnx, tolerances=tolerances, model=str(model_dir), engine="onnx")
+    assert info["header"]["engine"] == "onnx"
+    restored = decompress_file(by_onnx)
+    for name, tolerance in tolerances.items():
+        assert not tolerance.violations(jets[name], restored[name]).any(), name
+    with pytest.raises(OptionError, match="decompress with --engine onnx"):
+        decompress_file(by_onnx, engine="torch")
+    compress_table(jets, by_torch, tolerances=tolerances, model=str(model_dir))
+    with pytest.raises(OptionError, match="decompress with --engine torch"):
+        decompress_file(by_torch, engine="onnx")
+    lossless = compress_table(jets, by_torch, mode="lossless", engine="onnx")
+    assert lossless["header"]["engine"] is None  # no network: nothing to record
 
 
 def test_unknown_engine_and_missing_onnxruntime_are_option_errors(tmp_path, jets, monkeypatch):
@@ -115,16 +124,8 @@ def test_cli_engine_flags(tmp_path, capsys, model_dir, jets):
     status, _, stderr = run(capsys, *compress, "--engine", "cuda")
     assert status == 1 and stderr.count("\n") == 1 and "unknown engine 'cuda'" in stderr
     bounded = tmp_path / "bounded.jz"
-    status, _, stderr = run(
-        capsys,
-        "compress",
-        str(source),
-        "-o",
-        str(bounded),
-        "--tolerance",
-        "pt=1%",
-        "--engine",
-        "onnx",
-    )
-    assert status == 1 and stderr.count("\n") == 1 and "latent mode only" in stderr
-    assert not bounded.exists()
+    bounded_compress = ["compress", str(source), "-o", str(bounded), "--tolerance", "pt=1%"]
+    assert run(capsys, *bounded_compress, "--model", str(model_dir), "--engine", "onnx")[0] == 0
+    status, _, stderr = run(capsys, "decompress", str(bounded), "-o", str(out), "--engine", "torch")
+    assert status == 1 and stderr.count("\n") == 1 and "--engine onnx" in stderr
+    assert run(capsys, "decompress", str(bounded), "-o", str(out))[0] == 0

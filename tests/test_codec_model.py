@@ -66,8 +66,15 @@ def test_bounded_with_model_meets_every_bound(tmp_path, model_dir):
         assert sum(info["footer"]["columns"][name]["predictor"].values()) == 1
 
 
-def test_model_predicted_residuals_decode_within_bounds(model):
-    """Force the model predictor on every column and check the decoder path that uses it."""
+@pytest.mark.parametrize("engine", ["torch", "onnx"])
+def test_model_predicted_residuals_decode_within_bounds(model, engine):
+    """Force the model predictor on every column and check the decoder path that uses it: the
+    decoded values are bit for bit those the quantiser checked, with either engine (each run at
+    both ends, as the file's recorded engine makes decompression do)."""
+    if engine == "onnx":
+        from jetzip.models.onnx_export import onnx_engine
+
+        model = onnx_engine(model)
     table = synthetic_jets(600, seed=3)
     tolerances = parse_tolerances(TOLERANCE)
     plans = [ColumnPlan(n, "float32", "bounded", tolerances[n]) for n in model.columns]
@@ -81,9 +88,11 @@ def test_model_predicted_residuals_decode_within_bounds(model):
 
     for j in range(3):
         parts.append((f"(latent):z{j}", _shuffle_zstd(np.ascontiguousarray(latent[:, j]))))
+    checked = {}
     for plan in plans:
         name = plan.name
         quantised = quantise(table[name], plan.tolerance, prediction[name])
+        checked[name] = quantised.restored
         desc, column_parts = _encode_quantised(name, quantised)
         desc["predictor"] = "model"
         description["columns"][name] = desc
@@ -93,6 +102,7 @@ def test_model_predicted_residuals_decode_within_bounds(model):
     columns, _ = decode_chunk(description, dict(parts), plans, False, model)
     for name, tol in tolerances.items():
         assert not tol.violations(table[name], columns[name]).any()
+        assert columns[name].tobytes() == checked[name].tobytes(), name
 
 
 def test_decompression_is_bit_identical_on_one_and_two_threads(tmp_path, model_dir):

@@ -16,13 +16,7 @@ from jetzip.errors import OptionError
 from jetzip.evaluate.metrics import RELATIVE, residual_kind
 
 #: --engine: choices are checked by the library, so a bad name gets its one-line OptionError.
-ENGINE_ARG = arg(
-    "--engine",
-    default="torch",
-    metavar="{" + ",".join(ENGINES) + "}",
-    help="what runs the network: torch (default, bit-reproducible) or onnx (ONNX Runtime, "
-    "faster; latent mode only)",
-)
+ENGINE_METAVAR = "{" + ",".join(ENGINES) + "}"
 
 #: --threads: the codec codes columns (and model batches) in parallel; output bytes do not depend
 #: on the count.
@@ -136,7 +130,13 @@ def describe(path: str | Path) -> str:
     ),
     arg("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="rows per independent chunk"),
     arg("--allow-nonfinite", action="store_true", help="store NaN/inf exactly instead of refusing"),
-    ENGINE_ARG,
+    arg(
+        "--engine",
+        default="torch",
+        metavar=ENGINE_METAVAR,
+        help="what runs the network: torch (default) or onnx (ONNX Runtime, about twice as "
+        "fast); recorded in the file",
+    ),
     THREADS_ARG,
     *READER_ARGS,
     *BATCH_ARGS,
@@ -178,14 +178,19 @@ def compress(args: argparse.Namespace) -> int:
         help="batch mode: output format, e.g. parquet (default), hdf5, root (a single "
         "output's format comes from its extension)",
     ),
-    ENGINE_ARG,
+    arg(
+        "--engine",
+        metavar=ENGINE_METAVAR,
+        help="what runs the network (default: the engine that wrote the file; another one "
+        "only for latent-mode files)",
+    ),
     THREADS_ARG,
     *BATCH_ARGS,
 )
 def decompress(args: argparse.Namespace) -> int:
     """Restore the table (columns, dtypes, event index, units, metadata) from a .jz file."""
     if is_batch(args.file, args.output):
-        if args.engine != "torch":
+        if args.engine is not None:
             raise OptionError("--engine applies to single-file decompression only")
         return decompress_batch(args)
     n_rows = decompress_to(

@@ -38,7 +38,7 @@ from jetzip.fileutil import atomic_output
 from jetzip.table import Table
 
 MODES = ("bounded", "latent", "lossless")
-#: What runs the network: PyTorch (bit-reproducible) or ONNX Runtime (faster, latent mode only).
+#: What runs the network: PyTorch or ONNX Runtime (faster; the two differ in the last bits).
 ENGINES = ("torch", "onnx")
 DEFAULT_CHUNK_ROWS = 1_000_000
 #: Most threads the codec uses by default (a chunk has few columns to spread over).
@@ -86,20 +86,31 @@ def check_engine(engine: str) -> None:
             ) from None
 
 
-def _with_engine(model: Any, engine: str, mode: str) -> Any:
-    """The model run by `engine`. ONNX Runtime's output differs from PyTorch's in the last
-    bits, so it is allowed only in latent mode, where the decoder output is the result; bounded
-    mode needs the bit-identical prediction at both ends. The engine's session runs on one
-    thread and the codec's threads run batches concurrently (measured faster than ONNX
-    Runtime's own intra-op threads: AE_3D_200 on 2 cores, 1.74 against 1.49 M jets/s to
-    decompress)."""
-    if engine == "torch":
+def _with_engine(model: Any, engine: str) -> Any:
+    """The model run by `engine`. The engine's session runs on one thread and the codec's
+    threads run batches concurrently (measured faster than ONNX Runtime's own intra-op threads:
+    AE_3D_200 on 2 cores, 1.74 against 1.49 M jets/s to decompress)."""
+    if engine == "torch" or model is None:
         return model
-    if mode != "latent":
-        raise OptionError(f"engine 'onnx' applies to latent mode only, not to {mode} mode")
     from jetzip.models.onnx_export import onnx_engine
 
     return onnx_engine(model)
+
+
+def _decompression_engine(header: dict[str, Any], mode: str, engine: str | None) -> str:
+    """The engine a file is decoded with: by default the one that wrote it. Bounded columns
+    predicted by the network need the very same prediction at both ends, and ONNX Runtime's
+    output differs from PyTorch's in the last bits, so there no other engine is accepted."""
+    written = str(header.get("engine") or "torch")
+    if engine is None:
+        return written
+    check_engine(engine)
+    if engine != written and mode == "bounded" and header.get("model"):
+        raise OptionError(
+            f"this file's bounded columns may be predicted by the network run with {written!r}, "
+            f"whose last bits {engine!r} does not reproduce; decompress with --engine {written}"
+        )
+    return engine
 
 
 def resolve_options(
@@ -254,15 +265,15 @@ def compress_tables(
     with `model_ref` only its content hash is stored. `latent_dtype` defaults to float32 in
     latent mode and float16 in bounded mode. `source` (e.g. {"path", "bytes", "format"}) is
     recorded for ratios against the input file. `threads` (see `codec_executor`) changes the
-    speed, never the bytes. `engine` runs the network (see ENGINES; `onnx` in latent mode
-    only). Returns `describe_file(path)` plus the per-column statistics.
+    speed, never the bytes. `engine` runs the network (see ENGINES; recorded, and by default
+    used again to decompress). Returns `describe_file(path)` plus the per-column statistics.
     """
     check_engine(engine)
     model = _load_model(model)
     mode, tolerances, default_tolerance = resolve_options(
         mode, tolerances, default_tolerance, has_model=model is not None
     )
-    model = _with_engine(model, engine, mode)
+    model = _with_engine(model, engine)
     latent_dtype = latent_dtype or ("float32" if mode == "latent" else "float16")
     if latent_dtype not in LATENT_DTYPES:
         raise OptionError(
@@ -285,6 +296,7 @@ def compress_tables(
         "event_index": first.event is not None,
         "meta": _json_safe(first.meta),
         "latent_dtype": latent_dtype if model is not None else None,
+        "engine": engine if model is not None else None,
         "model": None
         if model is None
         else {
@@ -481,14 +493,15 @@ def iter_decompress(
     *,
     model: Any = None,
     threads: int | None = None,
-    engine: str = "torch",
+    engine: str | None = None,
 ) -> Iterator[Table]:
     """Yield the file's chunks as tables, verifying every checksum on the way.
 
     `path` may also be a binary stream holding a .jz file (closed when done). Columns are
-    decoded on `threads` threads (see `codec_executor`); `engine` runs the network (`onnx`
-    for latent-mode files only)."""
-    check_engine(engine)
+    decoded on `threads` threads (see `codec_executor`); `engine` runs the network (default:
+    the engine that wrote the file; another one only for latent-mode files)."""
+    if engine is not None:
+        check_engine(engine)
     stream, reader = open_reader(path)
     with stream, codec_executor(threads) as executor:
         header = reader.header
@@ -499,7 +512,8 @@ def iter_decompress(
             mode = str(header["mode"])
         except (KeyError, TypeError, ValueError):
             raise CorruptFileError(f"{path} has an incomplete header") from None
-        trained = _with_engine(_model_for(header, reader.model_bytes, model), engine, mode)
+        engine = _decompression_engine(header, mode, engine)
+        trained = _with_engine(_model_for(header, reader.model_bytes, model), engine)
         for description, parts, _size in reader.chunks():
             columns, event = decode_chunk(description, parts, plans, has_event, trained, executor)
             yield Table(columns, event=event, units=units, meta=dict(header.get("meta") or {}))
@@ -510,7 +524,7 @@ def decompress_file(
     *,
     model: Any = None,
     threads: int | None = None,
-    engine: str = "torch",
+    engine: str | None = None,
 ) -> Table:
     """The whole file as one table (columns, dtypes, event index, units and meta restored)."""
     return Table.concat(list(iter_decompress(path, model=model, threads=threads, engine=engine)))
@@ -522,7 +536,7 @@ def decompress_to(
     *,
     model: Any = None,
     threads: int | None = None,
-    engine: str = "torch",
+    engine: str | None = None,
     **write_options: Any,
 ) -> int:
     """Decompress into any table format `jetzip.io.write_table` writes (atomic); returns the

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,8 +153,8 @@ class OnnxModel(_OnnxRunner):
 class OnnxEngine(_OnnxRunner):
     """A TrainedModel whose network runs in ONNX Runtime, built in memory (no file).
 
-    The codec's `--engine onnx` for latent mode: faster than PyTorch, but not bit-identical to
-    it, so everything that identifies the model (bytes, hash, spec) stays the TrainedModel's."""
+    The codec's `--engine onnx`: faster than PyTorch, but not bit-identical to it, so
+    everything that identifies the model (bytes, hash, spec) stays the TrainedModel's."""
 
     #: ONNX Runtime sessions may run several batches at once (the codec's threads do).
     thread_safe = True
@@ -164,7 +165,19 @@ class OnnxEngine(_OnnxRunner):
         self.units = model.units
         self.normaliser = model.normaliser
         self.latent_dim = model.latent_dim
-        self.session = _session(onnx_graph(model).SerializeToString(), threads)
+        self._threads = threads
+        self._session: onnxruntime.InferenceSession | None = None
+        self._building = threading.Lock()
+
+    @property
+    def session(self) -> onnxruntime.InferenceSession:
+        """Built on first use, so decoding a file none of whose chunks needs the network does
+        not pay for exporting the graph."""
+        with self._building:
+            if self._session is None:
+                graph = onnx_graph(self.trained).SerializeToString()
+                self._session = _session(graph, self._threads)
+        return self._session
 
     @property
     def spec(self) -> dict[str, Any]:
