@@ -11,6 +11,7 @@ from typing import NoReturn
 from jetzip import __version__
 from jetzip.cli.registry import COMMANDS
 from jetzip.errors import JetzipError
+from jetzip.memory import keep_freed_memory
 
 #: Modules that define commands; importing one registers its commands.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -56,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr and exit status 1."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    keep_freed_memory()
     try:
         return int(args.func(args) or 0)
     except JetzipError as exc:

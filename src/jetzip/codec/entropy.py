@@ -32,13 +32,16 @@ _SMALL_BYTES = 1 << 20
 #: long array are compared; the winner then codes the whole array once.
 SELECTION_ROWS = 65_536
 SELECTION_BLOCKS = 16
+#: Rows on which pcodec's structure search is tried against plain coding (a yes/no question
+#: that a quarter of the selection answers as well).
+SEARCH_TRIAL_ROWS = SELECTION_ROWS // 4
 
 
-def selection_rows(n: int) -> np.ndarray | None:
-    """Rows on which encodings are compared, or None to compare on the whole array."""
-    if n <= 2 * SELECTION_ROWS:
+def selection_rows(n: int, rows: int = SELECTION_ROWS) -> np.ndarray | None:
+    """`rows` rows on which encodings are compared, or None to compare on the whole array."""
+    if n <= 2 * rows:
         return None
-    block = SELECTION_ROWS // SELECTION_BLOCKS
+    block = rows // SELECTION_BLOCKS
     starts = np.linspace(0, n - block, SELECTION_BLOCKS).astype(np.int64)
     return (starts[:, None] + np.arange(block)).ravel()
 
@@ -68,7 +71,7 @@ def encode_ints(codes: np.ndarray) -> bytes:
     coded without it (a quarter faster, same bytes)."""
     codes = np.ascontiguousarray(codes, dtype=np.int64)
     config = ChunkConfig()
-    rows = selection_rows(codes.size)
+    rows = selection_rows(codes.size, SEARCH_TRIAL_ROWS)
     if rows is not None:
         sample = codes[rows]
         plain = standalone.simple_compress(sample, _PLAIN_INTS)

@@ -115,7 +115,7 @@ def _reconstruct_block(
                 values += _log_prediction(prediction)
             np.exp(values, out=values)
             if negative is not None:
-                np.negative(values, out=values, where=negative)
+                values = np.where(negative, -values, values)  # faster than a masked negative
         elif prediction is not None:
             values += _linear_prediction(prediction)
     return values.astype(dtype, copy=False)
@@ -186,9 +186,17 @@ def _quantise_block(
         met = error <= allowed  # False where the error is NaN
         met &= representable
         failed = ~met
-        max_abs = float(np.max(error, where=met, initial=0.0))
-        relative = np.divide(error, magnitude, where=met & (magnitude > 0), out=np.zeros_like(x))
-    return grid, restored, failed, (max_abs, float(relative.max(initial=0.0)))
+        np.copyto(error, 0.0, where=failed)  # those are stored exactly
+        max_abs = float(error.max(initial=0.0))
+        # relative errors, counted where |x| > 0 (as met rows of a relative bound always are;
+        # under an absolute bound only a model's prediction can leave an error at x = 0)
+        if tolerance.relative:
+            np.divide(error, magnitude, out=error, where=met)
+        else:
+            zero = magnitude == 0
+            np.copyto(error, 0.0, where=zero)
+            np.divide(error, magnitude, out=error, where=~zero)
+    return grid, restored, failed, (max_abs, float(error.max(initial=0.0)))
 
 
 def dequantise(
