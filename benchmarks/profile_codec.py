@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     from jetzip.codec.pipeline import DEFAULT_CHUNK_ROWS
     from jetzip.fileutil import atomic_output
     from jetzip.io import iter_tables, write_table
+    from jetzip.memory import keep_freed_memory
 
+    keep_freed_memory()  # as the jetzip command does
     with tempfile.TemporaryDirectory() as tmp_name:
         source, target = Path(tmp_name) / "jets.parquet", Path(tmp_name) / "jets.jz"
         table = input_table(args.rows, args.input)
