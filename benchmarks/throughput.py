@@ -145,8 +145,9 @@ def _job(
     import jetzip.codec
     import jetzip.io  # noqa: F401
 
-    if engine_of(method) == "onnx":
-        import onnxruntime  # noqa: F401  (an import like the others; building the graph is timed)
+    if engine_of(method) == "onnx":  # imports like the others; building the graph is timed
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
 
     from jetzip.memory import keep_freed_memory
 
