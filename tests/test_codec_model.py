@@ -153,3 +153,61 @@ def test_latent_mode_stores_nonfinite_values_exactly_on_request(tmp_path, model_
     restored = decompress_file(tmp_path / "n.jz")["pt"]
     assert np.isnan(restored[4]) and restored[9] == np.inf
     assert np.isfinite(np.delete(restored, [4, 9])).all()
+
+
+class OneParameterModel:
+    """A model of jets that depend on one number t (pt = t, m = t / 10, eta = log(t) / 10,
+    phi = t mod 3): its decoder reproduces them from a 1-float latent, or, with `useless`,
+    predicts nothing. Records how many rows the encoder was given."""
+
+    latent_dim = 1
+
+    def __init__(self, useless: bool = False) -> None:
+        self.columns = ["m", "pt", "eta", "phi"]
+        self.useless = useless
+        self.encoded_rows = 0
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        self.encoded_rows += len(x)
+        return x[:, 1:2].astype(np.float32)
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        t = z[:, 0].astype(np.float64)
+        if self.useless:
+            t = np.full_like(t, 50.0)
+        return np.column_stack([t / 10, t, np.log(t) / 10, np.mod(t, 3.0)]).astype(np.float32)
+
+
+def one_parameter_jets(n: int) -> dict[str, np.ndarray]:
+    t = np.random.default_rng(5).lognormal(4, 1, n).astype(np.float32).astype(np.float64)
+    return {"m": t / 10, "pt": t, "eta": np.log(t) / 10, "phi": np.mod(t, 3.0)}
+
+
+@pytest.mark.parametrize("useless", [False, True])
+def test_model_is_kept_only_when_it_pays_and_run_on_the_chunk_only_then(useless):
+    """Tight bounds: a model that predicts every column from one float beats coding them
+    (kept, network run on the selection rows and then the chunk); a useless one is dropped
+    after a pass over the selection rows only, and no latent is stored."""
+    from jetzip.codec.chunk import encode_chunk
+    from jetzip.codec.entropy import selection_rows
+
+    n = 200_000
+    columns = one_parameter_jets(n)
+    tolerances = parse_tolerances("m=1e-4%,pt=1e-4%,eta=1e-6,phi=1e-6")
+    plans = [ColumnPlan(c, "float64", "bounded", tolerances[c]) for c in columns]
+    model = OneParameterModel(useless)
+    chunk = encode_chunk(columns, None, plans, model, "float32")
+    sample = selection_rows(n).size
+    described = chunk.description["columns"]
+    if useless:
+        assert "latent_dtype" not in chunk.description
+        assert model.encoded_rows == sample
+        assert all(described[c]["predictor"] != "model" for c in columns)
+    else:
+        assert chunk.description["latent_dtype"] == "float32"
+        assert model.encoded_rows == sample + n
+        assert all(described[c]["predictor"] == "model" for c in columns)
+    back, _ = decode_chunk(chunk.stored_description(), dict(chunk.parts), plans, False, model)
+    for name, tolerance in tolerances.items():
+        assert not tolerance.violations(columns[name], back[name]).any(), name
+        assert back[name].tobytes() == chunk.checked[name].tobytes(), name

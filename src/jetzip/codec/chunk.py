@@ -395,11 +395,13 @@ def _choose_predictors(
     plans: list[ColumnPlan],
     model_prediction: dict[str, np.ndarray],
     rows: np.ndarray | None,
+    measure_all: bool = False,
 ) -> tuple[dict[str, str], int]:
     """Per bounded column, the candidate predictor that codes the selection rows smallest, and
-    the total bytes of those rows so coded (columns with one candidate left out). Trying every
-    candidate on the whole chunk would cost a full quantise-and-code pass per candidate; the
-    winner codes the chunk once."""
+    the total bytes of those rows so coded. Columns with a single candidate are coded (and
+    counted) only with `measure_all`: totals are compared when a model is on offer, and then
+    they must cover the same columns. Trying every candidate on the whole chunk would cost a
+    full quantise-and-code pass per candidate; the winner codes the chunk once."""
 
     def take(array: np.ndarray) -> np.ndarray:
         return array if rows is None else array[rows]
@@ -411,7 +413,7 @@ def _choose_predictors(
     for plan in _bounded_in_order(plans):
         values = take(columns[plan.name])
         candidates = candidate_predictors(plan, values, restored, set(offered))
-        if candidates == ["none"]:  # nothing to compare: its bytes are the same either way
+        if candidates == ["none"] and not measure_all:  # nothing to compare
             assert plan.tolerance is not None
             chosen[plan.name] = "none"
             restored[plan.name] = quantise(values, plan.tolerance).restored
@@ -472,10 +474,11 @@ def encode_chunk(
 ) -> EncodedChunk:
     """Encode one chunk; `columns` holds every planned column with the planned dtype.
 
-    With a model, the predictors are chosen twice on the selection rows (with and without the
-    model's prediction on offer) and the model is kept only where the chunk gets smaller,
-    latent bytes included. Columns are coded concurrently on `executor` (inline without one);
-    the bytes do not depend on it.
+    With a model in bounded mode, the predictors are chosen twice on the selection rows (with
+    and without the model's prediction on offer, the network run on those rows only) and the
+    model is kept, and run on the whole chunk, only where that makes the rows smaller, latent
+    bytes included. Columns are coded concurrently on `executor` (inline without one); the
+    bytes do not depend on it.
     """
     executor = executor or InlineExecutor()
     n = len(next(iter(columns.values())))
@@ -484,33 +487,36 @@ def encode_chunk(
     if event is not None:
         parts.append((f"{EVENT_OWNER}:deltas", encode_ints(np.diff(event, prepend=0))))
 
-    latent_parts: list[tuple[str, bytes]] = []
-    model_prediction: dict[str, np.ndarray] = {}
-    if model is not None:
-        x = np.column_stack([np.asarray(columns[c], dtype=np.float64) for c in model.columns])
-        stored = store_latent(_batched(model, "encode", _finite_filled(x), executor), latent_dtype)
-        latent = [executor.submit(encode_lossless, stored[:, j]) for j in range(stored.shape[1])]
-        decoded = _batched(model, "decode", load_latent(stored, latent_dtype), executor)
-        model_prediction = {c: decoded[:, j] for j, c in enumerate(model.columns)}
-        description["latent_methods"] = [f.result()[0] for f in latent]
-        latent_parts = [(f"{LATENT_OWNER}:z{j}", f.result()[1]) for j, f in enumerate(latent)]
-
     rows = selection_rows(n)
-    predictors, sample_bytes = _choose_predictors(columns, plans, {}, rows)
-    use_latent = any(p.kind == "latent" for p in plans)
+    predictors, sample_bytes = _choose_predictors(
+        columns, plans, {}, rows, measure_all=model is not None
+    )
+    run = None  # the stored latent of the chunk and the network's output for it
+    keep_model = model is not None and any(p.kind == "latent" for p in plans)
+    if model is not None and not keep_model:
+        # whether the model pays for its latent is decided on the selection rows alone, so a
+        # model that does not help costs a network pass over those rows, not over the chunk
+        sample = columns if rows is None else {c: v[rows] for c, v in columns.items()}
+        sample_run = _run_model(model, sample, latent_dtype, executor)
+        with_model, bytes_with = _choose_predictors(
+            sample, plans, _prediction_of(model, sample_run[1]), None
+        )
+        bytes_with += sum(
+            len(encode_lossless(sample_run[0][:, j])[1]) for j in range(model.latent_dim)
+        )
+        if bytes_with < sample_bytes:
+            keep_model, predictors = True, with_model
+            run = sample_run if rows is None else None
     offered: dict[str, np.ndarray] = {}
-    if model_prediction and not use_latent:
-        with_model, sample_bytes_with = _choose_predictors(columns, plans, model_prediction, rows)
-        sampled_fraction = 1.0 if rows is None else rows.size / n
-        if sample_bytes_with + _size(latent_parts) * sampled_fraction < sample_bytes:
-            predictors, offered, use_latent = with_model, model_prediction, True
-    decoded_latent = None
-    if use_latent:
+    if keep_model:
+        assert model is not None
+        run = run or _run_model(model, columns, latent_dtype, executor)
+        stored, decoded = run
+        latent = [executor.submit(encode_lossless, stored[:, j]) for j in range(stored.shape[1])]
+        offered = _prediction_of(model, decoded)
         description["latent_dtype"] = latent_dtype
-        parts.extend(latent_parts)
-        decoded_latent = (stored, decoded)
-    else:
-        description.pop("latent_methods", None)
+        description["latent_methods"] = [f.result()[0] for f in latent]
+        parts.extend((f"{LATENT_OWNER}:z{j}", f.result()[1]) for j, f in enumerate(latent))
 
     bounded, quantised = _encode_bounded_columns(columns, plans, predictors, offered, executor)
     others = {
@@ -526,7 +532,20 @@ def encode_chunk(
         parts.extend(column_parts)
         description["columns"][plan.name] = desc
     checked = {name: column.result().restored for name, column in quantised.items()}
-    return EncodedChunk(description, parts, checked, decoded_latent)
+    return EncodedChunk(description, parts, checked, run)
+
+
+def _run_model(
+    model: Model, columns: dict[str, np.ndarray], latent_dtype: str, executor: Executor
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stored latent of the rows and the network's output for it (what decoding gives)."""
+    x = np.column_stack([np.asarray(columns[c], dtype=np.float64) for c in model.columns])
+    stored = store_latent(_batched(model, "encode", _finite_filled(x), executor), latent_dtype)
+    return stored, _batched(model, "decode", load_latent(stored, latent_dtype), executor)
+
+
+def _prediction_of(model: Model, decoded: np.ndarray) -> dict[str, np.ndarray]:
+    return {c: decoded[:, j] for j, c in enumerate(model.columns)}
 
 
 def _encode_unbounded_column(plan: ColumnPlan, values: np.ndarray) -> Encoded:
