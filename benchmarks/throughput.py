@@ -426,10 +426,11 @@ def main(argv: list[str] | None = None) -> int:
         compute["model_flops_per_jet"] = per_jet
         compute["network_decode_jets_per_s"] = network_decode_rates(args.model)
         for row in results:
-            # compression with a model encodes every jet and decodes the latent (for the
-            # prediction, or to measure the errors) whether or not the chunk keeps the model;
-            # decompression runs the decoder only where a chunk kept it
-            if row["direction"] == "compress" and uses_model(row["method"]):
+            # where the model is kept, compression encodes every jet and decodes the latent
+            # (latent mode to measure the errors, bounded mode for the prediction) and
+            # decompression decodes it; a bounded chunk that drops the model has run the
+            # network on its selection rows only, and is not limited by it
+            if row["direction"] == "compress" and row["model_used"]:
                 needed = per_jet["encode"] + per_jet["decode"]
             elif row["direction"] == "decompress" and row["model_used"]:
                 needed = per_jet["decode"]

@@ -211,3 +211,33 @@ def test_model_is_kept_only_when_it_pays_and_run_on_the_chunk_only_then(useless)
     for name, tolerance in tolerances.items():
         assert not tolerance.violations(columns[name], back[name]).any(), name
         assert back[name].tobytes() == chunk.checked[name].tobytes(), name
+
+
+def test_model_is_embedded_only_when_a_chunk_uses_it(tmp_path, model_dir):
+    """The model section is written before the first chunk that keeps the model; a file none
+    of whose chunks does holds no model and needs none to be read."""
+    table = synthetic_jets(800, seed=2)
+    bounded = compress_table(table, tmp_path / "b.jz", tolerances=TOLERANCE, model=model_dir)
+    columns = bounded["footer"]["columns"]
+    assert not any("model" in columns[c]["predictor"] for c in columns)  # the tiny model loses
+    assert bounded["sizes"]["model"] == 0 and bounded["footer"]["model_embedded"] is False
+    reference = tmp_path / "r.jz"
+    compress_table(table, reference, tolerances=TOLERANCE, model=model_dir, model_ref=True)
+    assert decompress_file(reference).equals(decompress_file(tmp_path / "b.jz"))  # no --model
+
+    latent = compress_table(table, tmp_path / "l.jz", model=model_dir)
+    assert latent["sizes"]["model"] > 0 and latent["footer"]["model_embedded"] is True
+
+
+def test_a_chunk_needing_a_model_the_file_lacks_is_corrupt(tmp_path, model_dir):
+    from jetzip.container import ContainerWriter, open_reader
+
+    compress_table(synthetic_jets(300, seed=4), tmp_path / "l.jz", model=model_dir)
+    stream, reader = open_reader(tmp_path / "l.jz")
+    with stream, (tmp_path / "bad.jz").open("wb") as out:
+        writer = ContainerWriter(out, reader.header, model_bytes=None)
+        for description, parts, _ in reader.chunks():
+            writer.write_chunk(description, list(parts.items()), needs_model=True)
+        writer.finish(reader.footer)
+    with pytest.raises(CorruptFileError, match="lacks before it"):
+        decompress_file(tmp_path / "bad.jz")

@@ -4,9 +4,10 @@ Layout (all integers little-endian):
 
     prelude   MAGIC (8 bytes) + format version (u16)
     sections  tag (4 ASCII bytes) + payload length (u64) + payload + xxh64(prelude? tag, length,
-              payload) (u64). Tags, in order: HEAD (JSON header), MODL (embedded model bytes,
-              optional), CHNK (one per chunk of rows), FOOT (JSON footer: row counts, chunk index,
-              statistics).
+              payload) (u64). Tags, in order: HEAD (JSON header), CHNK (one per chunk of rows),
+              FOOT (JSON footer: row counts, chunk index, statistics); MODL (the embedded
+              model's bytes) comes once, just before the first chunk that needs the model,
+              and not at all when no chunk does (version 1 files have it right after HEAD).
     trailer   offset of the FOOT section (u64) + END_MAGIC (8 bytes)
 
 The header is written before the first chunk and the footer after the last, so a file is written
@@ -34,7 +35,8 @@ from jetzip.errors import CorruptFileError, InputError
 
 MAGIC = b"\x89JZIP\r\n\x1a"
 END_MAGIC = b"JZEND\r\n\x1a"
-FORMAT_VERSION = 1
+#: 2: the model section comes before the first chunk that needs it, or not at all.
+FORMAT_VERSION = 2
 _PRELUDE = struct.Struct("<8sH")
 _SECTION = struct.Struct("<4sQ")
 _CHECKSUM = struct.Struct("<Q")
@@ -59,13 +61,15 @@ class ContainerWriter:
     """Writes a `.jz` file section by section to an open binary file."""
 
     def __init__(self, stream: BinaryIO, header: dict[str, Any], model_bytes: bytes | None) -> None:
+        """`model_bytes`: the model to embed, written before the first chunk that needs it."""
         self._stream = stream
         self._offset = 0
         self.chunk_index: list[dict[str, int]] = []
+        self._model_to_embed = model_bytes
+        self.model_embedded = False
         prelude = _PRELUDE.pack(MAGIC, FORMAT_VERSION)
         self._write(prelude)
         self.header_bytes = self._section(b"HEAD", _dumps(header), extra=prelude)
-        self.model_bytes = self._section(b"MODL", model_bytes) if model_bytes is not None else 0
 
     def _write(self, data: bytes) -> None:
         self._stream.write(data)
@@ -78,8 +82,14 @@ class ContainerWriter:
         self._write(_CHECKSUM.pack(_checksum(extra, head, payload)))
         return _SECTION.size + len(payload) + _CHECKSUM.size
 
-    def write_chunk(self, description: dict[str, Any], parts: list[tuple[str, bytes]]) -> int:
-        """Append one chunk; `description` must be JSON-able. Returns the bytes written."""
+    def write_chunk(
+        self, description: dict[str, Any], parts: list[tuple[str, bytes]], needs_model: bool
+    ) -> int:
+        """Append one chunk (after the model, if it is the first to need it); `description`
+        must be JSON-able. Returns the bytes of the chunk section."""
+        if needs_model and self._model_to_embed is not None and not self.model_embedded:
+            self._section(b"MODL", self._model_to_embed)
+            self.model_embedded = True
         described = dict(description, parts=[[name, len(data)] for name, data in parts])
         meta = _dumps(described)
         payload = b"".join([_U32.pack(len(meta)), meta, *(data for _, data in parts)])
@@ -126,9 +136,6 @@ class ContainerReader:
         self.model_size = 0
         self.footer: dict[str, Any] | None = None
         self._pending = self._section()
-        if self._pending[0] == b"MODL":
-            self.model_bytes, self.model_size = self._pending[1], self._pending[2]
-            self._pending = self._section()
 
     def _read_exact(self, n: int, what: str) -> bytes:
         data = self._stream.read(n)
@@ -175,13 +182,18 @@ class ContainerReader:
 
     def chunks(self) -> Iterator[tuple[dict[str, Any], dict[str, bytes], int]]:
         """Yield (description, {part name: bytes}, chunk size in bytes) for every chunk, then
-        read and verify the footer and trailer (available as `footer` afterwards)."""
+        read and verify the footer and trailer (available as `footer` afterwards). An embedded
+        model is in `model_bytes` from the first chunk that needs it on."""
         offsets = []
         while True:
             tag, payload, size = self._pending
             start = self._offset - size
             if tag == b"FOOT":
                 break
+            if tag == b"MODL" and self.model_bytes is None:
+                self.model_bytes, self.model_size = payload, size
+                self._pending = self._section()
+                continue
             self._expect(tag, b"CHNK")
             offsets.append(start)
             yield (*self._split_chunk(payload), size)

@@ -61,7 +61,12 @@ def format_summary(info: dict[str, Any]) -> str:
         f"framing {sizes['framing']:,} B",
     ]
     if model:
-        where = "embedded" if model["embedded"] else "referenced (not embedded)"
+        if not model["embedded"]:
+            where = "referenced (not embedded)"
+        elif sizes["model"]:
+            where = "embedded"
+        else:
+            where = "not embedded (no chunk uses it)"
         lines.append(
             f"model       sha256 {model['sha256'][:16]}... {where}, {model['n_parameters']:,} "
             f"parameters, latent {model['latent_dim']} x {header.get('latent_dtype')}, "

@@ -330,12 +330,21 @@ def compress_tables(
             _check_chunk(table, names, dtypes, allow_nonfinite, lossy)
             chunk = encode_chunk(table.columns, table.event, plans, model, latent_dtype, executor)
             _verify_chunk(chunk, table, plans, model, totals, executor)
-            writer.write_chunk(chunk.stored_description(), chunk.parts)
+            writer.write_chunk(
+                chunk.stored_description(), chunk.parts, "latent_dtype" in chunk.description
+            )
             n_rows += table.n_rows
             n_chunks += 1
             bar.update(table.n_rows)
         bar.close()
-        writer.finish({"n_rows": n_rows, "n_chunks": n_chunks, "columns": totals.finish()})
+        writer.finish(
+            {
+                "n_rows": n_rows,
+                "n_chunks": n_chunks,
+                "model_embedded": writer.model_embedded,
+                "columns": totals.finish(),
+            }
+        )
     return describe_file(path)
 
 
@@ -466,13 +475,15 @@ def _size_on_disk(path: Path) -> int:
 
 # ---------------------------------------------------------------------- decompression
 def _model_for(header: dict[str, Any], embedded: bytes | None, model: Any) -> Any:
-    info = header.get("model")
-    if info is None:
-        return None
+    """The model the file's header names: embedded, or given (`model`) for a file that only
+    references it; either way its content hash must match."""
     from jetzip.models import TrainedModel
 
+    info = header["model"]
     if embedded is not None:
         found = TrainedModel.from_bytes(embedded)
+    elif info.get("embedded"):
+        raise CorruptFileError("a chunk needs the embedded model, which the file lacks before it")
     elif model is None:
         raise InputError(
             f"this file references model {info['sha256'][:16]}... without embedding it; "
@@ -513,8 +524,10 @@ def iter_decompress(
         except (KeyError, TypeError, ValueError):
             raise CorruptFileError(f"{path} has an incomplete header") from None
         engine = _decompression_engine(header, mode, engine)
-        trained = _with_engine(_model_for(header, reader.model_bytes, model), engine)
+        trained = None  # the model is loaded when the first chunk needs it
         for description, parts, _size in reader.chunks():
+            if trained is None and description.get("latent_dtype") and header.get("model"):
+                trained = _with_engine(_model_for(header, reader.model_bytes, model), engine)
             columns, event = decode_chunk(description, parts, plans, has_event, trained, executor)
             yield Table(columns, event=event, units=units, meta=dict(header.get("meta") or {}))
 
