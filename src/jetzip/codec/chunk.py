@@ -163,12 +163,21 @@ def _block_error_stats(
 def _encode_quantised(
     name: str, column: QuantisedColumn
 ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
-    parts = [(f"{name}:codes", encode_ints(column.codes))]
+    desc, side = _encode_signs_and_exceptions(name, column)
+    return desc, [(f"{name}:codes", encode_ints(column.codes)), *side]
+
+
+def _encode_signs_and_exceptions(
+    name: str, column: QuantisedColumn
+) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """Everything of a quantised column but its codes: the description, the packed sign bits
+    (when some values are negative) and the exceptions' rows and exact values."""
     desc: dict[str, Any] = {
         "encoding": "quantised",
         "n_exceptions": int(column.exception_rows.size),
         "negative": column.negative is not None,
     }
+    parts = []
     if column.negative is not None:
         packed = np.packbits(column.negative).tobytes()
         signs = zstandard.ZstdCompressor(level=_SIGN_ZSTD_LEVEL).compress(packed)
@@ -181,6 +190,14 @@ def _encode_quantised(
         desc["exception_method"] = method
         parts.append((f"{name}:exception_values", data))
     return desc, parts
+
+
+def _estimated_bytes(name: str, column: QuantisedColumn) -> float:
+    """What a quantised column would cost: its codes at their order-0 entropy (pcodec lands
+    within 1-2 % of it, and coding the codes of every candidate would cost more than the rest
+    of the choice), its signs and exceptions as coded."""
+    _, side = _encode_signs_and_exceptions(name, column)
+    return empirical_entropy_bits(column.codes) / 8 + _size(side)
 
 
 def _decode_quantised(
@@ -377,31 +394,18 @@ def _encode_with(plan: ColumnPlan, predictor: str, quantised: QuantisedColumn) -
     return desc, parts
 
 
-def _code_bounded(
-    plan: ColumnPlan,
-    values: np.ndarray,
-    predictor: str,
-    restored: dict[str, np.ndarray],
-    model_prediction: dict[str, np.ndarray],
-) -> tuple[Encoded, np.ndarray]:
-    """One bounded column coded with one predictor: its encoding and its decoded values."""
-    quantised = _quantise_with(plan, values, predictor, restored, model_prediction)
-    assert quantised.restored is not None
-    return _encode_with(plan, predictor, quantised), quantised.restored
-
-
 def _choose_predictors(
     columns: dict[str, np.ndarray],
     plans: list[ColumnPlan],
     model_prediction: dict[str, np.ndarray],
     rows: np.ndarray | None,
     measure_all: bool = False,
-) -> tuple[dict[str, str], int]:
-    """Per bounded column, the candidate predictor that codes the selection rows smallest, and
-    the total bytes of those rows so coded. Columns with a single candidate are coded (and
-    counted) only with `measure_all`: totals are compared when a model is on offer, and then
-    they must cover the same columns. Trying every candidate on the whole chunk would cost a
-    full quantise-and-code pass per candidate; the winner codes the chunk once."""
+) -> tuple[dict[str, str], float]:
+    """Per bounded column, the candidate predictor that makes the selection rows smallest (see
+    `_estimated_bytes`), and the total bytes of those rows so estimated. Columns with a single
+    candidate are counted only with `measure_all`: totals are compared when a model is on offer,
+    and then they must cover the same columns. Trying every candidate on the whole chunk would
+    cost a full quantise-and-code pass per candidate; the winner codes the chunk once."""
 
     def take(array: np.ndarray) -> np.ndarray:
         return array if rows is None else array[rows]
@@ -409,7 +413,7 @@ def _choose_predictors(
     offered = {c: take(p) for c, p in model_prediction.items()}
     restored: dict[str, np.ndarray] = {}
     chosen: dict[str, str] = {}
-    total = 0
+    total = 0.0
     for plan in _bounded_in_order(plans):
         values = take(columns[plan.name])
         candidates = candidate_predictors(plan, values, restored, set(offered))
@@ -418,11 +422,13 @@ def _choose_predictors(
             chosen[plan.name] = "none"
             restored[plan.name] = quantise(values, plan.tolerance).restored
             continue
-        best: tuple[int, str, np.ndarray] | None = None
+        best: tuple[float, str, np.ndarray] | None = None
         for name in candidates:
-            (_, parts), values_back = _code_bounded(plan, values, name, restored, offered)
-            if best is None or _size(parts) < best[0]:
-                best = (_size(parts), name, values_back)
+            quantised = _quantise_with(plan, values, name, restored, offered)
+            cost = _estimated_bytes(plan.name, quantised)
+            if best is None or cost < best[0]:
+                assert quantised.restored is not None
+                best = (cost, name, quantised.restored)
         assert best is not None
         total += best[0]
         chosen[plan.name], restored[plan.name] = best[1], best[2]
