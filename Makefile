@@ -36,7 +36,9 @@ BENCH_MODEL_ARG = $(if $(BENCH_MODEL),--model $(BENCH_MODEL))
 bench: $(STAMP)
 	nice $(BIN)/python benchmarks/rate_distortion.py --quick $(BENCH_MODEL_ARG)
 	nice $(BIN)/python benchmarks/throughput.py --rows 250000 --repeats 2 $(BENCH_MODEL_ARG)
+	nice $(BIN)/python benchmarks/profile_codec.py --rows 250000
 
 bench-full: $(STAMP)
 	nice $(BIN)/python benchmarks/rate_distortion.py $(BENCH_MODEL_ARG)
 	nice $(BIN)/python benchmarks/throughput.py --rows 1000000 $(BENCH_MODEL_ARG)
+	nice $(BIN)/python benchmarks/profile_codec.py --repeats 5
