@@ -505,7 +505,7 @@ def encode_chunk(
         sample = columns if rows is None else {c: v[rows] for c, v in columns.items()}
         sample_run = _run_model(model, sample, latent_dtype, executor)
         with_model, bytes_with = _choose_predictors(
-            sample, plans, _prediction_of(model, sample_run[1]), None
+            sample, plans, _prediction_of(model, sample_run[1]), None, measure_all=True
         )
         bytes_with += sum(
             len(encode_lossless(sample_run[0][:, j])[1]) for j in range(model.latent_dim)
