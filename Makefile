@@ -33,10 +33,14 @@ clean:
 BENCH_MODEL ?= $(wildcard benchmarks/results/tmp/atlas_quality_model)
 BENCH_MODEL_ARG = $(if $(BENCH_MODEL),--model $(BENCH_MODEL))
 
+# The quick versions write to benchmarks/results/quick/ (ignored), so that they never replace
+# the recorded full results.
+QUICK := --output benchmarks/results/quick
+
 bench: $(STAMP)
-	nice $(BIN)/python benchmarks/rate_distortion.py --quick $(BENCH_MODEL_ARG)
-	nice $(BIN)/python benchmarks/throughput.py --rows 250000 --repeats 2 $(BENCH_MODEL_ARG)
-	nice $(BIN)/python benchmarks/profile_codec.py --rows 250000
+	nice $(BIN)/python benchmarks/rate_distortion.py --quick $(QUICK) $(BENCH_MODEL_ARG)
+	nice $(BIN)/python benchmarks/throughput.py --rows 250000 --repeats 2 $(QUICK) $(BENCH_MODEL_ARG)
+	nice $(BIN)/python benchmarks/profile_codec.py --rows 250000 $(QUICK)
 
 bench-full: $(STAMP)
 	nice $(BIN)/python benchmarks/rate_distortion.py $(BENCH_MODEL_ARG)
