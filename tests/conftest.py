@@ -32,3 +32,13 @@ def darkmachines_path() -> Path:
 @pytest.fixture
 def root_dir() -> Path:
     return require_shared(ROOT_DIR)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """Caches (exported ONNX graphs, generated jets) go to a directory of the test session's
+    own, never to the user's ~/.cache/jetzip."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("JETZIP_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    patch.undo()

@@ -129,3 +129,20 @@ def test_cli_engine_flags(tmp_path, capsys, model_dir, jets):
     status, _, stderr = run(capsys, "decompress", str(bounded), "-o", str(out), "--engine", "torch")
     assert status == 1 and stderr.count("\n") == 1 and "--engine onnx" in stderr
     assert run(capsys, "decompress", str(bounded), "-o", str(out))[0] == 0
+
+
+def test_exported_graph_is_cached_and_a_damaged_entry_is_rebuilt(model_dir, tmp_path, monkeypatch):
+    from jetzip.models import onnx_export
+
+    monkeypatch.setenv("JETZIP_CACHE", str(tmp_path))
+    model = TrainedModel.load(model_dir)
+    latent = np.random.default_rng(0).normal(size=(64, model.latent_dim)).astype(np.float32)
+    expected = OnnxEngine(model).decode(latent)
+    entry = onnx_export.graph_cache_path(model)
+    assert entry.is_file() and entry.is_relative_to(tmp_path)
+    with monkeypatch.context() as patch:  # a second engine must not export again
+        patch.setattr(onnx_export, "onnx_graph", lambda _: pytest.fail("exported again"))
+        assert np.array_equal(OnnxEngine(model).decode(latent), expected)
+    entry.write_bytes(b"not an ONNX graph")
+    assert np.array_equal(OnnxEngine(model).decode(latent), expected)
+    assert entry.stat().st_size > 1000  # replaced by a fresh export

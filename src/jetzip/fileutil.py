@@ -1,4 +1,4 @@
-"""Atomic file and directory creation.
+"""Atomic file and directory creation, and where jetzip caches what it can rebuild.
 
 Every writer in jetzip goes through `atomic_output`, so that a crash or Ctrl-C never leaves
 a file (or model directory) that looks complete: the data go to a hidden temporary sibling
@@ -52,3 +52,9 @@ def atomic_output(target: str | os.PathLike[str], *, directory: bool = False) ->
         else:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def default_cache_dir() -> Path:
+    """`$JETZIP_CACHE` if set, else ~/.cache/jetzip (generated jets, exported ONNX graphs)."""
+    configured = os.environ.get("JETZIP_CACHE")
+    return Path(configured) if configured else Path.home() / ".cache" / "jetzip"

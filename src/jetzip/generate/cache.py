@@ -14,19 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from jetzip.fileutil import atomic_output
+from jetzip.fileutil import atomic_output, default_cache_dir
 from jetzip.generate.settings import GeneratorSettings
 from jetzip.table import Table
 
 _EVENT_KEY = "__event__"
 _UNITS_KEY = "__units__"
 _META_KEY = "__meta__"
-
-
-def default_cache_dir() -> Path:
-    """`$JETZIP_CACHE` if set, else ~/.cache/jetzip."""
-    configured = os.environ.get("JETZIP_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "jetzip"
 
 
 def cache_path(
