@@ -58,3 +58,17 @@ def test_violations_check_the_float32_cast():
     original = np.array([1.0 + 1e-7])
     assert not tol.violations(original, original).any()
     assert tol.violations(original, original.astype(np.float32)).all()
+
+
+def test_a_finite_value_never_meets_its_bound_as_infinity():
+    """Near the float64 limit a wide relative bound overflows to infinity; infinity still misses
+    it, and the codec stores such a value exactly."""
+    from jetzip.codec.quantize import quantise
+
+    tol = Tolerance(1.78, relative=True)
+    huge = np.array([1.3e308, -1.3e308, 1.0])
+    assert tol.violations(huge, np.array([np.inf, -np.inf, 1.0])).tolist() == [True, True, False]
+    quantised = quantise(huge, tol)
+    assert np.isfinite(quantised.restored).all()
+    assert not tol.violations(huge, quantised.restored).any()
+    assert np.isfinite([quantised.max_abs_error, quantised.max_rel_error]).all()

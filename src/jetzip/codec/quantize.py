@@ -185,6 +185,7 @@ def _quantise_block(
         allowed = tolerance.value * magnitude if tolerance.relative else tolerance.value
         met = error <= allowed  # False where the error is NaN
         met &= representable
+        met &= np.isfinite(error)  # a grid value that overflowed, even where `allowed` did too
         failed = ~met
         np.copyto(error, 0.0, where=failed)  # those are stored exactly
         max_abs = float(error.max(initial=0.0))

@@ -47,7 +47,8 @@ class Tolerance:
         reconstructed = np.asarray(reconstructed, dtype=np.float64)
         with np.errstate(invalid="ignore", over="ignore"):
             error = np.abs(reconstructed - original)
-            bad = ~(error <= self.allowed(original))
+            # an infinite error misses even a bound that overflowed to infinity itself
+            bad = ~(error <= self.allowed(original)) | np.isinf(error)
         nonfinite = ~np.isfinite(original)
         if nonfinite.any():
             same = (original == reconstructed) | (np.isnan(original) & np.isnan(reconstructed))
