@@ -104,7 +104,6 @@ def _decompression_engine(header: dict[str, Any], mode: str, engine: str | None)
     written = str(header.get("engine") or "torch")
     if engine is None:
         return written
-    check_engine(engine)
     if engine != written and mode == "bounded" and header.get("model"):
         raise OptionError(
             f"this file's bounded columns may be predicted by the network run with {written!r}, "
