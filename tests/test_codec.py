@@ -208,14 +208,91 @@ def test_chunks_with_different_columns_are_refused(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_interruption_leaves_no_file(tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_interruption_leaves_no_file(tmp_path, threads):
     def interrupted():
-        yield jets(100)
+        yield from (jets(100, seed) for seed in range(3))
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        compress_tables(interrupted(), tmp_path / "x.jz", tolerances=ATLAS_TOLERANCE)
+        compress_tables(
+            interrupted(), tmp_path / "x.jz", tolerances=ATLAS_TOLERANCE, threads=threads
+        )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_chunks_coded_at_once_give_the_same_file_and_values(tmp_path):
+    """Several chunks in flight on three threads: the file is byte for byte the one a single
+    thread writes, and decoding on three threads gives the same values in the same order."""
+    table = jets(5000)
+    for threads in (1, 3):
+        compress_table(
+            table,
+            tmp_path / f"{threads}.jz",
+            tolerances=ATLAS_TOLERANCE,
+            chunk_rows=700,
+            threads=threads,
+        )
+    assert (tmp_path / "1.jz").read_bytes() == (tmp_path / "3.jz").read_bytes()
+    one, three = (decompress_file(tmp_path / "1.jz", threads=t) for t in (1, 3))
+    assert one.equals(three)
+    assert_within(table, three, parse_tolerances(ATLAS_TOLERANCE))
+    assert np.array_equal(three.event, table.event)
+
+
+def test_a_failing_chunk_among_several_in_flight_stops_the_run(tmp_path, monkeypatch):
+    import jetzip.codec.pipeline as pipeline
+
+    encode = pipeline.encode_chunk
+
+    def fail_on_short_chunk(columns, *args):
+        if len(columns["pt"]) < 700:  # the last chunk
+            raise RuntimeError("chunk failed")
+        return encode(columns, *args)
+
+    monkeypatch.setattr(pipeline, "encode_chunk", fail_on_short_chunk)
+    with pytest.raises(RuntimeError, match="chunk failed"):
+        compress_table(
+            jets(3000), tmp_path / "x.jz", tolerances=ATLAS_TOLERANCE, chunk_rows=700, threads=2
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ordered_map_keeps_order_and_holds_at_most_workers_items():
+    import threading
+    import time
+
+    from jetzip.codec.pipeline import ordered_map
+
+    read, done = [], []
+    lock = threading.Lock()
+
+    def items():
+        for i in range(20):
+            with lock:
+                assert len(read) - len(done) <= 3  # never more than `workers` held
+                read.append(i)
+            yield i
+
+    def slow_square(i):
+        time.sleep(0.002 * (i % 4))  # later items often finish first
+        return i * i
+
+    for i, result in enumerate(ordered_map(slow_square, items(), workers=3)):
+        assert result == i * i
+        with lock:
+            done.append(i)
+    assert done == list(range(20))
+
+
+def test_ordered_map_stopped_early_drops_the_rest():
+    from jetzip.codec.pipeline import ordered_map
+
+    started = []
+    mapped = ordered_map(started.append, iter(range(100)), workers=2)
+    next(mapped)
+    mapped.close()
+    assert len(started) <= 3
 
 
 def test_missing_file_is_an_input_error(tmp_path):

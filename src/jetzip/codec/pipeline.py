@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -45,15 +46,52 @@ DEFAULT_CHUNK_ROWS = 1_000_000
 MAX_DEFAULT_THREADS = 4
 
 
-def codec_executor(threads: int | None) -> Executor:
-    """Threads on which a chunk's columns are coded (numpy and pcodec release the GIL).
-
-    None: one per CPU, at most MAX_DEFAULT_THREADS. The output bytes never depend on it."""
+def thread_count(threads: int | None) -> int:
+    """The codec's thread count: None means one per CPU, at most MAX_DEFAULT_THREADS."""
     if threads is None:
         threads = min(os.cpu_count() or 1, MAX_DEFAULT_THREADS)
     if threads < 1:
         raise OptionError(f"threads must be positive, got {threads}")
+    return threads
+
+
+def codec_executor(threads: int | None) -> Executor:
+    """Threads on which a chunk's columns are coded (numpy and pcodec release the GIL).
+
+    The output bytes never depend on it."""
+    threads = thread_count(threads)
     return InlineExecutor() if threads == 1 else ThreadPoolExecutor(threads)
+
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
+
+def ordered_map(
+    function: Callable[[_Item], _Result], items: Iterable[_Item], workers: int
+) -> Iterator[_Result]:
+    """`function` of each item, up to `workers` items at once on threads (the next item is
+    read meanwhile), results in the items' order. At most `workers` items are held, so memory
+    stays bounded; when the consumer stops early, items not yet started are dropped.
+
+    The codec runs one chunk per codec thread this way: a chunk's few columns, some waiting for
+    others, keep two threads only partly busy, a stream of independent chunks keeps them all
+    busy, and the bytes of each chunk are the same either way."""
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque[Future[_Result]] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(function, item))
+                if len(pending) >= workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 # ---------------------------------------------------------------------- options
@@ -320,21 +358,30 @@ def compress_tables(
     totals = _ColumnTotals(plans)
     n_rows = n_chunks = 0
     executor = codec_executor(threads)
+
+    def checked_chunks() -> Iterator[Table]:
+        for table in _chain(first, iterator):
+            if table.n_rows:
+                _check_chunk(table, names, dtypes, allow_nonfinite, lossy)
+                yield table
+
+    def code(table: Table) -> tuple[int, EncodedChunk, list[_ColumnResult]]:
+        chunk = encode_chunk(table.columns, table.event, plans, model, latent_dtype, executor)
+        return table.n_rows, chunk, _verify_chunk(chunk, table, plans, model, executor)
+
     with executor, atomic_output(path) as tmp, tmp.open("wb") as stream:
         writer = ContainerWriter(stream, header, None if model_ref else model_bytes)
         bar = tqdm(total=None, unit=" rows", disable=not progress, file=sys.stderr, leave=False)
-        for table in _chain(first, iterator):
-            if table.n_rows == 0:
-                continue
-            _check_chunk(table, names, dtypes, allow_nonfinite, lossy)
-            chunk = encode_chunk(table.columns, table.event, plans, model, latent_dtype, executor)
-            _verify_chunk(chunk, table, plans, model, totals, executor)
+        coded = ordered_map(code, checked_chunks(), thread_count(threads))
+        for chunk_rows, chunk, results in coded:
             writer.write_chunk(
                 chunk.stored_description(), chunk.parts, "latent_dtype" in chunk.description
             )
-            n_rows += table.n_rows
+            for result in results:
+                totals.add(*result)
+            n_rows += chunk_rows
             n_chunks += 1
-            bar.update(table.n_rows)
+            bar.update(chunk_rows)
         bar.close()
         writer.finish(
             {
@@ -352,15 +399,18 @@ def _chain(first: Table, rest: Iterator[Table]) -> Iterator[Table]:
     yield from rest
 
 
+#: What verification reports of one column of a chunk: name, description, bytes, errors.
+_ColumnResult = tuple[str, dict[str, Any], int, dict[str, Any]]
+
+
 def _verify_chunk(
     chunk: EncodedChunk,
     table: Table,
     plans: list[ColumnPlan],
     model: Any,
-    totals: _ColumnTotals,
     executor: Executor,
-) -> None:
-    """Decode the chunk exactly as decompression will and record (and enforce) its errors.
+) -> list[_ColumnResult]:
+    """Decode the chunk exactly as decompression will, enforce its errors and return them.
 
     Bounded columns must decode bit for bit to the values quantisation checked against their
     tolerance (whose errors it measured); lossless columns to the original; latent columns
@@ -389,6 +439,7 @@ def _verify_chunk(
         for plan in plans
         if plan.name not in chunk.checked
     }
+    results = []
     for plan in plans:
         original, restored = table.columns[plan.name], columns[plan.name]
         desc = chunk.description["columns"][plan.name]
@@ -407,7 +458,8 @@ def _verify_chunk(
             raise AssertionError(
                 f"column {plan.name!r} missed its tolerance on {errors['violations']} values"
             )
-        totals.add(plan.name, desc, sizes.get(plan.name, 0), errors)
+        results.append((plan.name, desc, sizes.get(plan.name, 0), errors))
+    return results
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -524,11 +576,23 @@ def iter_decompress(
             raise CorruptFileError(f"{path} has an incomplete header") from None
         engine = _decompression_engine(header, mode, engine)
         trained = None  # the model is loaded when the first chunk needs it
-        for description, parts, _size in reader.chunks():
-            if trained is None and description.get("latent_dtype") and header.get("model"):
-                trained = _with_engine(_model_for(header, reader.model_bytes, model), engine)
-            columns, event = decode_chunk(description, parts, plans, has_event, trained, executor)
-            yield Table(columns, event=event, units=units, meta=dict(header.get("meta") or {}))
+        meta = dict(header.get("meta") or {})
+
+        def read_chunks() -> Iterator[tuple[dict[str, Any], dict[str, bytes], Any]]:
+            nonlocal trained
+            for description, parts, _size in reader.chunks():
+                if trained is None and description.get("latent_dtype") and header.get("model"):
+                    trained = _with_engine(_model_for(header, reader.model_bytes, model), engine)
+                yield description, parts, trained
+
+        def decode(chunk: tuple[dict[str, Any], dict[str, bytes], Any]) -> Table:
+            description, parts, chunk_model = chunk
+            columns, event = decode_chunk(
+                description, parts, plans, has_event, chunk_model, executor
+            )
+            return Table(columns, event=event, units=units, meta=dict(meta))
+
+        yield from ordered_map(decode, read_chunks(), thread_count(threads))
 
 
 def decompress_file(

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import struct
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,15 +30,22 @@ MAGIC = b"JZMODEL\x01"
 MODEL_FILE = "model.jzm"
 
 
+#: Held while torch runs on one thread: the thread setting is process-wide, so two threads
+#: (say, two chunks coded at once) must not change it under each other's feet.
+_SINGLE_THREAD = threading.RLock()
+
+
 @contextmanager
 def single_thread() -> Iterator[None]:
-    """Run torch on one thread inside the block, so reductions happen in one fixed order."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    """Run torch on one thread inside the block, so reductions happen in one fixed order; one
+    such block at a time in the process."""
+    with _SINGLE_THREAD:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
 
 
 class TrainedModel:
