@@ -18,12 +18,13 @@ from jetzip.evaluate.metrics import RELATIVE, residual_kind
 #: --engine: choices are checked by the library, so a bad name gets its one-line OptionError.
 ENGINE_METAVAR = "{" + ",".join(ENGINES) + "}"
 
-#: --threads: the codec codes columns (and model batches) in parallel; output bytes do not depend
-#: on the count.
+#: --threads: the codec codes one chunk per thread, and columns (and model batches) in parallel;
+#: output bytes do not depend on the count.
 THREADS_ARG = arg(
     "--threads",
     type=int,
-    help="codec threads (default: the cores, at most 4); the output is identical for any count",
+    help="codec threads, each coding a chunk (default: the cores, at most 4; memory grows with "
+    "them); the output is identical for any count",
 )
 
 
