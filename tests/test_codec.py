@@ -394,3 +394,21 @@ def test_integer_coding_keeps_the_structure_search_only_where_it_pays(structured
     else:
         assert data == plain
     assert np.array_equal(decode_ints(data, n), codes)
+
+
+def test_codes_are_int32_unless_a_column_needs_int64(tmp_path):
+    """Codes take half the memory as int32; a column whose grid indices pass 2**31 (here a
+    1e-9 absolute bound on values up to 1e3) keeps int64, and both decode within bounds."""
+    from jetzip.codec.quantize import quantise
+
+    rng = np.random.default_rng(5)
+    values = rng.uniform(-1e3, 1e3, 200_000)
+    assert quantise(values, Tolerance(1e-3, False)).codes.dtype == np.int32
+    fine = quantise(values, Tolerance(1e-9, False))
+    assert fine.codes.dtype == np.int64 and np.abs(fine.codes).max() > 2**31
+    table = Table({"coarse": values, "fine": values.copy()})
+    tolerances = {"coarse": Tolerance(1e-3, False), "fine": Tolerance(1e-9, False)}
+    compress_table(table, tmp_path / "x.jz", tolerances=tolerances)
+    restored = decompress_file(tmp_path / "x.jz")
+    for name, tolerance in tolerances.items():
+        assert not tolerance.violations(table[name], restored[name]).any()

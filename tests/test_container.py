@@ -99,19 +99,21 @@ def test_describe_file_accounts_for_every_byte(small_file):
     assert header["event_index"] is True
 
 
-def test_version_1_files_are_still_read(small_file):
-    """Version 2 only moved the model section; a version 1 file reads the same."""
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_format_versions_are_still_read(small_file, version):
+    """Version 2 only moved the model section and version 3 allowed int32 codes; a file of an
+    older version reads the same."""
     import xxhash
 
     data = bytearray(small_file.read_bytes())
-    struct.pack_into("<H", data, len(MAGIC), 1)
+    struct.pack_into("<H", data, len(MAGIC), version)
     prelude_size = len(MAGIC) + 2
     (length,) = struct.unpack_from("<Q", data, prelude_size + 4)
     head_end = prelude_size + 12 + length
     checksum = xxhash.xxh64(bytes(data[:head_end])).intdigest()
     struct.pack_into("<Q", data, head_end, checksum)
-    assert describe_file(small_file)["format_version"] == FORMAT_VERSION == 2
+    assert describe_file(small_file)["format_version"] == FORMAT_VERSION == 3
     old = small_file.with_name("old.jz")
     old.write_bytes(bytes(data))
-    assert describe_file(old)["format_version"] == 1
+    assert describe_file(old)["format_version"] == version
     assert decompress_file(old).equals(decompress_file(small_file))

@@ -36,7 +36,8 @@ from jetzip.errors import CorruptFileError, InputError
 MAGIC = b"\x89JZIP\r\n\x1a"
 END_MAGIC = b"JZEND\r\n\x1a"
 #: 2: the model section comes before the first chunk that needs it, or not at all.
-FORMAT_VERSION = 2
+#: 3: integer streams (quantised codes) may be int32 as well as int64.
+FORMAT_VERSION = 3
 _PRELUDE = struct.Struct("<8sH")
 _SECTION = struct.Struct("<4sQ")
 _CHECKSUM = struct.Struct("<Q")

@@ -222,7 +222,7 @@ def _decode_quantised(
     rows = np.zeros(0, dtype=np.int64)
     values = np.zeros(0, dtype=plan.dtype)
     if n_exc:
-        rows = np.cumsum(decode_ints(_part(parts, f"{name}:exception_rows"), n_exc))
+        rows = np.cumsum(decode_ints(_part(parts, f"{name}:exception_rows"), n_exc), dtype=np.int64)
         if rows.size and (rows.min() < 0 or rows.max() >= n):
             raise CorruptFileError(f"exception rows of column {name!r} are out of range")
         values = decode_lossless(
@@ -625,7 +625,11 @@ def decode_chunk(
         latent_methods = description.get("latent_methods", [])
     except (KeyError, TypeError, ValueError):
         raise CorruptFileError("chunk description is incomplete") from None
-    event = np.cumsum(decode_ints(_part(parts, f"{EVENT_OWNER}:deltas"), n)) if has_event else None
+    event = (
+        np.cumsum(decode_ints(_part(parts, f"{EVENT_OWNER}:deltas"), n), dtype=np.int64)
+        if has_event
+        else None
+    )
 
     prediction: dict[str, np.ndarray] = {}
     if latent_dtype is not None:
@@ -683,7 +687,9 @@ def _decode_column(
         values = model_prediction[plan.name].astype(plan.dtype)
         n_exc = int(desc.get("n_exceptions", 0))
         if n_exc:
-            rows = np.cumsum(decode_ints(_part(parts, f"{plan.name}:exception_rows"), n_exc))
+            rows = np.cumsum(
+                decode_ints(_part(parts, f"{plan.name}:exception_rows"), n_exc), dtype=np.int64
+            )
             values[rows] = decode_lossless(
                 desc["exception_method"],
                 _part(parts, f"{plan.name}:exception_values"),

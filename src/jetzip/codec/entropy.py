@@ -65,12 +65,15 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
 
 
 def encode_ints(codes: np.ndarray) -> bytes:
-    """Code an int64 array with pcodec (deterministic, single-threaded).
+    """Code an int32 or int64 array (others as int64) with pcodec (deterministic,
+    single-threaded); the stream keeps the dtype.
 
     pcodec's default configuration searches for delta and mode structure, which quantised codes
     of independent jets lack; when a sample shows the search gains nothing, the whole array is
     coded without it (a quarter faster, same bytes)."""
-    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    codes = np.asarray(codes)
+    dtype = codes.dtype if codes.dtype in (np.int32, np.int64) else np.int64
+    codes = np.ascontiguousarray(codes, dtype=dtype)
     config = ChunkConfig()
     rows = selection_rows(codes.size, SEARCH_TRIAL_ROWS)
     if rows is not None:
@@ -82,12 +85,14 @@ def encode_ints(codes: np.ndarray) -> bytes:
 
 
 def decode_ints(data: bytes, n: int) -> np.ndarray:
-    """Inverse of `encode_ints`, checking the element count."""
+    """Inverse of `encode_ints` (int32 or int64, as stored), checking the element count."""
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     codes = _pcodec_decode(data)
-    if codes.dtype != np.int64 or codes.size != n:
-        raise CorruptFileError(f"integer stream holds {codes.size} values, expected {n}")
+    if codes.dtype not in (np.int32, np.int64) or codes.size != n:
+        raise CorruptFileError(
+            f"integer stream holds {codes.size} values of {codes.dtype}, expected {n} integers"
+        )
     return codes
 
 

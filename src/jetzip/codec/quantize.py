@@ -21,6 +21,8 @@ from jetzip.codec.tolerance import Tolerance
 STEP_SAFETY = 1.0 - 1.0 / 1024
 #: Codes beyond this magnitude are not represented exactly in float64 arithmetic: exceptions.
 _MAX_CODE = 2.0**50
+#: Codes are int32 (half the memory to touch and to decode) unless a column needs more.
+_INT32_CODES = (-(2.0**31), 2.0**31)
 _TINY = np.finfo(np.float64).tiny
 #: Rows per block of element-wise work (see `_blocks`).
 BLOCK_ROWS = 65_536
@@ -38,7 +40,7 @@ class QuantisedColumn:
     """Codes and the exact leftovers of one column chunk.
 
     Attributes:
-        codes: int64 grid index per row (0 at exception rows).
+        codes: grid index per row (0 at exception rows): int32, or int64 where a code needs it.
         negative: rows whose value is negative (relative tolerances only; None when none are).
         exception_rows: increasing row numbers stored exactly.
         exception_values: their exact values, in the column dtype.
@@ -132,7 +134,7 @@ def quantise(
     if tolerance.relative:
         below = values < 0
         negative = below if below.any() else None
-    codes = np.empty(values.size, dtype=np.int64)
+    codes = np.empty(values.size, dtype=np.int32)
     restored = np.empty(values.size, dtype=values.dtype)
     failed = np.empty(values.size, dtype=bool)
     max_abs = max_rel = 0.0
@@ -140,6 +142,11 @@ def quantise(
         grid, restored[block], failed[block], errors = _quantise_block(
             values[block], tolerance, step, _part(prediction, block), _part(negative, block)
         )
+        if (
+            codes.dtype == np.int32
+            and not _INT32_CODES[0] <= grid.min() <= grid.max() < _INT32_CODES[1]
+        ):
+            codes = codes.astype(np.int64)
         codes[block] = grid
         max_abs, max_rel = max(max_abs, errors[0]), max(max_rel, errors[1])
     exception_rows = np.flatnonzero(failed).astype(np.int64)
