@@ -575,11 +575,10 @@ def iter_decompress(
         except (KeyError, TypeError, ValueError):
             raise CorruptFileError(f"{path} has an incomplete header") from None
         engine = _decompression_engine(header, mode, engine)
-        trained = None  # the model is loaded when the first chunk needs it
         meta = dict(header.get("meta") or {})
 
         def read_chunks() -> Iterator[tuple[dict[str, Any], dict[str, bytes], Any]]:
-            nonlocal trained
+            trained = None  # the model is loaded when the first chunk needs it
             for description, parts, _size in reader.chunks():
                 if trained is None and description.get("latent_dtype") and header.get("model"):
                     trained = _with_engine(_model_for(header, reader.model_bytes, model), engine)
