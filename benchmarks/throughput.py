@@ -256,7 +256,7 @@ def model_flops_per_jet(model_dir: Path) -> dict[str, int]:
 
 
 def quantised_codes(table: Any) -> np.ndarray:
-    """The int64 codes of the pt column at its tolerance: what pcodec codes per column."""
+    """The codes of the pt column at its tolerance: what pcodec codes per column."""
     from jetzip.codec.quantize import quantise
     from jetzip.codec.tolerance import parse_tolerances
 

@@ -375,6 +375,20 @@ def test_empirical_entropy_matches_hand_counts(symbols, bits):
     assert empirical_entropy_bits(np.array(symbols, dtype=np.int64)) == pytest.approx(bits)
 
 
+@pytest.mark.parametrize("spread", [3.0, 2_000.0, 20_000.0, 200_000.0])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_empirical_entropy_is_the_same_however_the_symbols_are_counted(spread, dtype):
+    """Small alphabets are counted block by block, wider ones at once or by sorting: each way
+    must give the entropy of the whole array's counts (blocks and a ragged tail included)."""
+    from jetzip.codec.entropy import COUNT_BLOCK_ROWS, empirical_entropy_bits
+
+    n = 3 * COUNT_BLOCK_ROWS + 123
+    symbols = np.rint(np.random.default_rng(5).normal(-40, spread, n)).astype(dtype)
+    _, counts = np.unique(symbols, return_counts=True)
+    expected = n * np.log2(n) - (counts * np.log2(counts)).sum()
+    assert empirical_entropy_bits(symbols) == pytest.approx(expected, rel=1e-12)
+
+
 @pytest.mark.parametrize("structured", [True, False])
 def test_integer_coding_keeps_the_structure_search_only_where_it_pays(structured):
     """Smooth codes (as of sorted or event-level data) gain from pcodec's delta search, which

@@ -36,6 +36,8 @@ SELECTION_BLOCKS = 16
 #: (do neighbours or a common factor help?) that 16 blocks of 256 rows answer; the search
 #: itself tries several codings, so on 16 k rows it cost a tenth of the whole column's coding.
 SEARCH_TRIAL_ROWS = 4096
+#: Symbols per bincount call when counting a small alphabet (see `empirical_entropy_bits`).
+COUNT_BLOCK_ROWS = 65_536
 
 
 def selection_rows(n: int, rows: int = SELECTION_ROWS) -> np.ndarray | None:
@@ -51,12 +53,20 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
     """Total order-0 entropy (bits) of a symbol array: the floor for a memoryless coder.
 
     Computed as n log2 n - sum(c log2 c) over the symbol counts c, which needs no per-symbol
-    probabilities."""
+    probabilities. Small alphabets (quantised codes) are counted in blocks, so that bincount's
+    int64 copy of the symbols stays in cache instead of being a new array the size of the
+    column."""
     if symbols.size == 0:
         return 0.0
     low, high = int(symbols.min()), int(symbols.max())
-    if high - low < 4 * symbols.size + 1024:  # dense alphabet: counting beats sorting
-        counts = np.bincount(symbols - low if low else symbols)
+    width = high - low + 1
+    if width <= COUNT_BLOCK_ROWS:  # small alphabet: count block by block, in cache
+        counts = np.zeros(width, dtype=np.int64)
+        for start in range(0, symbols.size, COUNT_BLOCK_ROWS):
+            counts += np.bincount(symbols[start : start + COUNT_BLOCK_ROWS] - low, minlength=width)
+        counts = counts[counts > 0]
+    elif width < 4 * symbols.size + 1024:  # dense alphabet: counting beats sorting
+        counts = np.bincount(symbols - low)
         counts = counts[counts > 0]
     else:
         _, counts = np.unique(symbols, return_counts=True)

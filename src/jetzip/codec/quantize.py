@@ -58,8 +58,10 @@ class QuantisedColumn:
 
 
 def _log_prediction(prediction: np.ndarray) -> np.ndarray:
-    """log|p|, with 0 where that is not finite (p zero, NaN or inf: those rows fall back to no
-    prediction)."""
+    """log|p|, with 0 where that is not finite (p NaN or inf: those rows fall back to no
+    prediction). A zero p counts as the smallest normal float64 (log -708), so its row gets a
+    code far from the others: rare rows (a ratio predictor's source stored as an exact zero),
+    still exact, and part of the format (decoding computes the same)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log(np.maximum(np.abs(np.asarray(prediction, dtype=np.float64)), _TINY))
     return np.where(np.isfinite(logs), logs, 0.0)
