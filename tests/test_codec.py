@@ -258,6 +258,39 @@ def test_a_failing_chunk_among_several_in_flight_stops_the_run(tmp_path, monkeyp
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_column_that_fails_fails_the_columns_predicted_from_it(tmp_path, monkeypatch):
+    """pt is predicted from m and waits for m's values on another thread: when m fails, pt
+    must fail with it instead of waiting for ever."""
+    import threading
+
+    import jetzip.codec.chunk as chunk
+
+    quantise_with = chunk._quantise_with
+
+    def fail_on_m(plan, *args):
+        if plan.name == "m":
+            raise RuntimeError("m failed")
+        return quantise_with(plan, *args)
+
+    predictors = {"eta": "none", "phi": "none", "m": "none", "pt": "ratio:m"}
+    monkeypatch.setattr(chunk, "_choose_predictors", lambda *args, **kw: (predictors, 0.0))
+    monkeypatch.setattr(chunk, "_quantise_with", fail_on_m)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            compress_table(jets(3000), tmp_path / "x.jz", tolerances=ATLAS_TOLERANCE, threads=2)
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)  # a hang must not block the exit
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "a column predicted from a failed one waited for ever"
+    assert len(outcome) == 1 and "m failed" in str(outcome[0])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_ordered_map_keeps_order_and_holds_at_most_workers_items():
     import threading
     import time

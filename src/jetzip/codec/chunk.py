@@ -441,33 +441,37 @@ def _encode_bounded_columns(
     predictors: dict[str, str],
     model_prediction: dict[str, np.ndarray],
     executor: Executor,
-) -> tuple[dict[str, Future[Encoded]], dict[str, Future[QuantisedColumn]]]:
-    """Code every bounded column with its chosen predictor, concurrently; returns the encodings
-    (with their statistics) and the quantised columns. Quantising a column waits only for the
-    quantised values its predictor reads, not for their entropy coding; all quantising is
-    submitted before any coding, and each task waits only for earlier-submitted ones, so the
-    pool cannot deadlock."""
-    quantised: dict[str, Future[QuantisedColumn]] = {}
+) -> tuple[dict[str, Future[Encoded]], dict[str, Future[np.ndarray]]]:
+    """Quantise and code every bounded column with its chosen predictor, concurrently; returns
+    the encodings (with their statistics) and the values quantisation checked.
 
-    def quantise_column(plan: ColumnPlan) -> QuantisedColumn:
+    A column's task publishes its checked values as soon as it has quantised, so a column
+    predicted from it need not wait for its entropy coding, and drops its codes once coded, so
+    a chunk holds one column's codes at a time (less new memory to map). Each task waits only
+    for values of earlier-submitted ones, so the pool cannot deadlock."""
+    checked: dict[str, Future[np.ndarray]] = {}
+
+    def code_column(plan: ColumnPlan, published: Future[np.ndarray]) -> Encoded:
         predictor = predictors[plan.name]
-        restored = {c: quantised[c].result().restored for c in predictor_inputs(predictor)}
-        return _quantise_with(plan, columns[plan.name], predictor, restored, model_prediction)
-
-    def encode_column(plan: ColumnPlan) -> Encoded:
-        column = quantised[plan.name].result()
-        desc, parts = _encode_with(plan, predictors[plan.name], column)
+        try:
+            inputs = {c: checked[c].result() for c in predictor_inputs(predictor)}
+            column = _quantise_with(plan, columns[plan.name], predictor, inputs, model_prediction)
+        except BaseException as exc:
+            published.set_exception(exc)  # columns predicted from this one fail too
+            raise
+        published.set_result(column.restored)
+        desc, parts = _encode_with(plan, predictor, column)
         desc["entropy_bits"] = empirical_entropy_bits(column.codes)
         desc["coded_bits"] = 8 * len(parts[0][1])
         desc["max_abs_error"] = column.max_abs_error
         desc["max_rel_error"] = column.max_rel_error
         return desc, parts
 
-    bounded = _bounded_in_order(plans)
-    for plan in bounded:
-        quantised[plan.name] = executor.submit(quantise_column, plan)
-    encoded = {plan.name: executor.submit(encode_column, plan) for plan in bounded}
-    return encoded, quantised
+    encoded: dict[str, Future[Encoded]] = {}
+    for plan in _bounded_in_order(plans):
+        checked[plan.name] = Future()
+        encoded[plan.name] = executor.submit(code_column, plan, checked[plan.name])
+    return encoded, checked
 
 
 def encode_chunk(
@@ -524,7 +528,7 @@ def encode_chunk(
         description["latent_methods"] = [f.result()[0] for f in latent]
         parts.extend((f"{LATENT_OWNER}:z{j}", f.result()[1]) for j, f in enumerate(latent))
 
-    bounded, quantised = _encode_bounded_columns(columns, plans, predictors, offered, executor)
+    bounded, checked = _encode_bounded_columns(columns, plans, predictors, offered, executor)
     others = {
         plan.name: executor.submit(_encode_unbounded_column, plan, columns[plan.name])
         for plan in plans
@@ -537,8 +541,9 @@ def encode_chunk(
         desc.setdefault("predictor", "none")
         parts.extend(column_parts)
         description["columns"][plan.name] = desc
-    checked = {name: column.result().restored for name, column in quantised.items()}
-    return EncodedChunk(description, parts, checked, run)
+    return EncodedChunk(
+        description, parts, {name: values.result() for name, values in checked.items()}, run
+    )
 
 
 def _run_model(

@@ -138,10 +138,10 @@ def quantise(
         negative = below if below.any() else None
     codes = np.empty(values.size, dtype=np.int32)
     restored = np.empty(values.size, dtype=values.dtype)
-    failed = np.empty(values.size, dtype=bool)
+    failed_rows = []  # per block (a whole-column mask would be more memory to map, for few rows)
     max_abs = max_rel = 0.0
     for block in _blocks(values.size):
-        grid, restored[block], failed[block], errors = _quantise_block(
+        grid, restored[block], failed, errors = _quantise_block(
             values[block], tolerance, step, _part(prediction, block), _part(negative, block)
         )
         if (
@@ -150,8 +150,9 @@ def quantise(
         ):
             codes = codes.astype(np.int64)
         codes[block] = grid
+        failed_rows.append(np.flatnonzero(failed) + block.start)
         max_abs, max_rel = max(max_abs, errors[0]), max(max_rel, errors[1])
-    exception_rows = np.flatnonzero(failed).astype(np.int64)
+    exception_rows = np.concatenate([np.zeros(0, dtype=np.int64), *failed_rows])
     codes[exception_rows] = 0
     exception_values = values[exception_rows]
     restored[exception_rows] = exception_values
