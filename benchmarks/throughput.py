@@ -256,11 +256,12 @@ def _touch_memory(queue: Any, mib: int, piece_bytes: int) -> None:
 
     keep_freed_memory()
     pieces = mib * 2**20 // piece_bytes
+    written_mib = pieces * piece_bytes / 2**20
     rates = {}
     for kind in ("fresh", "recycled"):
         started = time.perf_counter()
         arrays = [np.ones(piece_bytes, dtype=np.uint8) for _ in range(pieces)]
-        rates[kind] = (time.perf_counter() - started) * 1e3 / mib
+        rates[kind] = (time.perf_counter() - started) * 1e3 / written_mib
         del arrays
     queue.put(rates)
 

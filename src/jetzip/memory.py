@@ -3,11 +3,12 @@
 A chunk allocates and frees arrays of several MB (codes, grid values, decoded columns). glibc
 hands blocks that large back to the kernel at once, so the next chunk's arrays are new pages
 that the kernel must map and zero again on first touch: on the benchmark machine (a virtual
-machine) about 0.1 ms per MB for pages the process had before, up to 2 ms per MB for pages the
-machine never touched. Serving blocks up to glibc's limit (32 MiB) from the heap and never
-trimming it makes bounded compression ~10 % faster in steady state (benchmarks/throughput.py,
-"again" columns). Peak memory grows a little (388 against 378 MiB compressing 10 M jets,
-benchmarks/streaming_memory.py); what is freed is returned at exit instead.
+machine) 0.56 ms per MiB against 0.04 for memory the process had freed, in the run recorded in
+docs/benchmarks.md (benchmarks/throughput.py measures both; the rate varies). Serving blocks up
+to glibc's limit (32 MiB) from the heap and never trimming it makes bounded compression ~10 %
+faster in steady state (benchmarks/throughput.py, "again" columns). Peak memory grows a little
+(388 against 378 MiB compressing 10 M jets, benchmarks/streaming_memory.py); what is freed is
+returned at exit instead.
 """
 
 from __future__ import annotations

@@ -64,12 +64,11 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
         counts = np.zeros(width, dtype=np.int64)
         for start in range(0, symbols.size, COUNT_BLOCK_ROWS):
             counts += np.bincount(symbols[start : start + COUNT_BLOCK_ROWS] - low, minlength=width)
-        counts = counts[counts > 0]
     elif width < 4 * symbols.size + 1024:  # dense alphabet: counting beats sorting
         counts = np.bincount(symbols - low)
-        counts = counts[counts > 0]
     else:
         _, counts = np.unique(symbols, return_counts=True)
+    counts = counts[counts > 0]
     n = symbols.size
     return float(n * np.log2(n) - (counts * np.log2(counts)).sum())
 
