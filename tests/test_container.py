@@ -99,10 +99,10 @@ def test_describe_file_accounts_for_every_byte(small_file):
     assert header["event_index"] is True
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_older_format_versions_are_still_read(small_file, version):
-    """Version 2 only moved the model section and version 3 allowed int32 codes; a file of an
-    older version reads the same."""
+    """Version 2 only moved the model section, version 3 allowed int32 codes and version 4 bound
+    chunks to their place; a file of an older version reads the same (without that binding)."""
     import xxhash
 
     data = bytearray(small_file.read_bytes())
@@ -112,7 +112,7 @@ def test_older_format_versions_are_still_read(small_file, version):
     head_end = prelude_size + 12 + length
     checksum = xxhash.xxh64(bytes(data[:head_end])).intdigest()
     struct.pack_into("<Q", data, head_end, checksum)
-    assert describe_file(small_file)["format_version"] == FORMAT_VERSION == 3
+    assert describe_file(small_file)["format_version"] == FORMAT_VERSION == 4
     old = small_file.with_name("old.jz")
     old.write_bytes(bytes(data))
     assert describe_file(old)["format_version"] == version

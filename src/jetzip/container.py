@@ -18,6 +18,15 @@ wrong magic or a newer format version all end in one CorruptFileError.
 A chunk payload is a u32 length + a JSON object (the codec's description of the chunk, with
 `parts`: [[name, n_bytes], ...]) followed by the parts' bytes in that order. Part names are
 `column:role` so that sizes can be attributed to columns without knowing the codec.
+
+Since version 4 every chunk is bound to its place: the writer adds `chunk`: {"index": k,
+"first_row": rows before it, "file": the header's checksum} (and "first_event" when the
+description counts `n_events`) to each description, inside the chunk's checksummed bytes, and
+the footer's chunk index lists each chunk's offset, size, rows and checksum. The reader checks
+each chunk against its position and the header as it comes, and the whole index and the row
+total against the footer, so a reordered, duplicated, dropped or foreign chunk is one
+CorruptFileError instead of silently wrong rows. Every JSON section is checked
+(`jetzip.validate`) before its values are used.
 """
 
 from __future__ import annotations
@@ -32,12 +41,26 @@ from typing import Any, BinaryIO
 import xxhash
 
 from jetzip.errors import CorruptFileError, InputError
+from jetzip.validate import (
+    MAX_CHUNK_ROWS,
+    check_column_statistics,
+    check_table_header,
+    load_json,
+    require_dict,
+    require_int,
+    require_list,
+    require_rows,
+    require_str,
+)
 
 MAGIC = b"\x89JZIP\r\n\x1a"
 END_MAGIC = b"JZEND\r\n\x1a"
 #: 2: the model section comes before the first chunk that needs it, or not at all.
 #: 3: integer streams (quantised codes) may be int32 as well as int64.
-FORMAT_VERSION = 3
+#: 4: chunks record their index, first row and file; the footer index their rows and checksums.
+FORMAT_VERSION = 4
+#: First version whose chunks are bound to their place (older ones are read without that).
+BOUND_CHUNKS_VERSION = 4
 _PRELUDE = struct.Struct("<8sH")
 _SECTION = struct.Struct("<4sQ")
 _CHECKSUM = struct.Struct("<Q")
@@ -68,41 +91,61 @@ class ContainerWriter:
         self.chunk_index: list[dict[str, int]] = []
         self._model_to_embed = model_bytes
         self.model_embedded = False
+        self.n_rows = 0
+        self._n_events = 0
         prelude = _PRELUDE.pack(MAGIC, FORMAT_VERSION)
         self._write(prelude)
-        self.header_bytes = self._section(b"HEAD", _dumps(header), extra=prelude)
+        self.header_bytes, self._file_id = self._section(b"HEAD", _dumps(header), extra=prelude)
 
     def _write(self, data: bytes) -> None:
         self._stream.write(data)
         self._offset += len(data)
 
-    def _section(self, tag: bytes, payload: bytes, extra: bytes = b"") -> int:
+    def _section(self, tag: bytes, payload: bytes, extra: bytes = b"") -> tuple[int, str]:
+        """Write one section; returns its size and its checksum (hex)."""
         head = _SECTION.pack(tag, len(payload))
+        checksum = _checksum(extra, head, payload)
         self._write(head)
         self._write(payload)
-        self._write(_CHECKSUM.pack(_checksum(extra, head, payload)))
-        return _SECTION.size + len(payload) + _CHECKSUM.size
+        self._write(_CHECKSUM.pack(checksum))
+        return _SECTION.size + len(payload) + _CHECKSUM.size, f"{checksum:016x}"
 
     def write_chunk(
         self, description: dict[str, Any], parts: list[tuple[str, bytes]], needs_model: bool
     ) -> int:
         """Append one chunk (after the model, if it is the first to need it); `description`
-        must be JSON-able. Returns the bytes of the chunk section."""
+        must be JSON-able and count its rows in `n_rows` (events in `n_events`, if it has
+        them). The chunk's place in the file is recorded in it. Returns the chunk's bytes."""
+        n_rows = description["n_rows"]
+        if not 0 <= n_rows <= MAX_CHUNK_ROWS:
+            raise InputError(f"a chunk holds at most {MAX_CHUNK_ROWS:,} rows, not {n_rows:,}")
         if needs_model and self._model_to_embed is not None and not self.model_embedded:
             self._section(b"MODL", self._model_to_embed)
             self.model_embedded = True
-        described = dict(description, parts=[[name, len(data)] for name, data in parts])
+        place = {"index": len(self.chunk_index), "first_row": self.n_rows, "file": self._file_id}
+        if "n_events" in description:
+            place["first_event"] = self._n_events
+            self._n_events += description["n_events"]
+        described = dict(
+            description, chunk=place, parts=[[name, len(data)] for name, data in parts]
+        )
         meta = _dumps(described)
         payload = b"".join([_U32.pack(len(meta)), meta, *(data for _, data in parts)])
         offset = self._offset
-        size = self._section(b"CHNK", payload)
-        self.chunk_index.append({"offset": offset, "bytes": size})
+        size, checksum = self._section(b"CHNK", payload)
+        self.chunk_index.append(
+            {"offset": offset, "bytes": size, "n_rows": n_rows, "checksum": checksum}
+        )
+        self.n_rows += n_rows
         return size
 
     def finish(self, footer: dict[str, Any]) -> None:
-        """Write the footer (with the chunk index) and the trailer."""
+        """Write the footer (with the chunk index and the row and chunk counts) and the
+        trailer."""
         offset = self._offset
-        self._section(b"FOOT", _dumps(dict(footer, chunk_index=self.chunk_index)))
+        counted = {"chunk_index": self.chunk_index, "n_rows": self.n_rows}
+        counted["n_chunks"] = len(self.chunk_index)
+        self._section(b"FOOT", _dumps(dict(footer, **counted)))
         self._write(_TRAILER.pack(offset, END_MAGIC))
 
 
@@ -130,7 +173,7 @@ class ContainerReader:
         if version < 1:
             raise CorruptFileError(f"{name} has an invalid .jz format version {version}")
         self.version = version
-        tag, payload, self.header_size = self._section(extra=prelude)
+        tag, payload, self.header_size, self._file_id = self._section(extra=prelude)
         self._expect(tag, b"HEAD")
         self.header: dict[str, Any] = self._json(payload, "header")
         self.model_bytes: bytes | None = None
@@ -145,7 +188,8 @@ class ContainerReader:
         self._offset += n
         return data
 
-    def _section(self, extra: bytes = b"") -> tuple[bytes, bytes, int]:
+    def _section(self, extra: bytes = b"") -> tuple[bytes, bytes, int, str]:
+        """The next section's tag, payload, size and checksum (hex), verified."""
         head = self._read_exact(_SECTION.size, "a section header")
         tag, length = _SECTION.unpack(head)
         if tag not in (b"HEAD", b"MODL", b"CHNK", b"FOOT"):
@@ -163,7 +207,7 @@ class ContainerReader:
             raise CorruptFileError(
                 f"{self._name} is damaged (checksum mismatch in {tag.decode()} section)"
             )
-        return tag, payload, _SECTION.size + length + _CHECKSUM.size
+        return tag, payload, _SECTION.size + length + _CHECKSUM.size, f"{stored:016x}"
 
     def _expect(self, tag: bytes, wanted: bytes) -> None:
         if tag != wanted:
@@ -173,21 +217,22 @@ class ContainerReader:
             )
 
     def _json(self, payload: bytes, what: str) -> dict[str, Any]:
-        try:
-            data = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise CorruptFileError(f"{self._name} is damaged (unreadable {what})") from None
-        if not isinstance(data, dict):
-            raise CorruptFileError(f"{self._name} is damaged (unreadable {what})")
-        return data
+        return load_json(payload, f"the {what} of {self._name}")
+
+    def _damaged(self, reason: str) -> CorruptFileError:
+        return CorruptFileError(f"{self._name} is damaged ({reason})")
 
     def chunks(self) -> Iterator[tuple[dict[str, Any], dict[str, bytes], int]]:
         """Yield (description, {part name: bytes}, chunk size in bytes) for every chunk, then
         read and verify the footer and trailer (available as `footer` afterwards). An embedded
-        model is in `model_bytes` from the first chunk that needs it on."""
-        offsets = []
+        model is in `model_bytes` from the first chunk that needs it on.
+
+        Each description is checked against the chunk's place in the file before it is
+        yielded (version 4 on), and the chunk index and row total against the footer."""
+        index: list[dict[str, Any]] = []
+        n_rows = n_events = 0
         while True:
-            tag, payload, size = self._pending
+            tag, payload, size, checksum = self._pending
             start = self._offset - size
             if tag == b"FOOT":
                 break
@@ -196,33 +241,82 @@ class ContainerReader:
                 self._pending = self._section()
                 continue
             self._expect(tag, b"CHNK")
-            offsets.append(start)
-            yield (*self._split_chunk(payload), size)
+            description, parts = self._split_chunk(payload)
+            rows = require_rows(description.get("n_rows"), f"chunk {len(index)}'s row count")
+            if self.version >= BOUND_CHUNKS_VERSION:
+                n_events = self._check_place(description, len(index), n_rows, n_events)
+            index.append({"offset": start, "bytes": size, "n_rows": rows, "checksum": checksum})
+            n_rows += rows
+            yield description, parts, size
             self._pending = self._section()
         footer = self._json(payload, "footer")
         trailer = self._read_exact(_TRAILER.size, "the trailer")
         foot_offset, end_magic = _TRAILER.unpack(trailer)
         if end_magic != END_MAGIC or foot_offset != start or self._stream.read(1):
-            raise CorruptFileError(f"{self._name} is damaged (bad trailer)")
-        if [c.get("offset") for c in footer.get("chunk_index", [])] != offsets:
-            raise CorruptFileError(f"{self._name} is damaged (chunk index does not match)")
+            raise self._damaged("bad trailer")
+        self._check_footer(footer, index, n_rows)
         self.footer = footer
+
+    def _check_place(
+        self, description: dict[str, Any], position: int, first_row: int, first_event: int
+    ) -> int:
+        """Refuse a chunk that is not the one the file's order says comes here; returns the
+        events counted up to the end of this chunk."""
+        place = require_dict(description.get("chunk"), f"chunk {position}'s place")
+        if place.get("file") != self._file_id:
+            raise self._damaged(f"chunk {position} belongs to another file")
+        recorded = require_int(place.get("index"), f"chunk {position}'s index")
+        if recorded != position:
+            raise self._damaged(
+                f"chunk {recorded} found where chunk {position} belongs: chunks are reordered, "
+                "duplicated or missing"
+            )
+        if place.get("first_row") != first_row:
+            raise self._damaged(f"chunk {position} does not start at row {first_row}")
+        if "n_events" in description or "first_event" in place:
+            events = require_int(description.get("n_events"), f"chunk {position}'s events")
+            if place.get("first_event") != first_event:
+                raise self._damaged(f"chunk {position} does not start at event {first_event}")
+            return first_event + events
+        return first_event
+
+    def _check_footer(self, footer: dict[str, Any], index: list[dict[str, Any]], rows: int) -> None:
+        """The footer's chunk index must list exactly the chunks read, and its row total must
+        be the rows they hold (older versions: offsets, and the total where recorded)."""
+        listed = require_list(footer.get("chunk_index", []), "the footer's chunk index")
+        if self.version >= BOUND_CHUNKS_VERSION:
+            if listed != index:
+                raise self._damaged("chunk index does not match: chunks are missing or replaced")
+            expected_rows = require_int(footer.get("n_rows"), "the footer's row count")
+            if require_int(footer.get("n_chunks"), "the footer's chunk count") != len(index):
+                raise self._damaged("the footer's chunk count does not match the chunks read")
+        else:
+            offsets = [require_dict(c, "a chunk index entry").get("offset") for c in listed]
+            if offsets != [c["offset"] for c in index]:
+                raise self._damaged("chunk index does not match")
+            expected_rows = require_int(footer.get("n_rows", rows), "the footer's row count")
+        if expected_rows != rows:
+            raise self._damaged(
+                f"the footer declares {expected_rows:,} rows, the chunks hold {rows:,}"
+            )
 
     def _split_chunk(self, payload: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
         if len(payload) < _U32.size:
-            raise CorruptFileError(f"{self._name} is damaged (empty chunk)")
+            raise self._damaged("empty chunk")
         (meta_len,) = _U32.unpack_from(payload)
         description = self._json(payload[_U32.size : _U32.size + meta_len], "chunk description")
         position = _U32.size + meta_len
         parts: dict[str, bytes] = {}
-        try:
-            for name, length in description["parts"]:
-                parts[name] = payload[position : position + length]
-                position += length
-        except (KeyError, TypeError, ValueError):
-            raise CorruptFileError(f"{self._name} is damaged (bad chunk description)") from None
+        for entry in require_list(description.get("parts"), "a chunk's part list"):
+            name, length = require_list(entry, "a chunk's part entry", length=2)
+            name = require_str(name, "a chunk's part name")
+            length = require_int(length, f"the length of part {name!r}", 0, len(payload))
+            if name in parts:
+                raise self._damaged(f"a chunk has two {name!r} parts")
+            parts[name] = payload[position : position + length]
+            position += length
         if position != len(payload):
-            raise CorruptFileError(f"{self._name} is damaged (chunk parts do not add up)")
+            raise self._damaged("chunk parts do not add up")
         return description, parts
 
 
@@ -261,12 +355,11 @@ def describe_file(path: str | os.PathLike[str]) -> dict[str, Any]:
                 owner = name.split(":", 1)[0]
                 column_bytes[owner] = column_bytes.get(owner, 0) + len(data)
         footer = reader.footer or {}
-    header = reader.header
+    header = check_table_header(reader.header)
+    check_column_statistics(footer.get("columns", {}))
     file_bytes = Path(path).stat().st_size
-    n_rows = int(footer.get("n_rows", 0))
-    n_float_columns = sum(
-        1 for c in header.get("columns", []) if str(c.get("dtype", "")).startswith("float")
-    )
+    n_rows = require_int(footer.get("n_rows", 0), "the footer's row count")
+    n_float_columns = sum(1 for c in header["columns"] if c["dtype"].startswith("float"))
     raw_float32 = 4 * n_rows * n_float_columns
     source_bytes = (header.get("source") or {}).get("bytes")
     without_model = file_bytes - reader.model_size
