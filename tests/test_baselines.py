@@ -239,6 +239,136 @@ def test_entropy_floor_is_below_the_real_coders(jet_columns: dict[str, np.ndarra
     assert floor.nbytes < baselines.compress_mantissa_for_tolerances(jet_columns, tolerances).nbytes
 
 
+# ----------------------------------------------------------------------------- ROOT's lossy columns
+def u32(*words: int) -> np.ndarray:
+    return np.array(words, dtype=np.uint32).view(np.float32)
+
+
+def test_pack_bits_is_least_significant_bit_first() -> None:
+    """Items 1, 2, 3 at 2 bits: 01, 10, 11 from the lowest bit up is 0b00111001."""
+    assert baselines.pack_bits(np.array([1, 2, 3]), 2) == bytes([0b00111001])
+    # 3 items of 5 bits: 15 bits in 2 bytes; 31 = 11111, 0, 1 = 00001
+    assert baselines.pack_bits(np.array([31, 0, 1]), 5) == bytes([0b00011111, 0b00000100])
+
+
+def test_pack_bits_round_trips_any_width() -> None:
+    rng = np.random.default_rng(4)
+    for nbits in (1, 7, 13, 31, 32):
+        items = rng.integers(0, 2**nbits, 1001, dtype=np.uint64)
+        data = baselines.pack_bits(items, nbits)
+        assert len(data) == (1001 * nbits + 7) // 8
+        bits = np.unpackbits(np.frombuffer(data, np.uint8), count=1001 * nbits, bitorder="little")
+        weights = np.uint64(1) << np.arange(nbits, dtype=np.uint64)
+        back = (bits.reshape(1001, nbits).astype(np.uint64) * weights).sum(axis=1)
+        np.testing.assert_array_equal(back, items)
+
+
+@pytest.mark.parametrize(
+    ("word", "bits", "expected_word"),
+    [
+        (0x3F800000, 10, 0x3F800000),  # 1.0: nothing to cut
+        (0x3FFFFFFF, 10, 0x3FC00000),  # 1.99999988: one mantissa bit left, 1.5 (toward zero)
+        (0xC0533333, 16, 0xC0530000),  # -3.3: seven mantissa bits, -3.296875 (toward zero)
+        (0x7F800000, 10, 0x7F800000),  # inf
+        (0x7FC00000, 10, 0x7FC00000),  # the quiet NaN keeps its top mantissa bit
+        (0x00000001, 31, 0x00000000),  # smallest subnormal: its only bit is cut
+    ],
+)
+def test_real32_trunc_hand_computed(word: int, bits: int, expected_word: int) -> None:
+    items = baselines.real32_trunc_encode(u32(word), bits)
+    assert int(items[0]) == word >> (32 - bits)
+    assert int(baselines.real32_trunc_decode(items, bits).view(np.uint32)[0]) == expected_word
+
+
+def test_real32_quant_hand_computed() -> None:
+    """[0, 1] at 2 bits: 3 steps; q = trunc(0.5 + 3x), x' = q / 3."""
+    values = f32(0.0, 0.49, 0.5, 1.0)
+    codes = baselines.real32_quant_encode(values, 2, 0.0, 1.0)
+    np.testing.assert_array_equal(codes, [0, 1, 2, 3])
+    restored = baselines.real32_quant_decode(codes, 2, 0.0, 1.0)
+    np.testing.assert_array_equal(restored, f32(0.0, 1 / 3, 2 / 3, 1.0))
+
+
+def test_real32_quant_refuses_values_outside_its_range() -> None:
+    with pytest.raises(OptionError, match="2 values are outside"):
+        baselines.real32_quant_encode(f32(0.5, 1.5, np.nan), 8, 0.0, 1.0)
+    with pytest.raises(OptionError, match="1 to 32 bits"):
+        baselines.real32_quant_encode(f32(0.5), 33, 0.0, 1.0)
+
+
+def test_real16_rounds_to_nearest_even_and_overflows_to_inf() -> None:
+    values = f32(1 / 3, 1 + 2**-11, 1 + 3 * 2**-11, 65504.0, 65520.0, -0.0)
+    items = baselines.real16_encode(values)
+    np.testing.assert_array_equal(items, [0x3555, 0x3C00, 0x3C02, 0x7BFF, 0x7C00, 0x8000])
+    assert baselines.real16_decode(items)[0] == np.float32(0.333251953125)
+
+
+@pytest.mark.parametrize(
+    ("word", "bits", "expected_word"),
+    [
+        (0x3EAAAAAB, 12, 0x3EAAA800),  # 1/3: 12 mantissa bits, the 13th (0) rounds down
+        (0x3F9FFFFF, 2, 0x3FA00000),  # 1.24999988: 1.01|11... rounds half up to 1.01 = 1.25
+        (0x3FFFFFFF, 2, 0x3FE00000),  # 1.99999988: the carry saturates at 1.11 = 1.75
+        (0xC0533333, 6, 0xC0540000),  # -3.3: 1.101010|0 -> -3.3125 (sign kept)
+        (0x80000000, 6, 0x00000000),  # -0.0 is not < 0: stored as +0.0
+        (0x7F800000, 6, 0x7F800000),  # inf
+    ],
+)
+def test_float16_truncation_hand_computed(word: int, bits: int, expected_word: int) -> None:
+    stored = baselines.float16_truncate_encode(u32(word), bits)
+    assert stored.itemsize == 3 and stored["exponent"][0] == (word >> 23) & 0xFF
+    restored = baselines.float16_truncate_decode(stored, bits)
+    assert int(restored.view(np.uint32)[0]) == expected_word
+
+
+def test_ttree_range_hand_computed() -> None:
+    """[0, 1, 2]: factor 2^2 / 1 = 4; aint = UInt_t(0.5 + 4x) after clamping; x' = aint / 4."""
+    codes = baselines.ttree_range_encode(f32(0.3, 0.5, 1.0, -1.0, 7.0), 2, 0.0, 1.0)
+    np.testing.assert_array_equal(codes, [1, 2, 4, 0, 4])  # x = max gives 2^nbits (a UInt_t)
+    float16 = baselines.ttree_range_decode(codes, 2, 0.0, 1.0)
+    np.testing.assert_array_equal(float16, f32(0.25, 0.5, 1.0, 0.0, 1.0))
+    # Double32_t reads back in double precision: 8 / 160 is 0.05 as a double, not as a float
+    code = baselines.ttree_range_encode(f32(0.05), 4, 0.0, 0.1)
+    assert int(code[0]) == 8
+    assert baselines.ttree_range_decode(code, 4, 0.0, 0.1, dtype="float64")[0] == 8 / 160
+    assert baselines.ttree_range_decode(code, 4, 0.0, 0.1)[0] == np.float32(8 / 160)
+
+
+def test_root_compressed_bytes_adds_block_headers_and_never_grows() -> None:
+    zeros = bytes(100_000)
+    compressed = baselines.root_compressed_bytes(zeros, 32_000)
+    assert 4 * baselines.ROOT_BLOCK_HEADER < compressed < 1000  # 4 baskets, each with a header
+    noise = np.random.default_rng(0).bytes(5000)
+    assert baselines.root_compressed_bytes(noise, 32_000) == 5000
+
+
+@pytest.mark.parametrize("container", ["rntuple", "ttree"])
+def test_root_min_bits_meet_every_tolerance_with_the_fewest_bits(
+    jet_columns: dict[str, np.ndarray], container: str
+) -> None:
+    tolerances = parse_tolerances("m=0.1%,pt=0.1%,eta=0.001,phi=0.001")
+    result = baselines.compress_root_for_tolerances(jet_columns, tolerances, container)
+    assert result.method == f"{container}-min-bits"
+    for name, tolerance in tolerances.items():
+        restored = result.reconstruction[name]
+        assert not tolerance.violations(jet_columns[name], restored).any(), name
+    assert result.nbytes < baselines.compress_lossless(jet_columns).nbytes
+    if container == "rntuple":  # pt: 0.1 % needs 2^-(n-9) <= 1e-3 truncated, n = 19
+        assert result.detail["m"] == "Real32Trunc(19)"  # m has zeros and negatives
+        fewer = baselines.real32_trunc_decode(
+            baselines.real32_trunc_encode(jet_columns["m"], 18), 18
+        )
+        assert tolerances["m"].violations(jet_columns["m"], fewer).any()
+
+
+def test_root_falls_back_to_plain_floats_below_their_precision() -> None:
+    values = {"x": np.array([1.1, 2.3, np.nan, 3.7], dtype=np.float32)}
+    tight = {"x": Tolerance(1e-9, relative=True)}
+    result = baselines.compress_root_for_tolerances(values, tight, "rntuple")
+    assert result.detail["x"] == "SplitReal32"
+    assert np.array_equal(result.reconstruction["x"], values["x"], equal_nan=True)
+
+
 # ----------------------------------------------------------------------------- the benchmark
 @pytest.mark.slow
 def test_rate_distortion_benchmark_runs_end_to_end(atlas_4d_path, tmp_path, monkeypatch) -> None:
@@ -261,7 +391,10 @@ def test_rate_distortion_benchmark_runs_end_to_end(atlas_4d_path, tmp_path, monk
     assert (tmp_path / "rate_distortion_atlas_4d.png").stat().st_size > 10_000
     methods = {row["method"] for row in report["rows"] if row["dataset"] == "atlas_4d"}
     assert {"lossless", "mantissa", "nanoaod", "sz3", "zfp", "entropy"} <= methods
+    assert {"rntuple-min-bits", "ttree-min-bits"} <= methods
     for row in report["rows"]:
-        if row["method"] == "jetzip-bounded" or row["method"].startswith("mantissa-min"):
+        if row["method"] in ("jetzip-bounded", "rntuple-min-bits", "ttree-min-bits") or row[
+            "method"
+        ].startswith("mantissa-min"):
             assert all(e["violations"] == 0 for e in row["errors"].values()), row
     assert len(report["targets"]) == 3 * len({r["dataset"] for r in report["rows"]})

@@ -8,6 +8,9 @@ errors are measured on exactly the values a user would get back. The baselines a
 - ATLAS-style mantissa rounding (round-to-nearest-even on N mantissa bits) + best lossless codec,
   either at a fixed N or at the fewest bits that meet a tolerance on every value;
 - CMS NanoAOD-style per-variable precision (pt 10, eta 12, phi 12, mass 10 bits) + LZMA;
+- ROOT's own lossy float columns, re-implemented bit for bit: RNTuple Real32Trunc, Real32Quant
+  and Real16, TTree Float16_t / Double32_t, at the fewest bits that meet a tolerance, sized as
+  ROOT compresses them (zstd level 5 per page or basket; see docs/baselines.md);
 - SZ3 and ZFP in absolute-error mode on transformed columns (log / asinh / identity);
 - the empirical entropy of uniformly quantised transformed columns: the floor that no memoryless
   per-column coder can beat at that tolerance.
@@ -422,3 +425,299 @@ def quantised_entropy(
     the estimate (a real coder adds its model's and its framing's bytes).
     """
     return _compress_transformed(columns, tolerances, "entropy", _quantise_round_trip)
+
+
+# ---------------------------------------------------------------------------------------------
+# ROOT's own lossy float columns (RNTuple, ROOT >= 6.34; TTree Float16_t / Double32_t)
+# ---------------------------------------------------------------------------------------------
+#: RNTuple's default compression "505" (zstd level 5), also ROOT's recommended general-purpose
+#: setting for TTrees; every compressed block carries ROOT's 9-byte block header, and a block
+#: that does not shrink is stored as it is.
+ROOT_ZSTD_LEVEL = 5
+ROOT_BLOCK_HEADER = 9
+#: Largest unzipped RNTuple page (RNTupleWriteOptions' default max unzipped page size in 6.34) and
+#: the default TTree basket size (TTree::Branch's bufsize).
+RNTUPLE_PAGE_BYTES = 1 << 20
+TTREE_BASKET_BYTES = 32000
+#: Bits RNTuple accepts per value (RColumnElementBase::GetValidBitRange) and those TTree accepts
+#: in a `[xmin, xmax, nbits]` range or, without a range, as kept mantissa bits (`[0, 0, nbits]`).
+REAL32_TRUNC_BITS = range(10, 32)
+REAL32_QUANT_BITS = range(1, 33)
+FLOAT16_MANTISSA_BITS = range(2, 15)
+FLOAT16_RANGE_BITS = range(2, 33)
+#: A TTree truncated float on disk: exponent byte, then mantissa + sign as a big-endian u16.
+_TRUNCATED = np.dtype([("exponent", "u1"), ("mantissa", ">u2")])
+
+
+def pack_bits(items: np.ndarray, nbits: int) -> bytes:
+    """ROOT's BitPacking::PackBits: the low `nbits` of each item, item after item, least
+    significant bit first, in ceil(count * nbits / 8) bytes (what a page holds)."""
+    items = np.asarray(items, dtype=np.uint64)
+    bits = (items[:, None] >> np.arange(nbits, dtype=np.uint64)) & np.uint64(1)
+    return np.packbits(bits.astype(np.uint8).ravel(), bitorder="little").tobytes()
+
+
+def _check_bits(bits: int, valid: range, what: str) -> None:
+    if bits not in valid:
+        raise OptionError(f"{what} takes {valid.start} to {valid.stop - 1} bits, got {bits}")
+
+
+def real32_trunc_encode(values: np.ndarray, bits: int) -> np.ndarray:
+    """RNTuple Real32Trunc: the top `bits` of each float32 (sign, 8 exponent bits, bits - 9
+    mantissa bits); the dropped bits are cut, so magnitudes are truncated toward zero."""
+    _check_bits(bits, REAL32_TRUNC_BITS, "Real32Trunc")
+    words = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    return words >> np.uint32(32 - bits)
+
+
+def real32_trunc_decode(items: np.ndarray, bits: int) -> np.ndarray:
+    """Inverse of `real32_trunc_encode`: the kept bits on top, zeros below (float32)."""
+    return (np.asarray(items, dtype=np.uint32) << np.uint32(32 - bits)).view(np.float32)
+
+
+def _quant_range(vmin: float, vmax: float) -> None:
+    if not (math.isfinite(vmin) and math.isfinite(vmax) and vmin < vmax):
+        raise OptionError(f"a quantisation range needs finite min < max, got [{vmin}, {vmax}]")
+
+
+def real32_quant_encode(values: np.ndarray, bits: int, vmin: float, vmax: float) -> np.ndarray:
+    """RNTuple Real32Quant (QuantizeReals): q = trunc(0.5 + (x - min) * (2^bits - 1) / (max - min))
+    in double precision. A value outside [min, max] (NaN included) is an error, as in ROOT."""
+    _check_bits(bits, REAL32_QUANT_BITS, "Real32Quant")
+    _quant_range(vmin, vmax)
+    x = np.asarray(values, dtype=np.float64)
+    outside = int(np.count_nonzero(~((vmin <= x) & (x <= vmax))))
+    if outside:
+        raise OptionError(f"{outside} values are outside the quantisation range [{vmin}, {vmax}]")
+    scale = float((1 << bits) - 1) / (vmax - vmin)
+    return (0.5 + (x - vmin) * scale).astype(np.uint32)
+
+
+def real32_quant_decode(codes: np.ndarray, bits: int, vmin: float, vmax: float) -> np.ndarray:
+    """Inverse of `real32_quant_encode` (UnquantizeReals): float32(q * (max - min) /
+    (2^bits - 1) + min), the step computed once in double precision."""
+    step = (vmax - vmin) / float((1 << bits) - 1)
+    return (np.asarray(codes, dtype=np.float64) * step + vmin).astype(np.float32)
+
+
+def real16_encode(values: np.ndarray) -> np.ndarray:
+    """RNTuple Real16: IEEE half precision, rounded to nearest even, overflow to infinity (ROOT's
+    FloatToHalf), as the bits of a little-endian uint16."""
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(values, dtype=np.float32).astype(np.float16).view(np.uint16)
+
+
+def real16_decode(items: np.ndarray) -> np.ndarray:
+    """Inverse of `real16_encode` (exact: every half is a float32)."""
+    return np.asarray(items, dtype=np.uint16).view(np.float16).astype(np.float32)
+
+
+def float16_truncate_encode(values: np.ndarray, bits: int) -> np.ndarray:
+    """TTree Float16_t / Double32_t without a range (`[0, 0, bits]`, TBufferFile::WriteFloat16):
+    exponent byte + `bits` mantissa bits rounded half up (a carry out of the mantissa saturates
+    it instead of raising the exponent) + the sign of `x < 0` (so -0 and signed NaN lose it)."""
+    _check_bits(bits, FLOAT16_MANTISSA_BITS, "Float16_t without a range")
+    single = np.ascontiguousarray(values, dtype=np.float32)
+    words = single.view(np.uint32)
+    out = np.empty(single.size, dtype=_TRUNCATED)
+    out["exponent"] = (words >> np.uint32(23)) & np.uint32(0xFF)
+    mantissa = ((words >> np.uint32(22 - bits)) & np.uint32((1 << (bits + 1)) - 1)) + np.uint32(1)
+    mantissa >>= np.uint32(1)
+    mantissa[(mantissa >> np.uint32(bits)) != 0] = (1 << bits) - 1
+    mantissa[single < 0] |= np.uint32(1 << (bits + 1))
+    out["mantissa"] = mantissa
+    return out
+
+
+def float16_truncate_decode(stored: np.ndarray, bits: int) -> np.ndarray:
+    """Inverse of `float16_truncate_encode` (TBufferFile::ReadWithNbits), float32."""
+    mantissa = stored["mantissa"].astype(np.uint32)
+    words = stored["exponent"].astype(np.uint32) << np.uint32(23)
+    words |= (mantissa & np.uint32((1 << (bits + 1)) - 1)) << np.uint32(23 - bits)
+    values = words.view(np.float32)
+    negative = (mantissa >> np.uint32(bits + 1)) & np.uint32(1) == 1
+    return np.where(negative, -values, values)
+
+
+def _ttree_factor(bits: int, xmin: float, xmax: float) -> float:
+    """TStreamerElement's GetRange: 2^bits (2^32 - 1 for 32 bits) over the range."""
+    _check_bits(bits, FLOAT16_RANGE_BITS, "a Float16_t/Double32_t range")
+    _quant_range(xmin, xmax)
+    return float((1 << bits) if bits < 32 else 0xFFFFFFFF) / (xmax - xmin)
+
+
+def ttree_range_encode(values: np.ndarray, bits: int, xmin: float, xmax: float) -> np.ndarray:
+    """TTree Float16_t / Double32_t with `[xmin, xmax, bits]` (WriteFloat16 / WriteDouble32):
+    x clamped to the range, then UInt_t(0.5 + factor * (x - xmin)), stored as a full UInt_t."""
+    factor = _ttree_factor(bits, xmin, xmax)
+    x = np.clip(np.asarray(values, dtype=np.float64), xmin, xmax)
+    return (0.5 + factor * (x - xmin)).astype(np.uint32)
+
+
+def ttree_range_decode(
+    codes: np.ndarray, bits: int, xmin: float, xmax: float, dtype: str = "float32"
+) -> np.ndarray:
+    """Inverse of `ttree_range_encode` (ReadWithFactor): aint / factor + xmin, float32 for
+    Float16_t, float64 for Double32_t."""
+    factor = _ttree_factor(bits, xmin, xmax)
+    return (np.asarray(codes, dtype=np.float64) / factor + xmin).astype(dtype)
+
+
+def root_compressed_bytes(data: bytes, block_bytes: int) -> int:
+    """Bytes ROOT stores for `data` written as blocks (pages, baskets) of `block_bytes`: each
+    block zstd level 5 + ROOT's block header, or as it is where that is not smaller."""
+    compressor = zstandard.ZstdCompressor(level=ROOT_ZSTD_LEVEL)
+    total = 0
+    for start in range(0, len(data), block_bytes):
+        block = data[start : start + block_bytes]
+        total += min(len(block), ROOT_BLOCK_HEADER + len(compressor.compress(block)))
+    return total
+
+
+@dataclass(frozen=True)
+class RootEncoding:
+    """One way ROOT can store a float column, at one bit count: its name for the report, the
+    values a reader gets back and how to make the bytes on disk (before compression), which
+    are made only for encodings that meet the tolerance."""
+
+    name: str
+    reconstruction: np.ndarray
+    payload: Callable[[], bytes]
+
+
+def _finite_range(values: np.ndarray) -> tuple[float, float] | None:
+    """The [min, max] a user would declare for a column, or None when no range can hold it
+    (NaN/inf present, or a single value)."""
+    x = np.asarray(values, dtype=np.float64)
+    if not x.size or not np.isfinite(x).all() or x.min() == x.max():
+        return None
+    return float(x.min()), float(x.max())
+
+
+def rntuple_encodings(values: np.ndarray, bits: int | None, family: str) -> RootEncoding:
+    """`values` in one RNTuple float column type: "Real32Trunc" or "Real32Quant" (over the
+    column's [min, max]) at `bits`, "Real16", or "SplitReal32" (ROOT's float default)."""
+    single = np.ascontiguousarray(values, dtype=np.float32)
+    if family == "Real32Trunc":
+        assert bits is not None
+        items = real32_trunc_encode(single, bits)
+        return RootEncoding(
+            f"Real32Trunc({bits})", real32_trunc_decode(items, bits), lambda: pack_bits(items, bits)
+        )
+    if family == "Real32Quant":
+        assert bits is not None
+        bounds = _finite_range(single)
+        if bounds is None:
+            raise OptionError("Real32Quant needs finite values spanning a range")
+        codes = real32_quant_encode(single, bits, *bounds)
+        return RootEncoding(
+            f"Real32Quant({bits}, [{bounds[0]:.6g}, {bounds[1]:.6g}])",
+            real32_quant_decode(codes, bits, *bounds),
+            lambda: pack_bits(codes, bits),
+        )
+    if family == "Real16":
+        items = real16_encode(single)
+        return RootEncoding("Real16", real16_decode(items), lambda: items.astype("<u2").tobytes())
+    if family == "SplitReal32":
+        return RootEncoding("SplitReal32", single.copy(), lambda: byte_shuffle(single))
+    raise OptionError(f"unknown RNTuple float column type {family!r}")
+
+
+def ttree_encodings(values: np.ndarray, bits: int | None, family: str) -> RootEncoding:
+    """`values` as a TTree branch: "Float16_t" / "Double32_t" with the column's [min, max] at
+    `bits`, "Float16_t[0,0,bits]" (truncated mantissa), or "Float_t" (plain big-endian float)."""
+    single = np.ascontiguousarray(values, dtype=np.float32)
+    if family in ("Float16_t", "Double32_t"):
+        assert bits is not None
+        bounds = _finite_range(single)
+        if bounds is None:
+            raise OptionError(f"{family} with a range needs finite values spanning a range")
+        codes = ttree_range_encode(single, bits, *bounds)
+        dtype = "float32" if family == "Float16_t" else "float64"
+        return RootEncoding(
+            f"{family}[{bounds[0]:.6g},{bounds[1]:.6g},{bits}]",
+            ttree_range_decode(codes, bits, *bounds, dtype=dtype),
+            lambda: codes.astype(">u4").tobytes(),
+        )
+    if family == "Float16_t[0,0,bits]":
+        assert bits is not None
+        stored = float16_truncate_encode(single, bits)
+        return RootEncoding(
+            f"Float16_t[0,0,{bits}]", float16_truncate_decode(stored, bits), stored.tobytes
+        )
+    if family == "Float_t":
+        return RootEncoding("Float_t", single.copy(), lambda: single.astype(">f4").tobytes())
+    raise OptionError(f"unknown TTree float type {family!r}")
+
+
+#: Per container: the encoder, the block size of its compression, and each family with the bit
+#: counts to search (None: a fixed-width type).
+ROOT_CONTAINERS: dict[str, tuple[Callable[..., RootEncoding], int, dict[str, range | None]]] = {
+    "rntuple": (
+        rntuple_encodings,
+        RNTUPLE_PAGE_BYTES,
+        {
+            "Real32Trunc": REAL32_TRUNC_BITS,
+            "Real32Quant": REAL32_QUANT_BITS,
+            "Real16": None,
+            "SplitReal32": None,
+        },
+    ),
+    "ttree": (
+        ttree_encodings,
+        TTREE_BASKET_BYTES,
+        {
+            "Float16_t[0,0,bits]": FLOAT16_MANTISSA_BITS,
+            "Float16_t": FLOAT16_RANGE_BITS,
+            "Double32_t": FLOAT16_RANGE_BITS,
+            "Float_t": None,
+        },
+    ),
+}
+
+
+def fewest_root_bits(
+    values: np.ndarray, tolerance: Tolerance, container: str
+) -> tuple[RootEncoding, int]:
+    """Per family of `container`, the encoding at the fewest bits that meets `tolerance` on
+    every value; of those, the one ROOT stores in the fewest compressed bytes, with that size.
+
+    Raises OptionError when no family meets the tolerance (values not float32-exact)."""
+    encode, block_bytes, families = ROOT_CONTAINERS[container]
+    original = np.asarray(values, dtype=np.float64)
+    best: tuple[RootEncoding, int] | None = None
+    for family, bit_counts in families.items():
+        for bits in bit_counts or [None]:
+            try:
+                encoding = encode(values, bits, family)
+            except OptionError:  # no range for a column with NaN/inf or one value
+                break
+            if not tolerance.violations(original, encoding.reconstruction).any():
+                size = root_compressed_bytes(encoding.payload(), block_bytes)
+                if best is None or size < best[1]:
+                    best = (encoding, size)
+                break
+    if best is None:
+        raise OptionError(
+            f"no {container} float encoding meets tolerance {tolerance.to_text()} on these values"
+        )
+    return best
+
+
+def compress_root_for_tolerances(
+    columns: Mapping[str, np.ndarray], tolerances: Mapping[str, Tolerance], container: str
+) -> BaselineResult:
+    """ROOT's lossy float columns (`container` "rntuple" or "ttree"), each column at the fewest
+    bits meeting its tolerance on every value, compressed as ROOT would (zstd 5 per page or
+    basket); the detail names the chosen column type."""
+    _require_tolerances(columns, tolerances)
+    column_bytes: dict[str, float] = {}
+    reconstruction: dict[str, np.ndarray] = {}
+    detail: dict[str, str] = {}
+    for name, values in _as_float32(columns).items():
+        encoding, size = fewest_root_bits(values, tolerances[name], container)
+        column_bytes[name] = size
+        reconstruction[name] = encoding.reconstruction
+        detail[name] = encoding.name
+    method = f"{container}-min-bits"
+    return BaselineResult(method, tolerance_text(tolerances), column_bytes, reconstruction, detail)
