@@ -22,7 +22,14 @@ from jetzip.training.config import TrainConfig as Config
 from jetzip.training.lr_find import lr_range_test, plot_lr_find
 from jetzip.training.schedules import lr_at
 
-MODEL_DIR_FILES = {"model.jzm", "config.json", "history.csv", "test_indices.npy", "checkpoint.pt"}
+MODEL_DIR_FILES = {
+    "model.jzm",
+    "config.json",
+    "history.csv",
+    "test_indices.npy",
+    "checkpoint.pt",
+    "summary.json",
+}
 
 
 def jets(n_rows: int = 600, seed: int = 0) -> Table:

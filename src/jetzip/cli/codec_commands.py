@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,12 @@ def compress(args: argparse.Namespace) -> int:
     info = compress_file(args.data[0], args.output, progress=not args.quiet, **options)
     if not args.quiet:
         print(format_summary(info))
+    if info["header"]["mode"] == "latent":
+        from jetzip.models.quality import model_dir_warning
+
+        warning = model_dir_warning(args.model)
+        if warning:
+            print(warning, file=sys.stderr)
     return 0
 
 

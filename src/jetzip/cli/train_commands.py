@@ -136,6 +136,33 @@ DATA_AND_MODEL_ARGS: tuple[Arg, ...] = (
         "--threads", type=int, default=SUPPRESS, help="torch CPU threads (default: torch's choice)"
     ),
     arg("--device", default=SUPPRESS, help=f"cpu, cuda or cuda:N (default {D.device})"),
+    arg(
+        "--sparsity",
+        default=SUPPRESS,
+        metavar="l1:WEIGHT|kl:WEIGHT:RHO",
+        help="sparse autoencoder: L1 penalty on the hidden activations, or a KL penalty pulling "
+        "each hidden unit's mean |activation| toward RHO (tanh, sigmoid, softmax) (default none)",
+    ),
+    arg(
+        "--l2",
+        type=float,
+        default=SUPPRESS,
+        help=f"L2 regularisation: this times the sum of squared weights, in the loss "
+        f"(default {D.l2})",
+    ),
+)
+
+#: Options that set the architecture, which --init takes from the model instead.
+ARCHITECTURE_OPTIONS = (
+    "preset",
+    "latent",
+    "encoder",
+    "activation",
+    "batch_norm",
+    "dropout",
+    "latent_activation",
+    "kl_weight",
+    "normalisation",
 )
 
 
@@ -188,7 +215,29 @@ def _read(args: argparse.Namespace):  # -> Table
         "--tensorboard",
         default=SUPPRESS,
         metavar="LOG_DIR",
-        help="also log per-epoch metrics for TensorBoard (needs the tensorboard package)",
+        help="also log per-epoch metrics and reconstruction figures for TensorBoard (needs the "
+        "tensorboard package: pip install 'jetzip[tensorboard]')",
+    ),
+    arg(
+        "--tensorboard-every",
+        type=int,
+        default=SUPPRESS,
+        metavar="N",
+        help="epochs between TensorBoard figures: input vs output and residual per column "
+        f"(default {D.tensorboard_every})",
+    ),
+    arg(
+        "--init",
+        default=SUPPRESS,
+        metavar="MODEL_DIR",
+        help="fine-tune this trained (or imported) model: its architecture, columns, transforms "
+        "and weights; its history continues in the new MODEL_DIR",
+    ),
+    arg(
+        "--refit-normalisation",
+        action="store_true",
+        default=SUPPRESS,
+        help="with --init: refit the transforms' parameters on the new data (default: keep)",
     ),
     arg("--overwrite", action="store_true", help="replace MODEL_DIR if it exists"),
     arg(
@@ -204,6 +253,7 @@ def train_command(args: argparse.Namespace) -> int:
     MODEL_DIR is refreshed every 30 s and at the end; Ctrl-C keeps the best model so far.
     Under torchrun, training is data-parallel (gloo on CPU, NCCL on GPU).
     """
+    from jetzip.models.quality import format_rms, residual_warning
     from jetzip.training import CONFIG_FILE, train
 
     out_dir = Path(args.output)
@@ -214,6 +264,14 @@ def train_command(args: argparse.Namespace) -> int:
             raise InputError(f"cannot resume: {saved} does not exist")
         base = json.loads(saved.read_text())
     config = _config(args, base)
+    if config.init is not None and not args.resume:
+        given = [f"--{k.replace('_', '-')}" for k in ARCHITECTURE_OPTIONS if k in vars(args)]
+        if given:
+            raise OptionError(
+                f"--init keeps the architecture of {config.init}; drop {', '.join(given)}"
+            )
+    if config.refit_normalisation and config.init is None:
+        raise OptionError("--refit-normalisation needs --init MODEL_DIR")
     result = train(
         _read(args),
         config,
@@ -230,6 +288,13 @@ def train_command(args: argparse.Namespace) -> int:
         f"wrote {out_dir}",
         file=sys.stderr,
     )
+    print(
+        f"validation residual RMS: {format_rms(result.summary['val_residual_rms'])}",
+        file=sys.stderr,
+    )
+    warning = residual_warning(result.summary["val_residual_rms"])
+    if warning:
+        print(warning, file=sys.stderr)
     return 0
 
 

@@ -24,6 +24,16 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     name: getattr(nn, cls) for name, cls in ACTIVATION_CLASSES.items()
 }
 
+
+_ACTIVATION_TYPES = tuple(ACTIVATIONS.values())
+
+
+def make_activation(name: str) -> nn.Module:
+    """The activation module `name`; softmax normalises over the units of a layer (dim 1)."""
+    cls = ACTIVATIONS[name]
+    return cls(dim=1) if cls is nn.Softmax else cls()
+
+
 SPEC_KEYS = {
     "kind",
     "n_inputs",
@@ -92,7 +102,7 @@ def _stack(
         layers.append(nn.Linear(n_in, n_out))
         if spec["batch_norm"]:
             layers.append(nn.BatchNorm1d(n_out))
-        layers.append(ACTIVATIONS[spec["activation"]]())
+        layers.append(make_activation(spec["activation"]))
         if p > 0:
             layers.append(nn.Dropout(p))
     return nn.Sequential(*layers)
@@ -111,7 +121,7 @@ class AutoEncoder(nn.Module):
         if s["kind"] == "vae":
             self.to_logvar = nn.Linear(s["encoder"][-1], s["latent"])
         self.latent_activation = (
-            ACTIVATIONS[s["activation"]]() if s["latent_activation"] else nn.Identity()
+            make_activation(s["activation"]) if s["latent_activation"] else nn.Identity()
         )
         self.decoder_body = _stack([s["latent"], *s["decoder"]], s["dropout"][n_enc:], s)
         self.to_output = nn.Linear(s["decoder"][-1], s["n_inputs"])
@@ -135,14 +145,38 @@ class AutoEncoder(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.to_output(self.decoder_body(z))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Reconstruction and, for a VAE in training, the KL divergence per sample (mean)."""
-        if not self.is_vae:
-            return self.decode(self.encode(x)), None
-        mean, logvar = self.encode_distribution(x)
-        z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if self.training else mean
-        kl = -0.5 * torch.mean(torch.sum(1 + logvar - mean.pow(2) - logvar.exp(), dim=1))
-        return self.decode(z), kl
+    @staticmethod
+    def _run(
+        body: nn.Sequential, x: torch.Tensor, hidden: list[torch.Tensor] | None
+    ) -> torch.Tensor:
+        """`body(x)`, keeping the output of every activation layer in `hidden` when given."""
+        if hidden is None:
+            return body(x)
+        for layer in body:
+            x = layer(x)
+            if isinstance(layer, _ACTIVATION_TYPES):
+                hidden.append(x)
+        return x
+
+    def forward(
+        self, x: torch.Tensor, with_hidden: bool = False
+    ) -> (
+        tuple[torch.Tensor, torch.Tensor | None]
+        | tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]
+    ):
+        """Reconstruction and, for a VAE, the KL divergence per sample (mean; the latent is
+        sampled in training only). `with_hidden` adds the hidden layers' activations (encoder
+        then decoder), for sparsity penalties: through `forward`, so that DDP sees the call."""
+        hidden: list[torch.Tensor] | None = [] if with_hidden else None
+        body = self._run(self.encoder_body, x, hidden)
+        z = self.latent_activation(self.to_latent(body))
+        kl = None
+        if self.is_vae:
+            mean, logvar = z, self.to_logvar(body).clamp(-20.0, 10.0)
+            z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if self.training else mean
+            kl = -0.5 * torch.mean(torch.sum(1 + logvar - mean.pow(2) - logvar.exp(), dim=1))
+        out = self.to_output(self._run(self.decoder_body, z, hidden))
+        return (out, kl) if hidden is None else (out, kl, hidden)
 
 
 def build_model(spec: Mapping[str, Any]) -> AutoEncoder:

@@ -15,6 +15,7 @@ ACTIVATION_CLASSES: dict[str, str] = {
     "elu": "ELU",
     "silu": "SiLU",
     "sigmoid": "Sigmoid",
+    "softmax": "Softmax",
 }
 ACTIVATION_NAMES = tuple(ACTIVATION_CLASSES)
 

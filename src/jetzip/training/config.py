@@ -49,6 +49,11 @@ class TrainConfig:
     threads: int | None = None
     device: str = "cpu"
     tensorboard: str | None = None  # directory for TensorBoard logs (needs `tensorboard`)
+    tensorboard_every: int = 10  # epochs between TensorBoard figures
+    sparsity: str | None = None  # "l1:WEIGHT" or "kl:WEIGHT:RHO" on hidden activations
+    l2: float = 0.0  # L2 penalty: l2 * sum of squared weights (biases excluded) in the loss
+    init: str | None = None  # MODEL_DIR to fine-tune: its architecture, weights and history
+    refit_normalisation: bool = False  # with init: refit the transforms on the new data
 
     def validate(self) -> TrainConfig:
         """Raise OptionError for values that cannot work; return self."""
@@ -64,6 +69,11 @@ class TrainConfig:
             raise OptionError("validation and test fractions must be in (0, 1) and sum below 1")
         if self.max_time is not None and self.max_time <= 0:
             raise OptionError("--max-time must be positive")
+        if self.l2 < 0 or self.tensorboard_every < 1:
+            raise OptionError("--l2 must be >= 0 and --tensorboard-every at least 1")
+        from jetzip.training.sparsity import parse_sparsity
+
+        parse_sparsity(self.sparsity)
         return self
 
     def to_dict(self) -> dict[str, Any]:

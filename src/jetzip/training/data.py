@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from jetzip.errors import InputError
+from jetzip.errors import InputError, OptionError
 from jetzip.models import normalise_spec, preset_spec
 from jetzip.table import Table
 from jetzip.training.config import TrainConfig
 from jetzip.transforms import Normaliser, build_normaliser
+
+if TYPE_CHECKING:
+    from jetzip.models import TrainedModel
 
 #: Fewest rows each split must get (batch-norm needs two rows in a batch).
 MIN_TRAIN_ROWS, MIN_VAL_ROWS = 2, 1
@@ -53,11 +56,36 @@ class PreparedData:
     test_rows: np.ndarray  # int64 indices of the test rows in the original table
     train: torch.Tensor  # (n_train, k) float32, normalised
     val: torch.Tensor
+    val_physical: np.ndarray  # (n_val, k) float64, as read
 
 
-def prepare_data(table: Table, config: TrainConfig, device: torch.device) -> PreparedData:
-    """Select columns, split rows, fit the transforms on the training rows only."""
+def _normaliser(
+    columns: list[str], config: TrainConfig, train_rows: np.ndarray, init: TrainedModel | None
+) -> Normaliser:
+    """Fitted on the training rows; a fine-tuned model keeps its own unless asked to refit
+    (the same steps, their parameters fitted anew)."""
+    if init is None:
+        return build_normaliser(columns, config.normalisation, config.transforms).fit(train_rows)
+    normaliser = Normaliser.from_json_dict(init.normaliser.to_json_dict())
+    return normaliser.fit(train_rows) if config.refit_normalisation else normaliser
+
+
+def prepare_data(
+    table: Table, config: TrainConfig, device: torch.device, init: TrainedModel | None = None
+) -> PreparedData:
+    """Select columns, split rows, fit the transforms on the training rows only (or take the
+    columns and transforms of `init`, the model being fine-tuned)."""
     columns = list(config.columns or table.float_names)
+    if init is not None:
+        if config.columns and columns != init.columns:
+            raise OptionError(
+                f"--columns {','.join(columns)} differ from the columns of the --init model "
+                f"({','.join(init.columns)}); a fine-tuned model keeps its inputs"
+            )
+        missing = [c for c in init.columns if c not in table.names]
+        if missing:
+            raise InputError(f"the data lack the --init model's column(s) {', '.join(missing)}")
+        columns = init.columns
     if not columns:
         raise InputError("the data have no floating-point columns to train on; use --columns")
     table = table.select(columns)
@@ -68,8 +96,7 @@ def prepare_data(table: Table, config: TrainConfig, device: torch.device) -> Pre
     else:
         original_rows = np.flatnonzero(np.isfinite(table.matrix(columns)).all(axis=1))
     split = split_indices(usable.n_rows, config.val_fraction, config.test_fraction, config.seed)
-    normaliser = build_normaliser(columns, config.normalisation, config.transforms)
-    normaliser.fit(matrix[split.train])
+    normaliser = _normaliser(columns, config, matrix[split.train], init)
     scaled = torch.from_numpy(normaliser.transform(matrix).astype(np.float32))
     return PreparedData(
         columns=columns,
@@ -79,6 +106,7 @@ def prepare_data(table: Table, config: TrainConfig, device: torch.device) -> Pre
         test_rows=original_rows[split.test],
         train=scaled[split.train].to(device),
         val=scaled[split.val].to(device),
+        val_physical=matrix[split.val],
     )
 
 

@@ -24,11 +24,14 @@ from tqdm import tqdm
 from jetzip.errors import InputError, OptionError
 from jetzip.fileutil import atomic_output
 from jetzip.models import MODEL_FILE, AutoEncoder, TrainedModel, build_model
+from jetzip.models.quality import residual_rms, write_summary
 from jetzip.table import Table
 from jetzip.training import distributed
+from jetzip.training.board import log_epoch, tensorboard_writer
 from jetzip.training.config import TrainConfig
 from jetzip.training.data import PreparedData, model_spec, prepare_data
 from jetzip.training.schedules import PlateauReducer, lr_at
+from jetzip.training.sparsity import Sparsity, activation_stats, parse_sparsity
 
 CHECKPOINT_FILE = "checkpoint.pt"
 HISTORY_FILE = "history.csv"
@@ -59,15 +62,45 @@ class TrainResult:
     epochs_run: int
     seconds: float
     stop_reason: str  # "epochs", "max_time", "early_stopping"
+    summary: dict[str, Any]  # what MODEL_DIR/summary.json holds
 
 
 def objective(
-    network: torch.nn.Module, x: torch.Tensor, loss_fn: LossFn, kl_weight: float
+    network: torch.nn.Module,
+    x: torch.Tensor,
+    loss_fn: LossFn,
+    kl_weight: float,
+    sparsity: Sparsity | None = None,
 ) -> torch.Tensor:
-    """Reconstruction loss (+ weighted KL for a VAE)."""
-    reconstruction, kl = network(x)
+    """Reconstruction loss (+ weighted KL for a VAE, + the sparsity penalty when given)."""
+    if sparsity is None:
+        reconstruction, kl = network(x)
+        penalty = None
+    else:
+        reconstruction, kl, hidden = network(x, with_hidden=True)
+        penalty = sparsity.penalty(hidden)
     loss = loss_fn(reconstruction, x)
-    return loss if kl is None else loss + kl_weight * kl
+    loss = loss if kl is None else loss + kl_weight * kl
+    return loss if penalty is None else loss + penalty
+
+
+def l2_penalty(network: torch.nn.Module, weight: float) -> torch.Tensor:
+    """weight * sum of the squared weights of every layer (biases and batch-norm excluded): the
+    studies' L2 regularisation, in the loss, unlike AdamW's decoupled weight decay."""
+    return weight * sum(p.pow(2).sum() for p in network.parameters() if p.dim() > 1)
+
+
+def read_history(model_dir: Path) -> list[dict[str, Any]]:
+    """MODEL_DIR's history.csv as rows of numbers (empty cells stay empty); [] when absent."""
+    path = model_dir / HISTORY_FILE
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [
+        {k: (v if v == "" else int(v) if k == "epoch" else float(v)) for k, v in row.items()}
+        for row in rows
+    ]
 
 
 def evaluate(network: AutoEncoder, x: torch.Tensor, loss_fn: LossFn, kl_weight: float) -> float:
@@ -98,13 +131,21 @@ class Snapshot:
         self.out_dir, self.config, self.data = out_dir, config, data
         self.last_written = time.monotonic()
 
-    def write(self, best_model: TrainedModel, history: list[dict[str, float]], state: dict) -> None:
+    def write(
+        self,
+        best_model: TrainedModel,
+        history: list[dict[str, float]],
+        state: dict,
+        summary: dict[str, Any],
+    ) -> None:
+        columns = list(dict.fromkeys([*HISTORY_COLUMNS, *(k for row in history for k in row)]))
         with atomic_output(self.out_dir, directory=True) as tmp:
             (tmp / MODEL_FILE).write_bytes(best_model.to_bytes())
             (tmp / CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+            write_summary(tmp, summary)
             np.save(tmp / TEST_INDICES_FILE, self.data.test_rows)
             with (tmp / HISTORY_FILE).open("w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=HISTORY_COLUMNS)
+                writer = csv.DictWriter(f, fieldnames=columns, restval="")
                 writer.writeheader()
                 writer.writerows(history)
             buffer = io.BytesIO()
@@ -117,19 +158,6 @@ def make_optimizer(network: torch.nn.Module, lr: float, weight_decay: float) -> 
     """AdamW with the fused kernel: one update for all parameters instead of a Python loop
     over them (about a third of the step time at batch 256 on one CPU thread)."""
     return torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
-
-
-def tensorboard_writer(log_dir: str | None) -> Any:
-    """A SummaryWriter for `log_dir`, or None; a clear error when tensorboard is missing."""
-    if log_dir is None:
-        return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise OptionError(
-            "--tensorboard needs the tensorboard package (pip install tensorboard)"
-        ) from None
-    return SummaryWriter(log_dir)
 
 
 def _state_dict_cpu(network: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -182,12 +210,22 @@ def _train(
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    data = prepare_data(table, config, ctx.device)
-    spec = model_spec(config, len(data.columns))
-    network = build_model(spec).to(ctx.device)
+    init = TrainedModel.load(config.init) if config.init else None
+    data = prepare_data(table, config, ctx.device, init)
+    spec = init.spec if init is not None else model_spec(config, len(data.columns))
+    sparsity = parse_sparsity(config.sparsity)
+    if sparsity is not None:
+        sparsity.check(spec["activation"])
+    network = build_model(spec)
+    if init is not None:
+        network.load_state_dict(init.network.state_dict())
+    network = network.to(ctx.device)
     optimizer = make_optimizer(network, config.lr, config.weight_decay)
     plateau = PlateauReducer()
-    history: list[dict[str, float]] = []
+    # a fine-tuned model's history continues that of the model it starts from
+    history: list[dict[str, Any]] = read_history(Path(config.init)) if config.init else []
+    epoch_offset = int(history[-1]["epoch"]) if history else 0
+    seconds_offset = float(history[-1]["seconds"]) if history else 0.0
     start_epoch, step, elapsed = 0, 0, 0.0
     best_val, best_epoch, bad_epochs = math.inf, 0, 0
     best_state = _state_dict_cpu(network)
@@ -200,6 +238,8 @@ def _train(
         plateau.load_state_dict(saved["plateau"])
         torch.set_rng_state(saved["rng"])
         history, best_state = saved["history"], saved["best_network"]
+        epoch_offset = saved.get("epoch_offset", 0)
+        seconds_offset = saved.get("seconds_offset", 0.0)
         start_epoch, step, elapsed = saved["epoch"], saved["step"], saved["seconds"]
         best_val, best_epoch, bad_epochs = (
             saved["best_val"],
@@ -222,6 +262,21 @@ def _train(
         best.load_state_dict(best_state)
         return TrainedModel(best, data.normaliser, data.units)
 
+    def summary(model: TrainedModel) -> dict[str, Any]:
+        """Validation figures of the saved (best) model: MODEL_DIR/summary.json."""
+        return {
+            "best_epoch": epoch_offset + best_epoch,
+            "best_val_loss": best_val,
+            "val_rows": len(data.val_physical),
+            "val_residual_rms": residual_rms(model, data.val_physical),
+            "activations": activation_stats(
+                model.network, torch.from_numpy(data.val.cpu().numpy())
+            ),
+            "sparsity": config.sparsity,
+            "l2": config.l2,
+            "init": config.init,
+        }
+
     def write_snapshot(epoch: int) -> None:
         if snapshot is None:
             return
@@ -239,8 +294,11 @@ def _train(
             "best_epoch": best_epoch,
             "bad_epochs": bad_epochs,
             "test_indices": torch.from_numpy(data.test_rows),
+            "epoch_offset": epoch_offset,
+            "seconds_offset": seconds_offset,
         }
-        snapshot.write(best_model(), history, state)
+        model = best_model()
+        snapshot.write(model, history, state, summary(model))
 
     bar = tqdm(
         total=config.epochs,
@@ -251,7 +309,7 @@ def _train(
         disable=not (progress and ctx.is_main),
         dynamic_ncols=True,
     )
-    stop_reason, epoch = "epochs", start_epoch
+    stop_reason, epoch, completed = "epochs", start_epoch, start_epoch
     try:
         for epoch in range(start_epoch + 1, config.epochs + 1):
             epoch_start = time.perf_counter()
@@ -273,7 +331,9 @@ def _train(
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 batch = data.train[order[b * local_batch : (b + 1) * local_batch]]
-                loss = objective(trainer, batch, loss_fn, kl_weight)
+                loss = objective(trainer, batch, loss_fn, kl_weight, sparsity)
+                if config.l2:
+                    loss = loss + l2_penalty(network, config.l2)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -282,18 +342,27 @@ def _train(
             train_loss = ctx.mean(float(loss_sum) / steps_per_epoch)
             val_loss = evaluate(network, data.val, loss_fn, kl_weight)
             elapsed += ctx.broadcast_float(time.perf_counter() - epoch_start)
-            history.append(
-                {
-                    "epoch": epoch,
-                    "train_loss": train_loss,
-                    "val_loss": val_loss,
-                    "lr": lr,
-                    "seconds": elapsed,
-                }
-            )
+            row = {
+                "epoch": epoch_offset + epoch,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "lr": lr,
+                "seconds": seconds_offset + elapsed,
+            }
+            if sparsity is not None:
+                row.update(activation_stats(network, data.val))
+            history.append(row)
+            completed = epoch
             if board is not None:
-                for key in ("train_loss", "val_loss", "lr"):
-                    board.add_scalar(key, history[-1][key], epoch)
+                log_epoch(
+                    board,
+                    row,
+                    epoch_offset + epoch,
+                    figure_every=config.tensorboard_every,
+                    network=network,
+                    val=data.val,
+                    columns=data.columns,
+                )
             if config.schedule == "plateau":
                 plateau.step(val_loss)
             bad_epochs = 0 if val_loss < best_val * (1 - MIN_IMPROVEMENT) else bad_epochs + 1
@@ -316,11 +385,14 @@ def _train(
                 write_snapshot(epoch)
     except KeyboardInterrupt:
         bar.close()
-        if history:
-            write_snapshot(history[-1]["epoch"])
+        if completed > 0:
+            write_snapshot(completed)
         raise
     bar.close()
     if board is not None:
         board.close()
     write_snapshot(epoch)
-    return TrainResult(best_model(), best_val, best_epoch, epoch, elapsed, stop_reason)
+    model = best_model()
+    return TrainResult(
+        model, best_val, epoch_offset + best_epoch, epoch, elapsed, stop_reason, summary(model)
+    )
