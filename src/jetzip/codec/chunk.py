@@ -26,7 +26,14 @@ from jetzip.codec.entropy import (
     encode_lossless,
     selection_rows,
 )
-from jetzip.codec.quantize import BLOCK_ROWS, QuantisedColumn, dequantise, quantise
+from jetzip.codec.quantize import (
+    BLOCK_ROWS,
+    GRID,
+    QuantisedColumn,
+    dequantise,
+    grid_maths,
+    quantise,
+)
 from jetzip.codec.tolerance import Tolerance
 from jetzip.errors import CorruptFileError
 
@@ -176,6 +183,7 @@ def _encode_signs_and_exceptions(
         "encoding": "quantised",
         "n_exceptions": int(column.exception_rows.size),
         "negative": column.negative is not None,
+        "grid": GRID,
     }
     parts = []
     if column.negative is not None:
@@ -230,7 +238,8 @@ def _decode_quantised(
         )
     column = QuantisedColumn(codes, negative, rows, values)
     assert plan.tolerance is not None
-    return dequantise(column, plan.tolerance, np.dtype(plan.dtype), prediction)
+    grid = desc.get("grid")  # absent in files written before it was recorded
+    return dequantise(column, plan.tolerance, np.dtype(plan.dtype), prediction, grid)
 
 
 def _part(parts: dict[str, bytes], name: str) -> bytes:
@@ -241,10 +250,11 @@ def _part(parts: dict[str, bytes], name: str) -> bytes:
 
 
 # ---------------------------------------------------------------------- predictors
-#: Kinematic predictors of an energy column from columns decoded before it (in physical units).
+#: Kinematic predictors of an energy column from columns decoded before it (in physical units),
+#: given the module whose cosh and hypot the column's grid uses (see `grid_maths`).
 _KINEMATIC = {
-    "E(pt,eta,m)": (("pt", "eta", "m"), lambda pt, eta, m: np.hypot(pt * np.cosh(eta), m)),
-    "E(pt,eta)": (("pt", "eta"), lambda pt, eta: pt * np.cosh(eta)),
+    "E(pt,eta,m)": (("pt", "eta", "m"), lambda f, pt, eta, m: f.hypot(pt * f.cosh(eta), m)),
+    "E(pt,eta)": (("pt", "eta"), lambda f, pt, eta: pt * f.cosh(eta)),
 }
 
 
@@ -306,8 +316,10 @@ def predict(
     column: str,
     restored: dict[str, np.ndarray],
     model_prediction: dict[str, np.ndarray],
+    grid: str | None = GRID,
 ) -> np.ndarray | None:
-    """The prediction a predictor gives; identical at compression and decompression."""
+    """The prediction a predictor gives; identical at compression and decompression (and on
+    every CPU: a kinematic formula is computed with the column's `grid`)."""
     try:
         if predictor == "none":
             return None
@@ -317,7 +329,8 @@ def predict(
             return restored[predictor.removeprefix("ratio:")]
         needs, formula = _KINEMATIC[predictor]
         with np.errstate(over="ignore", invalid="ignore"):
-            return formula(*(np.asarray(restored[c], dtype=np.float64) for c in needs))
+            inputs = (np.asarray(restored[c], dtype=np.float64) for c in needs)
+            return formula(grid_maths(grid), *inputs)
     except KeyError:
         raise CorruptFileError(
             f"column {column!r} has an unusable predictor {predictor!r}"
@@ -686,7 +699,7 @@ def _decode_column(
         return decode_lossless(desc["method"], _part(parts, f"{plan.name}:values"), plan.dtype, n)
     if encoding == "quantised" and plan.tolerance is not None:
         predictor = str(desc.get("predictor", "none"))
-        prediction = predict(predictor, plan.name, restored, model_prediction)
+        prediction = predict(predictor, plan.name, restored, model_prediction, desc.get("grid"))
         return _decode_quantised(plan, desc, parts, n, prediction)
     if encoding == "latent" and plan.name in model_prediction:
         values = model_prediction[plan.name].astype(plan.dtype)

@@ -7,31 +7,51 @@ absolute tolerances, or a model's decoded output. The step is shrunk slightly so
 arithmetic rarely matters, and then every reconstructed value is checked in the column's own
 dtype: whatever fails (zeros under a relative bound, values beyond the float range of the grid,
 NaN/inf, rounding casualties) is stored exactly as an exception. So the bound holds on every value.
+
+The grid (how a code becomes a value) is identified by GRID, recorded in every quantised column's
+description: "exactmath-1" computes exp and log with `exactmath` (the same bits on every CPU) in
+the compiled one-pass kernels of `kernels`; files without the entry (written before it) are
+decoded with numpy's exp and log, as they were written.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
 from jetzip.codec.tolerance import Tolerance
+from jetzip.errors import CorruptFileError
 
 #: Fraction of the analytic step actually used, so float rounding cannot eat the whole margin.
 STEP_SAFETY = 1.0 - 1.0 / 1024
-#: Codes beyond this magnitude are not represented exactly in float64 arithmetic: exceptions.
-_MAX_CODE = 2.0**50
-#: Codes are int32 (half the memory to touch and to decode) unless a column needs more.
-_INT32_CODES = (-(2.0**31), 2.0**31)
+#: The grid written today (see the module docstring); None: numpy's exp/log (older files).
+GRID = "exactmath-1"
 _TINY = np.finfo(np.float64).tiny
-#: Rows per block of element-wise work (see `_blocks`).
+#: Rows per block of element-wise work in the numpy grid of older files (see `_blocks`).
 BLOCK_ROWS = 65_536
 
 
-def quantisation_step(tolerance: Tolerance) -> float:
+def grid_maths(grid: str | None) -> ModuleType:
+    """The module whose exp, log, log1p, cosh and hypot a grid uses: `exactmath` (imported on
+    first use: it compiles with numba) or, for files written before GRID was recorded, numpy."""
+    if grid is None:
+        return np
+    if grid != GRID:
+        raise CorruptFileError(
+            f"unknown quantisation grid {grid!r} (written by a newer jetzip? this one knows "
+            f"{GRID!r})"
+        )
+    from jetzip.codec import exactmath
+
+    return exactmath
+
+
+def quantisation_step(tolerance: Tolerance, grid: str | None = GRID) -> float:
     """The grid step in the transformed space that guarantees the bound analytically."""
     if tolerance.relative:
-        return 2.0 * float(np.log1p(tolerance.value)) * STEP_SAFETY
+        return 2.0 * float(grid_maths(grid).log1p(np.float64(tolerance.value))) * STEP_SAFETY
     return 2.0 * tolerance.value * STEP_SAFETY
 
 
@@ -57,157 +77,110 @@ class QuantisedColumn:
     max_rel_error: float = 0.0
 
 
-def _log_prediction(prediction: np.ndarray) -> np.ndarray:
-    """log|p|, with 0 where that is not finite (p NaN or inf: those rows fall back to no
-    prediction). A zero p counts as the smallest normal float64 (log -708), so its row gets a
-    code far from the others: rare rows (a ratio predictor's source stored as an exact zero),
-    still exact, and part of the format (decoding computes the same)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.log(np.maximum(np.abs(np.asarray(prediction, dtype=np.float64)), _TINY))
-    return np.where(np.isfinite(logs), logs, 0.0)
+def quantise(
+    values: np.ndarray, tolerance: Tolerance, prediction: np.ndarray | None = None
+) -> QuantisedColumn:
+    """Quantise `values` so that every value, as restored in its dtype, meets `tolerance`.
+
+    One compiled pass (`kernels.quantise_column`): codes, the restored values exactly as
+    `dequantise` gives them back, the bound checked on each, failures kept exactly."""
+    from jetzip.codec import kernels
+
+    values = np.ascontiguousarray(values).reshape(-1)
+    if values.dtype == np.float16:
+        return _quantise_half(values, tolerance, prediction)
+    has_prediction = prediction is not None
+    prediction = _contiguous(prediction, values.size)
+    n = values.size
+    restored = np.empty(n, dtype=values.dtype)
+    negative = np.empty(n if tolerance.relative else 0, dtype=np.bool_)
+    failed = np.empty(n, dtype=np.int64)  # only the pages of the rows written are touched
+    step = quantisation_step(tolerance)
+    for code_dtype in (np.int32, np.int64):  # int32 unless a code needs more (rare)
+        codes = np.empty(n, dtype=code_dtype)
+        n_failed, max_abs, max_rel, too_wide = kernels.quantise_column(
+            values, prediction, has_prediction, tolerance.relative, step,
+            float(tolerance.value), codes, restored, negative, failed,
+        )  # fmt: skip
+        if not too_wide:
+            break
+    exception_rows = failed[:n_failed].copy()
+    return QuantisedColumn(
+        codes,
+        negative if tolerance.relative and negative.any() else None,
+        exception_rows,
+        values[exception_rows],
+        restored,
+        max_abs,
+        max_rel,
+    )
 
 
-def _linear_prediction(prediction: np.ndarray) -> np.ndarray:
-    pred = np.asarray(prediction, dtype=np.float64)
-    return np.where(np.isfinite(pred), pred, 0.0)
+def _contiguous(array: np.ndarray | None, n: int) -> np.ndarray:
+    """`array` as a contiguous 1-d array of `n` rows (a 1-element placeholder for None)."""
+    if array is None:
+        return np.zeros(1)
+    array = np.ascontiguousarray(array).reshape(-1)
+    if array.dtype == np.float16:  # numba has no float16: widened, exactly
+        array = array.astype(np.float32)
+    if array.size != n:
+        raise ValueError(f"a prediction of {array.size} rows for {n} values")
+    return array
 
 
 def reconstruct(
     codes: np.ndarray,
     negative: np.ndarray | None,
     tolerance: Tolerance,
-    step: float,
     dtype: np.dtype,
     prediction: np.ndarray | None = None,
+    grid: str | None = GRID,
 ) -> np.ndarray:
     """Values on the grid (before exceptions are put back), in `dtype`."""
-    values = np.empty(codes.size, dtype=dtype)
-    for block in _blocks(codes.size):
-        grid = codes[block].astype(np.float64)
-        values[block] = _reconstruct_block(
-            grid, _part(negative, block), tolerance, step, dtype, _part(prediction, block)
-        )
-    return values
+    step = quantisation_step(tolerance, grid)
+    if grid is None:
+        return _numpy_reconstruct(codes, negative, tolerance, step, dtype, prediction)
+    grid_maths(grid)  # refuses an unknown grid
+    from jetzip.codec import kernels
+
+    half = dtype == np.float16  # numba has no float16: float32, then rounded (as `quantise`)
+    values = np.empty(codes.size, dtype=np.float32 if half else dtype)
+    kernels.reconstruct_column(
+        np.ascontiguousarray(codes), _contiguous(negative, codes.size), negative is not None,
+        _contiguous(prediction, codes.size), prediction is not None, tolerance.relative, step,
+        values,
+    )  # fmt: skip
+    return values.astype(np.float16) if half else values
 
 
-def _blocks(n: int) -> list[slice]:
-    """The element-wise work runs BLOCK_ROWS rows at a time, so that its temporary arrays stay
-    in the CPU cache: about twice as fast as whole-column passes, same results."""
-    return [slice(start, start + BLOCK_ROWS) for start in range(0, n, BLOCK_ROWS)]
-
-
-def _part(array: np.ndarray | None, block: slice) -> np.ndarray | None:
-    return None if array is None else array[block]
-
-
-def _reconstruct_block(
-    grid: np.ndarray,
-    negative: np.ndarray | None,
-    tolerance: Tolerance,
-    step: float,
-    dtype: np.dtype,
-    prediction: np.ndarray | None,
-) -> np.ndarray:
-    """Grid values from the codes of one block, given as float64 (exact: |code| < 2**50).
-
-    The one function both quantisation and decoding use, so what is checked at compression is
-    bit for bit what decompression gives back."""
-    values = grid * step
-    with np.errstate(over="ignore", invalid="ignore"):
-        if tolerance.relative:
-            if prediction is not None:
-                values += _log_prediction(prediction)
-            np.exp(values, out=values)
-            if negative is not None:
-                values = np.where(negative, -values, values)  # faster than a masked negative
-        elif prediction is not None:
-            values += _linear_prediction(prediction)
-    return values.astype(dtype, copy=False)
-
-
-def quantise(
-    values: np.ndarray, tolerance: Tolerance, prediction: np.ndarray | None = None
+def _quantise_half(
+    values: np.ndarray, tolerance: Tolerance, prediction: np.ndarray | None
 ) -> QuantisedColumn:
-    """Quantise `values` so that every value, as restored in its dtype, meets `tolerance`."""
-    values = np.asarray(values)
-    prediction = None if prediction is None else np.asarray(prediction)
-    step = quantisation_step(tolerance)
-    negative = None
-    if tolerance.relative:
-        below = values < 0
-        negative = below if below.any() else None
-    codes = np.empty(values.size, dtype=np.int32)
-    restored = np.empty(values.size, dtype=values.dtype)
-    failed_rows = []  # per block (a whole-column mask would be more memory to map, for few rows)
-    max_abs = max_rel = 0.0
-    for block in _blocks(values.size):
-        grid, restored[block], failed, errors = _quantise_block(
-            values[block], tolerance, step, _part(prediction, block), _part(negative, block)
-        )
-        if (
-            codes.dtype == np.int32
-            and not _INT32_CODES[0] <= grid.min() <= grid.max() < _INT32_CODES[1]
-        ):
-            codes = codes.astype(np.int64)
-        codes[block] = grid
-        failed_rows.append(np.flatnonzero(failed) + block.start)
-        max_abs, max_rel = max(max_abs, errors[0]), max(max_rel, errors[1])
-    exception_rows = np.concatenate([np.zeros(0, dtype=np.int64), *failed_rows])
-    codes[exception_rows] = 0
-    exception_values = values[exception_rows]
-    restored[exception_rows] = exception_values
+    """float16 values (numba has none): quantised as float32, whose grid values are then
+    rounded to float16 as `reconstruct` rounds them, and checked again at that precision."""
+    column = quantise(values.astype(np.float32), tolerance, prediction)
+    assert column.restored is not None
+    restored = column.restored.astype(np.float16)
+    x = values.astype(np.float64)
+    error = np.abs(restored.astype(np.float64) - x)
+    allowed = tolerance.value * np.abs(x) if tolerance.relative else tolerance.value
+    failed = ~(error <= allowed)  # NaN errors fail (non-finite values are exceptions already)
+    failed[column.exception_rows] = True
+    rows = np.flatnonzero(failed)
+    column.codes[rows] = 0
+    restored[rows] = values[rows]
+    error[rows] = 0.0
+    magnitude = np.abs(x)
+    relative = np.divide(error, magnitude, out=np.zeros_like(error), where=magnitude != 0)
     return QuantisedColumn(
-        codes, negative, exception_rows, exception_values, restored, max_abs, max_rel
+        column.codes,
+        column.negative,
+        rows,
+        values[rows],
+        restored,
+        float(error.max(initial=0.0)),
+        float(relative.max(initial=0.0)),
     )
-
-
-def _quantise_block(
-    values: np.ndarray,
-    tolerance: Tolerance,
-    step: float,
-    prediction: np.ndarray | None,
-    negative: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float]]:
-    """Grid indices (as float64), grid values and failed rows (to be stored exactly) of one
-    block, with the largest absolute and relative error of the rows that did not fail.
-
-    Non-finite values fail (their grid index is not representable), as does any value whose
-    grid value, cast to its dtype, misses the bound."""
-    x = np.asarray(values, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        magnitude = np.abs(x)
-        if tolerance.relative:
-            grid = np.log(magnitude)
-            if prediction is not None:
-                grid -= _log_prediction(prediction)
-        else:
-            grid = x.copy() if prediction is None else x - _linear_prediction(prediction)
-        grid /= step
-        np.rint(grid, out=grid)
-        grid += 0.0  # -0.0 -> +0.0, as the integer code 0 comes back from the file
-        representable = np.abs(grid) < _MAX_CODE  # False for NaN and inf too
-        if not representable.all():
-            np.copyto(grid, 0.0, where=~representable)
-        restored = _reconstruct_block(grid, negative, tolerance, step, values.dtype, prediction)
-        error = restored.astype(np.float64)
-        error -= x
-        np.abs(error, out=error)
-        allowed = tolerance.value * magnitude if tolerance.relative else tolerance.value
-        met = error <= allowed  # False where the error is NaN
-        met &= representable
-        met &= np.isfinite(error)  # a grid value that overflowed, even where `allowed` did too
-        failed = ~met
-        np.copyto(error, 0.0, where=failed)  # those are stored exactly
-        max_abs = float(error.max(initial=0.0))
-        # relative errors, counted where |x| > 0 (as met rows of a relative bound always are;
-        # under an absolute bound only a model's prediction can leave an error at x = 0)
-        if tolerance.relative:
-            np.divide(error, magnitude, out=error, where=met)
-        else:
-            zero = magnitude == 0
-            np.copyto(error, 0.0, where=zero)
-            np.divide(error, magnitude, out=error, where=~zero)
-    return grid, restored, failed, (max_abs, float(error.max(initial=0.0)))
 
 
 def dequantise(
@@ -215,9 +188,39 @@ def dequantise(
     tolerance: Tolerance,
     dtype: np.dtype,
     prediction: np.ndarray | None = None,
+    grid: str | None = GRID,
 ) -> np.ndarray:
     """Inverse of `quantise`: grid values with the exceptions put back exactly."""
-    step = quantisation_step(tolerance)
-    values = reconstruct(column.codes, column.negative, tolerance, step, dtype, prediction)
+    values = reconstruct(column.codes, column.negative, tolerance, dtype, prediction, grid)
     values[column.exception_rows] = column.exception_values
+    return values
+
+
+# ------------------------------------------------------------- the numpy grid of older files
+def _numpy_reconstruct(
+    codes: np.ndarray,
+    negative: np.ndarray | None,
+    tolerance: Tolerance,
+    step: float,
+    dtype: np.dtype,
+    prediction: np.ndarray | None,
+) -> np.ndarray:
+    """Grid values as files without a recorded grid were written: with numpy's exp and log
+    (whose last bits depend on the CPU), BLOCK_ROWS rows at a time."""
+    values = np.empty(codes.size, dtype=dtype)
+    for start in range(0, codes.size, BLOCK_ROWS):
+        block = slice(start, start + BLOCK_ROWS)
+        grid = codes[block].astype(np.float64) * step
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if tolerance.relative:
+                if prediction is not None:
+                    logs = np.log(np.maximum(np.abs(prediction[block].astype(np.float64)), _TINY))
+                    grid += np.where(np.isfinite(logs), logs, 0.0)
+                np.exp(grid, out=grid)
+                if negative is not None:
+                    grid = np.where(negative[block], -grid, grid)
+            elif prediction is not None:
+                linear = prediction[block].astype(np.float64)
+                grid += np.where(np.isfinite(linear), linear, 0.0)
+        values[block] = grid
     return values

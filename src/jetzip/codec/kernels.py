@@ -1,0 +1,112 @@
+"""Compiled quantisation kernels: one pass per column, the same bits on every CPU.
+
+`quantise_column` maps each value to its grid code, reconstructs it exactly as decoding will
+(`grid_value`, shared by both kernels), checks the bound in the column's dtype and gathers the
+failures and the error statistics, without temporary arrays. The transcendental functions come
+from `exactmath` (+ - * / only, no FMA contraction), so neither the codes nor the decoded values
+depend on the CPU. Imported lazily (numba costs about half a second to import).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from jetzip.codec.exactmath import exp_scalar, log_scalar
+
+_TINY = np.finfo(np.float64).tiny
+#: Codes beyond this magnitude are not represented exactly in float64 arithmetic: exceptions.
+MAX_CODE = 2.0**50
+_INT32_LIMIT = 2.0**31
+
+
+@njit(cache=True, nogil=True)
+def log_prediction(p: float) -> float:
+    """log|p|; 0 where that is not finite (a NaN or infinite p: no prediction), and a zero p
+    counts as the smallest normal float64 (log -708: rare rows, far from the others)."""
+    a = abs(p)
+    if a != a or a == np.inf:
+        return 0.0
+    return log_scalar(max(a, _TINY))
+
+
+@njit(cache=True, nogil=True)
+def linear_prediction(p: float) -> float:
+    """p, or 0 where p is NaN or infinite."""
+    return p if abs(p) < np.inf else 0.0
+
+
+@njit(cache=True, nogil=True)
+def grid_value(code: float, offset: float, step: float, relative: bool, negative: bool) -> float:
+    """The float64 value of a grid code: exp(code * step + log|p|), signed, under a relative
+    bound, code * step + p under an absolute one (`offset` is log|p| or p, 0 without one)."""
+    value = code * step + offset
+    if relative:
+        value = exp_scalar(value)
+        if negative:
+            value = -value
+    return value
+
+
+@njit(cache=True, nogil=True)
+def quantise_column(values, prediction, has_prediction, relative, step, tolerance, codes,
+                    restored, negative, failed):  # fmt: skip
+    """Codes, restored values (in `restored`'s dtype) and sign flags of every row, and the rows
+    that must be stored exactly (the first n_failed entries of `failed`).
+
+    Returns (n_failed, largest absolute error, largest relative error, whether a code of a
+    met row lies beyond int32 while `codes` is int32: then the caller runs again with int64).
+    Failed rows get code 0 and their exact value in `restored`; the errors count met rows."""
+    n_failed = 0
+    max_abs = 0.0
+    max_rel = 0.0
+    too_wide = False
+    narrow = codes.itemsize == 4
+    for i in range(values.size):
+        x = np.float64(values[i])
+        magnitude = abs(x)
+        offset = 0.0
+        below = False
+        if relative:
+            below = x < 0.0
+            negative[i] = below
+            if has_prediction:
+                offset = log_prediction(np.float64(prediction[i]))
+            grid = (log_scalar(magnitude) - offset) / step
+        else:
+            if has_prediction:
+                offset = linear_prediction(np.float64(prediction[i]))
+            grid = (x - offset) / step
+        grid = np.rint(grid) + 0.0  # -0.0 -> +0.0, as the integer code 0 comes back
+        representable = abs(grid) < MAX_CODE  # False for NaN and inf too
+        if not representable:
+            grid = 0.0
+        restored[i] = grid_value(grid, offset, step, relative, below)
+        error = abs(np.float64(restored[i]) - x)
+        allowed = tolerance * magnitude if relative else tolerance
+        if representable and error <= allowed and error < np.inf:
+            if narrow and abs(grid) >= _INT32_LIMIT:
+                too_wide = True
+            codes[i] = np.int64(grid)
+            max_abs = max(max_abs, error)
+            if magnitude != 0.0:
+                max_rel = max(max_rel, error / magnitude)
+        else:
+            codes[i] = 0
+            restored[i] = values[i]
+            failed[n_failed] = i
+            n_failed += 1
+    return n_failed, max_abs, max_rel, too_wide
+
+
+@njit(cache=True, nogil=True)
+def reconstruct_column(codes, negative, has_negative, prediction, has_prediction, relative,
+                       step, out):  # fmt: skip
+    """Grid values of every code into `out` (in its dtype): what `quantise_column` restored."""
+    for i in range(codes.size):
+        offset = 0.0
+        if has_prediction:
+            p = np.float64(prediction[i])
+            offset = log_prediction(p) if relative else linear_prediction(p)
+        below = has_negative and negative[i]
+        out[i] = grid_value(np.float64(codes[i]), offset, step, relative, below)
