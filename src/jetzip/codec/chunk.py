@@ -25,6 +25,7 @@ from jetzip.codec.entropy import (
     encode_ints,
     encode_lossless,
     selection_rows,
+    zstd_exact,
 )
 from jetzip.codec.quantize import (
     BLOCK_ROWS,
@@ -36,8 +37,17 @@ from jetzip.codec.quantize import (
 )
 from jetzip.codec.tolerance import Tolerance
 from jetzip.errors import CorruptFileError
+from jetzip.validate import (
+    LATENT_DTYPES,
+    require_bool,
+    require_dict,
+    require_int,
+    require_list,
+    require_rows,
+    require_str,
+    terminal_safe,
+)
 
-LATENT_DTYPES = ("float32", "float16", "bfloat16")
 #: Part-name owner of the event index and of the model latent (not valid column names).
 EVENT_OWNER = "(event)"
 LATENT_OWNER = "(latent)"
@@ -218,28 +228,35 @@ def _decode_quantised(
     name = plan.name
     codes = decode_ints(_part(parts, f"{name}:codes"), n)
     negative = None
-    if desc.get("negative"):
-        try:
-            packed = zstandard.ZstdDecompressor().decompress(
-                _part(parts, f"{name}:negative"), max_output_size=(n + 7) // 8
-            )
-        except zstandard.ZstdError:
-            raise CorruptFileError(f"cannot decode the sign bits of column {name!r}") from None
+    if require_bool(desc.get("negative", False), f"the sign flag of column {name!r}"):
+        size = (n + 7) // 8
+        packed = zstd_exact(_part(parts, f"{name}:negative"), size, f"the signs of {name!r}")
         negative = np.unpackbits(np.frombuffer(packed, dtype=np.uint8), count=n).astype(bool)
-    n_exc = int(desc.get("n_exceptions", 0))
-    rows = np.zeros(0, dtype=np.int64)
-    values = np.zeros(0, dtype=plan.dtype)
-    if n_exc:
-        rows = np.cumsum(decode_ints(_part(parts, f"{name}:exception_rows"), n_exc), dtype=np.int64)
-        if rows.size and (rows.min() < 0 or rows.max() >= n):
-            raise CorruptFileError(f"exception rows of column {name!r} are out of range")
-        values = decode_lossless(
-            desc["exception_method"], _part(parts, f"{name}:exception_values"), plan.dtype, n_exc
-        )
+    rows, values = _exceptions(plan, desc, parts, n)
     column = QuantisedColumn(codes, negative, rows, values)
     assert plan.tolerance is not None
     grid = desc.get("grid")  # absent in files written before it was recorded
     return dequantise(column, plan.tolerance, np.dtype(plan.dtype), prediction, grid)
+
+
+def _exceptions(
+    plan: ColumnPlan, desc: dict[str, Any], parts: dict[str, bytes], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A column's exception rows (increasing, each below `n`) and their exact values."""
+    name = plan.name
+    n_exc = require_int(desc.get("n_exceptions", 0), f"the exceptions of {name!r}", 0, n)
+    if not n_exc:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=plan.dtype)
+    deltas = decode_ints(_part(parts, f"{name}:exception_rows"), n_exc)
+    # checked before summing, so that the sum cannot wrap around into range
+    if deltas[0] < 0 or (deltas[1:] < 1).any() or (deltas > n).any():
+        raise CorruptFileError(f"exception rows of column {name!r} are out of order")
+    rows = np.cumsum(deltas, dtype=np.int64)
+    if rows[-1] >= n:
+        raise CorruptFileError(f"exception rows of column {name!r} are out of range")
+    method = require_str(desc.get("exception_method"), f"the exception method of {name!r}")
+    values = decode_lossless(method, _part(parts, f"{name}:exception_values"), plan.dtype, n_exc)
+    return rows, values
 
 
 def _part(parts: dict[str, bytes], name: str) -> bytes:
@@ -265,7 +282,8 @@ def coding_order(plans: list[ColumnPlan]) -> list[ColumnPlan]:
     absolute = [p for p in bounded if not p.tolerance.relative]
     relative = [p for p in bounded if p.tolerance.relative]
     relative.sort(key=lambda p: p.name == "E")
-    return absolute + relative + [p for p in plans if p not in bounded]
+    # (not `p not in bounded`: comparing plans would make wide tables quadratic)
+    return absolute + relative + [p for p in plans if p.kind != "bounded" or p.tolerance is None]
 
 
 def candidate_predictors(
@@ -632,58 +650,65 @@ def decode_chunk(
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """Inverse of `encode_chunk`: the chunk's columns (in plan order) and event index.
 
+    Every entry of the description is checked before it is used; every array is allocated at
+    the size the chunk declares, and only once a stream has shown it can hold that many values,
+    so a hostile chunk costs no more memory than the output it really decodes to.
     `decoded_latent` (compression's verification): a latent and the model's output for it,
     used instead of running the network again when the stored latent decodes to exactly that
     latent (the network is deterministic, so its output would be the same)."""
     executor = executor or InlineExecutor()
-    try:
-        n = int(description["n_rows"])
-        column_descs = description["columns"]
-        latent_dtype = description.get("latent_dtype")
-        latent_methods = description.get("latent_methods", [])
-    except (KeyError, TypeError, ValueError):
-        raise CorruptFileError("chunk description is incomplete") from None
-    event = (
-        np.cumsum(decode_ints(_part(parts, f"{EVENT_OWNER}:deltas"), n), dtype=np.int64)
-        if has_event
-        else None
-    )
+    n = require_rows(description.get("n_rows"), "a chunk's row count")
+    column_descs = require_dict(description.get("columns"), "a chunk's column descriptions")
+    event = None
+    if has_event:
+        event = np.cumsum(decode_ints(_part(parts, f"{EVENT_OWNER}:deltas"), n), dtype=np.int64)
 
     prediction: dict[str, np.ndarray] = {}
-    if latent_dtype is not None:
+    if description.get("latent_dtype") is not None:
         if model is None:
             raise CorruptFileError("chunk stores a latent but the file names no model")
-        stored = np.column_stack(
-            [
-                decode_lossless(
-                    latent_methods[j],
-                    _part(parts, f"{LATENT_OWNER}:z{j}"),
-                    _latent_storage_dtype(latent_dtype),
-                    n,
-                )
-                for j in range(model.latent_dim)
-            ]
-        )
+        stored = _decode_latent(description, parts, model.latent_dim, n)
         if decoded_latent is not None and np.array_equal(stored, decoded_latent[0]):
             decoded = decoded_latent[1]
         else:
-            decoded = _batched(model, "decode", load_latent(stored, latent_dtype), executor)
+            latent = load_latent(stored, description["latent_dtype"])
+            decoded = _batched(model, "decode", latent, executor)
         prediction = {c: decoded[:, j] for j, c in enumerate(model.columns)}
 
-    def decode(plan: ColumnPlan, desc: dict[str, Any], earlier: dict[str, Future]) -> np.ndarray:
-        predictor = str(desc.get("predictor", "none"))
-        restored = {c: earlier[c].result() for c in predictor_inputs(predictor) if c in earlier}
+    def decode(
+        plan: ColumnPlan, desc: dict[str, Any], inputs: dict[str, Future[np.ndarray]]
+    ) -> np.ndarray:
+        restored = {c: future.result() for c, future in inputs.items()}
         return _decode_column(plan, desc, parts, n, restored, prediction)
 
-    # columns decode concurrently; each may read only columns decoded before it, whose futures
-    # it is handed at submission (so a damaged file cannot make two columns wait on each other)
+    # columns decode concurrently; each may read only columns submitted before it, whose
+    # futures it is handed at submission (so a damaged file cannot make two columns wait on
+    # each other), and only those its predictor reads (so the work is linear in the columns)
     futures: dict[str, Future[np.ndarray]] = {}
     for plan in coding_order(plans):
         desc = column_descs.get(plan.name)
         if not isinstance(desc, dict):
             raise CorruptFileError(f"chunk lacks column {plan.name!r}")
-        futures[plan.name] = executor.submit(decode, plan, desc, dict(futures))
+        predictor = require_str(desc.get("predictor", "none"), f"the predictor of {plan.name!r}")
+        inputs = {c: futures[c] for c in predictor_inputs(predictor) if c in futures}
+        futures[plan.name] = executor.submit(decode, plan, desc, inputs)
     return {p.name: futures[p.name].result() for p in plans}, event
+
+
+def _decode_latent(
+    description: dict[str, Any], parts: dict[str, bytes], latent_dim: int, n: int
+) -> np.ndarray:
+    """The chunk's stored latent (n x latent_dim, in its storage dtype)."""
+    dtype = require_str(description["latent_dtype"], "a chunk's latent dtype", LATENT_DTYPES)
+    methods = require_list(
+        description.get("latent_methods"), "a chunk's latent methods", length=latent_dim
+    )
+    stored = np.empty((n, latent_dim), dtype=_latent_storage_dtype(dtype))
+    for j, method in enumerate(methods):
+        method = require_str(method, "a chunk's latent method")
+        part = _part(parts, f"{LATENT_OWNER}:z{j}")
+        stored[:, j] = decode_lossless(method, part, stored.dtype.name, n)
+    return stored
 
 
 def _decode_column(
@@ -696,23 +721,17 @@ def _decode_column(
 ) -> np.ndarray:
     encoding = desc.get("encoding")
     if encoding == "lossless":
-        return decode_lossless(desc["method"], _part(parts, f"{plan.name}:values"), plan.dtype, n)
+        method = require_str(desc.get("method"), f"the method of column {plan.name!r}")
+        return decode_lossless(method, _part(parts, f"{plan.name}:values"), plan.dtype, n)
     if encoding == "quantised" and plan.tolerance is not None:
         predictor = str(desc.get("predictor", "none"))
         prediction = predict(predictor, plan.name, restored, model_prediction, desc.get("grid"))
         return _decode_quantised(plan, desc, parts, n, prediction)
     if encoding == "latent" and plan.name in model_prediction:
         values = model_prediction[plan.name].astype(plan.dtype)
-        n_exc = int(desc.get("n_exceptions", 0))
-        if n_exc:
-            rows = np.cumsum(
-                decode_ints(_part(parts, f"{plan.name}:exception_rows"), n_exc), dtype=np.int64
-            )
-            values[rows] = decode_lossless(
-                desc["exception_method"],
-                _part(parts, f"{plan.name}:exception_values"),
-                plan.dtype,
-                n_exc,
-            )
+        rows, exact = _exceptions(plan, desc, parts, n)
+        values[rows] = exact
         return values
-    raise CorruptFileError(f"column {plan.name!r} has an unknown encoding {encoding!r}")
+    raise CorruptFileError(
+        f"column {plan.name!r} has an unknown encoding {terminal_safe(str(encoding))!r}"
+    )

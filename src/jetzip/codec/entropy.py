@@ -38,6 +38,12 @@ SELECTION_BLOCKS = 16
 SEARCH_TRIAL_ROWS = 4096
 #: Symbols per bincount call when counting a small alphabet (see `empirical_entropy_bits`).
 COUNT_BLOCK_ROWS = 65_536
+#: Most values a pcodec stream can hold per byte of itself, as jetzip writes them (pages of at
+#: most 2**18 values, each ~15 bytes or more: ~24 k values per byte measured at best, for a
+#: constant array); a stream declaring more is refused before anything is allocated for it.
+PCODEC_MAX_VALUES_PER_BYTE = 1 << 16
+#: Lossless methods a file may name (`encode_lossless` never nests runs).
+LOSSLESS_METHODS = ("pcodec", "zstd-shuffle", "runs+pcodec", "runs+zstd-shuffle")
 
 
 def selection_rows(n: int, rows: int = SELECTION_ROWS) -> np.ndarray | None:
@@ -97,19 +103,50 @@ def decode_ints(data: bytes, n: int) -> np.ndarray:
     """Inverse of `encode_ints` (int32 or int64, as stored), checking the element count."""
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    codes = _pcodec_decode(data)
-    if codes.dtype not in (np.int32, np.int64) or codes.size != n:
-        raise CorruptFileError(
-            f"integer stream holds {codes.size} values of {codes.dtype}, expected {n} integers"
-        )
-    return codes
-
-
-def _pcodec_decode(data: bytes) -> np.ndarray:
     try:
-        return standalone.simple_decompress(data)
+        return _pcodec_decode(data, np.dtype(np.int32), n)
+    except _WrongPcodecType:
+        return _pcodec_decode(data, np.dtype(np.int64), n)
+
+
+class _WrongPcodecType(CorruptFileError):
+    """The pcodec stream holds numbers of another type than the one asked for."""
+
+    def __init__(self, dtype: np.dtype) -> None:
+        super().__init__(f"a pcodec stream does not hold {dtype} values")
+
+
+def _pcodec_decode(data: bytes, dtype: np.dtype, n: int) -> np.ndarray:
+    """`n` values of `dtype` from a pcodec stream, decoded into an array of exactly that size:
+    a stream cannot make the decoder allocate more than the values the chunk declares, and a
+    chunk cannot declare more values than the stream's bytes can hold."""
+    if n > len(data) * PCODEC_MAX_VALUES_PER_BYTE:
+        raise CorruptFileError(f"a pcodec stream of {len(data)} bytes cannot hold {n:,} values")
+    values = np.empty(n, dtype=dtype)
+    try:
+        progress = standalone.simple_decompress_into(data, values)
     except Exception as exc:  # pcodec raises RuntimeError/ValueError on bad bytes
+        if "does not match chunk's number type" in str(exc):
+            raise _WrongPcodecType(dtype) from None
         raise CorruptFileError(f"cannot decode a pcodec stream: {exc}") from None
+    if progress.n_processed != n or not progress.finished:
+        raise CorruptFileError(f"a pcodec stream does not hold {n:,} values of {dtype}")
+    return values
+
+
+def zstd_exact(data: bytes, size: int, what: str) -> bytes:
+    """Decompress a zstd frame that must hold exactly `size` bytes; the size a frame declares
+    is checked before anything is allocated for it."""
+    try:
+        declared = zstandard.frame_content_size(data)
+        if declared not in (-1, size):
+            raise CorruptFileError(f"{what} declares {declared:,} bytes, expected {size:,}")
+        raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=size)
+    except zstandard.ZstdError as exc:
+        raise CorruptFileError(f"cannot decode {what}: {exc}") from None
+    if len(raw) != size:
+        raise CorruptFileError(f"{what} holds {len(raw):,} bytes, expected {size:,}")
+    return raw
 
 
 def _shuffle_zstd(values: np.ndarray) -> bytes:
@@ -120,12 +157,7 @@ def _shuffle_zstd(values: np.ndarray) -> bytes:
 
 
 def _unshuffle_zstd(data: bytes, dtype: np.dtype, n: int) -> np.ndarray:
-    try:
-        raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=n * dtype.itemsize)
-    except zstandard.ZstdError as exc:
-        raise CorruptFileError(f"cannot decode a zstd stream: {exc}") from None
-    if len(raw) != n * dtype.itemsize:
-        raise CorruptFileError(f"zstd stream holds {len(raw)} bytes, expected {n * dtype.itemsize}")
+    raw = zstd_exact(data, n * dtype.itemsize, "a zstd stream")
     planes = np.frombuffer(raw, dtype=np.uint8).reshape(dtype.itemsize, n)
     return np.ascontiguousarray(planes.T).view(dtype).reshape(n)
 
@@ -177,25 +209,29 @@ _RUNS = struct.Struct("<QI")
 
 
 def decode_lossless(method: str, data: bytes, dtype: str, n: int) -> np.ndarray:
-    """Inverse of `encode_lossless` for an array of `n` values of `dtype`."""
+    """Inverse of `encode_lossless` for an array of `n` values of `dtype`; `method` must be one
+    of LOSSLESS_METHODS (callers check `dtype`). Allocates no more than the output."""
     target = np.dtype(dtype)
     storage = np.dtype(np.uint8) if target == np.bool_ else target
+    if method not in LOSSLESS_METHODS:
+        raise CorruptFileError(f"unknown lossless method {method!r}")
     if method == "pcodec":
-        values = _pcodec_decode(data) if n else np.zeros(0, dtype=storage)
-        if values.dtype != storage or values.size != n:
-            raise CorruptFileError(f"pcodec stream does not hold {n} values of {dtype}")
+        if storage.name not in _PCODEC_DTYPES:
+            raise CorruptFileError(f"pcodec stream claims to hold {dtype} values")
+        values = _pcodec_decode(data, storage, n) if n else np.zeros(0, dtype=storage)
     elif method == "zstd-shuffle":
         values = _unshuffle_zstd(data, storage, n)
-    elif method.startswith("runs+") and len(data) >= _RUNS.size:
+    else:
+        if len(data) < _RUNS.size:
+            raise CorruptFileError("run-length stream is damaged")
         n_runs, lengths_size = _RUNS.unpack_from(data)
-        if n_runs > n:
+        if n_runs > n or (n and not n_runs):
             raise CorruptFileError("run-length stream is damaged")
         body = data[_RUNS.size :]
         lengths = decode_ints(body[:lengths_size], n_runs)
-        if lengths.sum() != n or (lengths < 1).any():
+        # each length checked before summing, so the sum cannot wrap around
+        if (lengths < 1).any() or (lengths > n).any() or lengths.sum() != n:
             raise CorruptFileError("run-length stream is damaged")
         run_values = decode_lossless(method[5:], body[lengths_size:], storage.name, n_runs)
         values = np.repeat(run_values, lengths)
-    else:
-        raise CorruptFileError(f"unknown lossless method {method!r}")
     return values.view(np.bool_) if target == np.bool_ else values

@@ -8,7 +8,9 @@ output appears only when complete (`atomic_output`).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import sys
 from collections import deque
@@ -37,6 +39,7 @@ from jetzip.container import ContainerWriter, describe_file, open_reader
 from jetzip.errors import CorruptFileError, InputError, OptionError
 from jetzip.fileutil import atomic_output
 from jetzip.table import Table
+from jetzip.validate import check_table_header
 
 MODES = ("bounded", "latent", "lossless")
 #: What runs the network: PyTorch or ONNX Runtime (faster; the two differ in the last bits).
@@ -164,6 +167,13 @@ def resolve_options(
     if isinstance(default_tolerance, str):
         default_tolerance = Tolerance.parse(default_tolerance)
     has_tolerance = bool(tolerances) or default_tolerance is not None
+    named = [*tolerances.items(), ("--default-tolerance", default_tolerance)]
+    for name, tolerance in named:
+        if tolerance is not None and not math.isfinite(quantisation_step(tolerance)):
+            raise OptionError(
+                f"tolerance {tolerance.to_text()} for {name} is too large to quantise with "
+                "(its grid step overflows); store the column losslessly instead"
+            )
     return resolve_mode(mode, has_tolerance, has_model), tolerances, default_tolerance
 
 
@@ -319,8 +329,8 @@ def compress_tables(
 
     iterator = iter(tables)
     first = next(iterator, None)
-    if first is None or first.n_rows == 0:
-        raise InputError("the input holds no rows")
+    if first is None:
+        raise InputError("the input holds no rows, nor any table to take columns from")
     plans = _plans(first, mode, tolerances, default_tolerance, model)
     model_bytes = None if model is None else model.to_bytes()
     header = {
@@ -470,6 +480,8 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _chunks_of(table: Table, chunk_rows: int) -> Iterator[Table]:
+    if not table.n_rows:  # the columns still make a valid file, of no chunks
+        yield table
     for start in range(0, table.n_rows, chunk_rows):
         yield table.slice(start, min(start + chunk_rows, table.n_rows))
 
@@ -527,27 +539,39 @@ def _size_on_disk(path: Path) -> int:
 # ---------------------------------------------------------------------- decompression
 def _model_for(header: dict[str, Any], embedded: bytes | None, model: Any) -> Any:
     """The model the file's header names: embedded, or given (`model`) for a file that only
-    references it; either way its content hash must match."""
+    references it; either way its content hash must match. An embedded model's hash is checked
+    on its bytes before any network is built from them."""
     from jetzip.models import TrainedModel
 
     info = header["model"]
     if embedded is not None:
-        found = TrainedModel.from_bytes(embedded)
-    elif info.get("embedded"):
+        if hashlib.sha256(embedded).hexdigest() != info["sha256"]:
+            raise CorruptFileError("the embedded model is not the one the header names (sha256)")
+        return TrainedModel.from_bytes(embedded)
+    if info["embedded"]:
         raise CorruptFileError("a chunk needs the embedded model, which the file lacks before it")
-    elif model is None:
+    if model is None:
         raise InputError(
             f"this file references model {info['sha256'][:16]}... without embedding it; "
             "give the model directory (--model MODEL_DIR)"
         )
-    else:
-        found = _load_model(model)
+    found = _load_model(model)
     if found.content_hash() != info["sha256"]:
         raise InputError(
             f"the model does not match the one this file was written with (sha256 "
             f"{found.content_hash()[:16]}... instead of {info['sha256'][:16]}...)"
         )
     return found
+
+
+def _empty_table(
+    plans: list[ColumnPlan], has_event: bool, units: dict[str, str], meta: dict
+) -> Table:
+    """A table with the file's columns and no rows: what a file without chunks decodes to, so
+    that every output (Parquet, ROOT, ...) still has the columns."""
+    columns = {p.name: np.zeros(0, dtype=p.dtype) for p in plans}
+    event = np.zeros(0, dtype=np.int64) if has_event else None
+    return Table(columns, event=event, units=units, meta=meta)
 
 
 def iter_decompress(
@@ -557,24 +581,22 @@ def iter_decompress(
     threads: int | None = None,
     engine: str | None = None,
 ) -> Iterator[Table]:
-    """Yield the file's chunks as tables, verifying every checksum on the way.
+    """Yield the file's chunks as tables, verifying every checksum on the way (a file without
+    chunks yields one table with its columns and no rows).
 
     `path` may also be a binary stream holding a .jz file (closed when done). Columns are
     decoded on `threads` threads (see `codec_executor`); `engine` runs the network (default:
-    the engine that wrote the file; another one only for latent-mode files)."""
+    the engine that wrote the file; another one only for latent-mode files). The header is
+    checked entry by entry before it is used (`jetzip.validate.check_table_header`)."""
     if engine is not None:
         check_engine(engine)
     stream, reader = open_reader(path)
     with stream, codec_executor(threads) as executor:
-        header = reader.header
-        try:
-            plans = [ColumnPlan.from_json(c) for c in header["columns"]]
-            units = {c["name"]: c.get("unit", "") for c in header["columns"] if c.get("unit")}
-            has_event = bool(header["event_index"])
-            mode = str(header["mode"])
-        except (KeyError, TypeError, ValueError):
-            raise CorruptFileError(f"{path} has an incomplete header") from None
-        engine = _decompression_engine(header, mode, engine)
+        header = check_table_header(reader.header)
+        plans = [ColumnPlan.from_json(c) for c in header["columns"]]
+        units = {c["name"]: c["unit"] for c in header["columns"] if c.get("unit")}
+        has_event = header["event_index"]
+        engine = _decompression_engine(header, header["mode"], engine)
         meta = dict(header.get("meta") or {})
 
         def read_chunks() -> Iterator[tuple[dict[str, Any], dict[str, bytes], Any]]:
@@ -591,7 +613,12 @@ def iter_decompress(
             )
             return Table(columns, event=event, units=units, meta=dict(meta))
 
-        yield from ordered_map(decode, read_chunks(), thread_count(threads))
+        empty = True
+        for table in ordered_map(decode, read_chunks(), thread_count(threads)):
+            empty = False
+            yield table
+        if empty:
+            yield _empty_table(plans, has_event, units, meta)
 
 
 def decompress_file(

@@ -24,6 +24,7 @@ import torch
 from jetzip.errors import CorruptFileError, InputError
 from jetzip.models.network import AutoEncoder, build_model
 from jetzip.transforms import Normaliser
+from jetzip.validate import load_json
 
 MAGIC = b"JZMODEL\x01"
 #: File in MODEL_DIR that holds `TrainedModel.to_bytes()`.
@@ -46,6 +47,20 @@ def single_thread() -> Iterator[None]:
             yield
         finally:
             torch.set_num_threads(previous)
+
+
+def _network_within(spec: Mapping[str, Any], n_bytes: int) -> AutoEncoder:
+    """The network for `spec`, built only when its parameters fit in the `n_bytes` that hold
+    their values: the spec is sized on torch's meta device first, which allocates nothing, so
+    a hostile spec (20000 x 20000 layers in a small file) costs no memory."""
+    with torch.device("meta"):
+        n_parameters = sum(p.numel() for p in build_model(spec).parameters())
+    if n_parameters > n_bytes:
+        raise CorruptFileError(
+            f"damaged jetzip model: its spec needs {n_parameters:,} parameters, its bytes hold "
+            f"{n_bytes:,}"
+        )
+    return build_model(spec)
 
 
 class TrainedModel:
@@ -150,9 +165,9 @@ class TrainedModel:
         (header_len,) = struct.unpack_from("<Q", data, len(MAGIC))
         start = len(MAGIC) + 8
         try:
-            header = json.loads(data[start : start + header_len])
+            header = load_json(data[start : start + header_len], "the model's header")
             body = memoryview(data)[start + header_len :]
-            network = build_model(header["spec"])
+            network = _network_within(header["spec"], len(body))
             state = {}
             for t in header["tensors"]:
                 dtype = np.dtype(t["dtype"])
@@ -163,7 +178,7 @@ class TrainedModel:
                 )
             network.load_state_dict(state)
             normaliser = Normaliser.from_json_dict(dict(header["transforms"]))
-        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        except (ValueError, KeyError, TypeError, RuntimeError, OverflowError) as exc:
             raise CorruptFileError(f"damaged jetzip model: {exc}") from exc
         if normaliser.columns != header["columns"]:
             raise CorruptFileError("damaged jetzip model: columns and transforms disagree")
