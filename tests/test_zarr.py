@@ -85,6 +85,27 @@ def test_writing_part_of_a_chunk_leaves_the_rest_where_it_was(tmp_path: Path) ->
     assert np.all(np.abs(after[10:20, 10:20] - 1.0) <= 0.01)
 
 
+def test_zarr_v2_takes_the_numcodecs_codec_as_a_filter(tmp_path: Path) -> None:
+    """Zarr v2 hands filters the array (compressors get bytes): the filter is the place."""
+    from jetzip.numcodecs import JetzipCodec
+
+    original = jet_like((100, 50))
+    array = zarr.create_array(
+        tmp_path / "v2.zarr",
+        shape=original.shape,
+        chunks=(40, 40),
+        dtype="float32",
+        zarr_format=2,
+        filters=[JetzipCodec("0.1%")],
+        compressors=None,
+    )
+    array[:] = original
+    metadata = json.loads((tmp_path / "v2.zarr" / ".zarray").read_text())
+    assert metadata["filters"] == [{"id": "jetzip", "tolerance": 0.001, "relative": True}]
+    restored = zarr.open_array(tmp_path / "v2.zarr", mode="r")[:]
+    assert within(original, restored, Tolerance(0.001, relative=True))
+
+
 def test_the_codec_is_found_by_name() -> None:
     found = [e.value for e in entry_points(group="zarr.codecs") if e.name == "jetzip"]
     assert found == ["jetzip.zarr:JetzipZarrCodec"], "re-run `pip install -e . --no-deps`"
