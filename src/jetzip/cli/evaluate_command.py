@@ -9,11 +9,15 @@ from typing import Any
 
 from jetzip.cli.batch_support import EVALUATE_BATCH_ARGS, evaluate_batch, is_batch
 from jetzip.cli.registry import arg, command
+from jetzip.errors import OptionError
 from jetzip.evaluate.metrics import DEFAULT_RECOVERED_WITHIN
 from jetzip.table import Table
 
 JZ_SUFFIX = ".jz"
 _READ_OPTIONS = ("tree", "collection", "objects")
+#: Matches jetzip.evaluate.plots.STYLES (not imported here: the CLI starts without matplotlib).
+STYLES = ("ATLAS", "CMS", "none")
+DEFAULT_STYLE = "ATLAS"
 
 
 def _read_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -31,8 +35,20 @@ def _command_line(args: argparse.Namespace) -> str:
     ):
         if value is not None and value != DEFAULT_RECOVERED_WITHIN:
             words += [flag, str(value)]
-    if args.no_costs:
-        words.append("--no-costs")
+    if args.style != DEFAULT_STYLE:
+        words += ["--style", args.style]
+    if args.status is not None:
+        words += ["--status", args.status]
+    words += [
+        flag
+        for flag, on in (
+            ("--data", args.data),
+            ("--all-plots", args.all_plots),
+            ("--no-costs", args.no_costs),
+            ("--no-baselines", args.no_baselines),
+        )
+        if on
+    ]
     return shlex.join(words)
 
 
@@ -56,8 +72,9 @@ def _read_reconstruction(path: str, model: Any, options: dict[str, Any]) -> Tabl
     ),
     arg(
         "reconstructed",
+        nargs="?",
         help="the reconstructed table, or a .jz file (decompressed on the fly); in batch mode "
-        "the directory holding them under the same relative names",
+        "the directory holding them under the same relative names (not with --compare)",
     ),
     arg("-o", "--output", required=True, help="report directory to write (replaced if present)"),
     arg("--model", help="MODEL_DIR of the model used: adds loss curves, latent plots, costs"),
@@ -69,6 +86,29 @@ def _read_reconstruction(path: str, model: Any, options: dict[str, Any]) -> Tabl
         help="|residual| up to which a value counts as recovered (relative for m, E, pt)",
     ),
     arg("--no-costs", action="store_true", help="skip timing the model's encode/decode"),
+    arg(
+        "--no-baselines",
+        action="store_true",
+        help="skip measuring rounding, NanoAOD precision and SZ3 on this table (.jz input)",
+    ),
+    arg("--style", choices=STYLES, default=DEFAULT_STYLE, help="experiment style of the plots"),
+    arg(
+        "--status",
+        help="text after the experiment label (default: Internal for ATLAS, Private Work for CMS)",
+    ),
+    arg("--data", action="store_true", help="recorded data: no 'Simulation' in the label"),
+    arg(
+        "--all-plots",
+        action="store_true",
+        help="every column's figures (exact ones too), the profile vs m and the bytes per "
+        "column (default: ~25 figures at most)",
+    ),
+    arg(
+        "--compare",
+        metavar="OTHER_DATA",
+        help="anomaly comparison instead: score ORIGINAL and OTHER_DATA with --model (per-jet "
+        "reconstruction error), write score distributions, ROC curve and AUC",
+    ),
     arg("--tree", help="ROOT tree to read"),
     arg("--collection", help="jet collection (branch prefix) in ROOT files"),
     arg("--objects", help="DarkMachines object types to keep, e.g. j,b"),
@@ -78,6 +118,12 @@ def evaluate_command(args: argparse.Namespace) -> int:
     """Rows are matched by position (and event index when both tables have one); different
     columns or row counts are an error. Prints the summary table and the report's path; exits
     with status 2 when a requested tolerance is violated."""
+    if args.compare is not None:
+        from jetzip.cli.model_commands import compare_command
+
+        return compare_command(args, _read_options(args))
+    if args.reconstructed is None:
+        raise OptionError("give RECONSTRUCTED (or --compare OTHER_DATA --model MODEL_DIR)")
     if is_batch([args.original], None) or Path(args.reconstructed).is_dir():
         return evaluate_batch(args, _read_options(args))
     from jetzip.evaluate import evaluate, format_summary_table, write_report
@@ -103,7 +149,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
         model_dir=args.model,
         recovered_within=args.recovered_within,
         measure_costs=not args.no_costs,
+        compare_baselines=not args.no_baselines,
     )
+    from jetzip.evaluate.plots import PlotStyle
+
     page = write_report(
         args.output,
         original,
@@ -112,6 +161,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
         model=model,
         model_dir=args.model,
         command=_command_line(args),
+        style=PlotStyle(args.style, args.status, args.data),
+        all_plots=args.all_plots,
     )
     print(format_summary_table(metrics))
     print(f"report: {page}")
