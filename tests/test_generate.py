@@ -107,11 +107,33 @@ def test_cache_hit_returns_the_stored_table(
         ({"n_events": 10, "jet_pt_min": -1.0}, "jet pt threshold"),
         ({"n_events": 10, "eta_max": float("nan")}, "|eta| acceptance"),
         ({"n_events": 10, "jet_radius": 3.0}, "jet radius"),
+        ({"n_events": 10, "process": "higgs"}, "unknown process 'higgs'"),
+        ({"n_events": 10, "process": "wprime_wz", "resonance_mass": 50.0}, "resonance mass"),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(options: dict, message: str) -> None:
     with pytest.raises(OptionError, match=message.replace("|", r"\|")):
         GeneratorSettings(**options)
+
+
+def test_signal_processes_give_boosted_heavy_jets(jets: Table) -> None:
+    """W' -> W Z (2 TeV): the leading jets are ~1 TeV with the W/Z mass; QCD's are light."""
+    signal = generate_jets(30, seed=SEED, process="wprime_wz", workers=1, progress=False)
+    assert signal.meta["generator"]["process"] == "wprime_wz"
+
+    def leading(table: Table) -> np.ndarray:
+        first = np.r_[True, np.diff(table.event) != 0]  # jets are pt-ordered per event
+        return np.flatnonzero(first)
+
+    lead = leading(signal)
+    assert np.median(signal["pt"][lead]) > 500e3
+    assert 60e3 < np.median(signal["m"][lead]) < 110e3
+    assert np.median(jets["m"][leading(jets)]) < 50e3
+    # a QCD run's settings (and so its cache key) do not mention the signal fields
+    assert "process" not in jets.meta["generator"]
+    top = GeneratorSettings(n_events=10, process="zprime_ttbar", resonance_mass=3000.0)
+    assert top.describe()["resonance_mass"] == 3000.0
+    assert top.cache_key() != GeneratorSettings(n_events=10).cache_key()
 
 
 def test_bad_worker_count_is_refused() -> None:

@@ -6,12 +6,12 @@ import argparse
 
 from jetzip.cli.registry import arg, command
 from jetzip.errors import OptionError
-from jetzip.generate import GeneratorSettings, available_cores, generate_jets
+from jetzip.generate import PROCESSES, GeneratorSettings, available_cores, generate_jets
 
 
 @command(
     "generate",
-    "Generate 13 TeV QCD jets with Pythia 8 and FastJet.",
+    "Generate 13 TeV QCD (or boosted top / W / Z signal) jets with Pythia 8 and FastJet.",
     arg("-n", "--events", type=int, required=True, help="number of Pythia events"),
     arg("-o", "--output", required=True, help="output table (.parquet, .root, .h5, .csv, ...)"),
     arg("--seed", type=int, default=0, help="master random seed"),
@@ -34,6 +34,24 @@ from jetzip.generate import GeneratorSettings, available_cores, generate_jets
         help="|eta| acceptance for particles and jets",
     ),
     arg(
+        "--process",
+        choices=PROCESSES,
+        default=GeneratorSettings.process,
+        help="hard process: QCD dijets, Z' -> t tbar or W' -> W Z (tops, W, Z to quarks)",
+    ),
+    arg(
+        "--resonance-mass",
+        type=float,
+        default=GeneratorSettings.resonance_mass,
+        help="Z' / W' mass in GeV (signal processes)",
+    ),
+    arg(
+        "--jet-radius",
+        type=float,
+        default=GeneratorSettings.jet_radius,
+        help="anti-kt distance parameter R (e.g. 0.8 for large-R top jets)",
+    ),
+    arg(
         "--no-mpi",
         action="store_true",
         help="switch off multiparton interactions (the underlying event): ~5x faster, less real",
@@ -47,8 +65,10 @@ from jetzip.generate import GeneratorSettings, available_cores, generate_jets
     arg("--no-cache", action="store_true", help="regenerate even when a cached result exists"),
 )
 def generate(args: argparse.Namespace) -> int:
-    """Generate 13 TeV proton-proton QCD events (Pythia 8, hadronisation and underlying event
-    on), cluster visible final-state particles with anti-kt R=0.4 (FastJet), and write one row
+    """Generate 13 TeV proton-proton events (Pythia 8, hadronisation and underlying event on):
+    QCD 2 -> 2 by default, or with --process a 2 TeV Z' -> t tbar or W' -> W Z with hadronic
+    decays (boosted-jet signals for `jetzip evaluate --compare`); cluster visible final-state
+    particles with anti-kt R=0.4 (FastJet), and write one row
     per jet: m, pt, E in MeV, eta, phi, and substructure variables (constituent and charged
     multiplicity, width, pT_D, leading and charged pt fractions, jet charge, N-subjettiness
     tau1-tau3). The event column numbers the events. The same seed gives the same table for
@@ -63,6 +83,9 @@ def generate(args: argparse.Namespace) -> int:
         jet_pt_min=args.jet_pt_min,
         eta_max=args.eta_max,
         mpi=not args.no_mpi,
+        process=args.process,
+        resonance_mass=args.resonance_mass,
+        jet_radius=args.jet_radius,
         workers=args.workers,
         use_cache=not args.no_cache,
     )

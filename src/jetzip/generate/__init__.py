@@ -18,6 +18,7 @@ from jetzip.generate.driver import available_cores, resolve_workers, run_generat
 from jetzip.generate.events import COLUMNS
 from jetzip.generate.settings import (
     GENERATOR_VERSION,
+    PROCESSES,
     GeneratorSettings,
     GeneratorUnavailableError,
 )
@@ -26,6 +27,7 @@ from jetzip.table import Table
 __all__ = [
     "COLUMNS",
     "GENERATOR_VERSION",
+    "PROCESSES",
     "GeneratorSettings",
     "GeneratorUnavailableError",
     "available_cores",
@@ -43,12 +45,16 @@ def generate_jets(
     eta_max: float = GeneratorSettings.eta_max,
     block_size: int = GeneratorSettings.block_size,
     mpi: bool = GeneratorSettings.mpi,
+    process: str = GeneratorSettings.process,
+    resonance_mass: float = GeneratorSettings.resonance_mass,
+    jet_radius: float = GeneratorSettings.jet_radius,
     workers: int | None = None,
     progress: bool = True,
     use_cache: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> Table:
-    """Generate `n_events` 13 TeV QCD events and return one row per anti-kt R=0.4 jet.
+    """Generate `n_events` 13 TeV events (QCD dijets, or a boosted-jet signal `process`:
+    see `GeneratorSettings`) and return one row per anti-kt jet (R = `jet_radius`).
 
     Columns are listed in `COLUMNS` (m, pt, E in MeV as ATLAS stores them; float32 values,
     int32 counts). `mpi=False` switches off the underlying event (multiparton interactions),
@@ -65,6 +71,9 @@ def generate_jets(
         eta_max=eta_max,
         block_size=block_size,
         mpi=mpi,
+        process=process,
+        resonance_mass=resonance_mass,
+        jet_radius=jet_radius,
     )
     workers = resolve_workers(workers)
     entry: Path | None = cache_path(settings, cache_dir) if use_cache else None

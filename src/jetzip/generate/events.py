@@ -71,8 +71,7 @@ def pythia_settings(settings: GeneratorSettings, seed: int) -> list[str]:
     return [
         "Print:quiet = on",
         f"Beams:eCM = {settings.ecm!r}",
-        "HardQCD:all = on",
-        f"PhaseSpace:pTHatMin = {settings.pthat_min!r}",
+        *process_settings(settings),
         f"PartonLevel:MPI = {'on' if settings.mpi else 'off'}",
         "HadronLevel:all = on",
         "ParticleDecays:limitTau0 = on",
@@ -80,6 +79,37 @@ def pythia_settings(settings: GeneratorSettings, seed: int) -> list[str]:
         "Random:setSeed = on",
         f"Random:seed = {seed}",
     ]
+
+
+#: Hadronic decays only: W and Z to quarks (d u s c b), tops to W b.
+_HADRONIC_W = ["24:onMode = off", "24:onIfAny = 1 2 3 4 5"]
+_HADRONIC_Z = ["23:onMode = off", "23:onIfAny = 1 2 3 4 5"]
+
+
+def process_settings(settings: GeneratorSettings) -> list[str]:
+    """Pythia lines of the hard process: QCD 2 -> 2, or a heavy resonance decaying to t tbar or
+    W Z whose decay products all go to quarks."""
+    mass = settings.resonance_mass
+    if settings.process == "zprime_ttbar":
+        return [
+            "NewGaugeBoson:ffbar2gmZZprime = on",
+            "Zprime:gmZmode = 3",  # the Z' alone, no gamma*/Z interference
+            f"32:m0 = {mass!r}",
+            "32:onMode = off",
+            "32:onIfAny = 6",
+            *_HADRONIC_W,
+        ]
+    if settings.process == "wprime_wz":
+        return [
+            "NewGaugeBoson:ffbar2Wprime = on",
+            f"34:m0 = {mass!r}",
+            "Wprime:coup2WZ = 1",
+            "34:onMode = off",
+            "34:onIfMatch = 24 23",
+            *_HADRONIC_W,
+            *_HADRONIC_Z,
+        ]
+    return ["HardQCD:all = on", f"PhaseSpace:pTHatMin = {settings.pthat_min!r}"]
 
 
 def generate_block(settings: GeneratorSettings, block: int) -> Table:

@@ -22,6 +22,10 @@ from jetzip.errors import JetzipError, OptionError
 #: settings, changed definitions): it is part of the cache key.
 GENERATOR_VERSION = "2"
 
+#: Hard processes: QCD dijets (the background) and two boosted-jet signals, with every
+#: top, W and Z decaying to quarks so that they end up as (fat) jets.
+PROCESSES = ("qcd", "zprime_ttbar", "wprime_wz")
+
 #: Pythia accepts seeds in [1, 900000000] (0 means "seed from the clock", which we never want).
 _PYTHIA_MAX_SEED = 900_000_000
 
@@ -48,6 +52,11 @@ class GeneratorSettings:
         ecm: proton-proton centre-of-mass energy in GeV.
         mpi: multiparton interactions (the underlying event) on or off; on, they take about
             80 % of the generation time, but shape the soft jets and the jet masses.
+        process: "qcd" (2 -> 2 QCD, pT-hat above pthat_min), "zprime_ttbar" (Z' -> t tbar,
+            t -> b q q') or "wprime_wz" (W' -> W Z, both to quarks): the signals give boosted
+            top / W / Z jets for anomaly-detection studies.
+        resonance_mass: Z' or W' mass in GeV (signals only; the decay products have
+            pt ~ mass / 2, so 2 TeV gives ~1 TeV jets whose decay fits in R ~ 0.4).
     """
 
     n_events: int
@@ -59,8 +68,13 @@ class GeneratorSettings:
     block_size: int = 500
     ecm: float = 13_000.0
     mpi: bool = True
+    process: str = "qcd"
+    resonance_mass: float = 2000.0
 
     def __post_init__(self) -> None:
+        if self.process not in PROCESSES:
+            raise OptionError(f"unknown process {self.process!r}; choose from {PROCESSES}")
+        _require_range("resonance mass (GeV)", self.resonance_mass, 100.0, self.ecm / 2)
         _require_int("number of events", self.n_events, minimum=1)
         _require_int("seed", self.seed, minimum=0)
         _require_int("block size", self.block_size, minimum=1)
@@ -88,8 +102,11 @@ class GeneratorSettings:
 
     def describe(self) -> dict[str, Any]:
         """JSON-able record of the settings and software versions (goes into Table.meta)."""
+        fields = asdict(self)
+        if self.process == "qcd":  # keys (and caches) of QCD runs predate the signal fields
+            del fields["process"], fields["resonance_mass"]
         return {
-            **asdict(self),
+            **fields,
             "generator_version": GENERATOR_VERSION,
             "pythia8mc": _installed_version("pythia8mc"),
             "fastjet": _installed_version("fastjet"),
