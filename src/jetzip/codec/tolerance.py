@@ -83,8 +83,10 @@ class Tolerance:
         return cls(value / 100.0 if relative else value, relative)
 
 
-def parse_tolerances(text: str) -> dict[str, Tolerance]:
-    """Parse `pt=0.1%,m=0.1%,eta=0.001,phi=0.001` into {column: Tolerance}, in the given order."""
+def parse_tolerances(text: str, name_pattern: re.Pattern[str] = _NAME) -> dict[str, Tolerance]:
+    """Parse `pt=0.1%,m=0.1%,eta=0.001,phi=0.001` into {column: Tolerance}, in the given order.
+
+    `name_pattern` says which names are valid (whole-file policies accept globs, `*_pt`)."""
     if not text or not text.strip():
         raise OptionError("empty tolerance string: expected e.g. pt=0.1%,eta=0.001")
     result: dict[str, Tolerance] = {}
@@ -93,7 +95,7 @@ def parse_tolerances(text: str) -> dict[str, Tolerance]:
         name = name.strip()
         if not sep or not name or not value.strip():
             raise OptionError(f"malformed tolerance {item.strip()!r}: expected NAME=VALUE")
-        if not _NAME.match(name):
+        if not name_pattern.match(name):
             raise OptionError(f"malformed column name {name!r} in tolerance {item.strip()!r}")
         if name in result:
             raise OptionError(f"tolerance for column {name!r} given twice")
