@@ -71,3 +71,43 @@ def test_cli_export_refuses_a_non_model_directory(tmp_path, capsys):
 def test_a_foreign_onnx_file_is_refused(tmp_path):
     with pytest.raises(InputError, match="no such ONNX file"):
         OnnxModel(tmp_path / "absent.onnx")
+
+
+# ---------------------------------------------------------------- hls4ml (FPGA)
+@pytest.mark.slow
+def test_hls4ml_c_simulation_matches_pytorch_on_jets(model_dir, tmp_path, capsys):
+    pytest.importorskip("hls4ml", reason="the [fpga] extra (hls4ml) is not installed")
+    import re
+
+    from jetzip.io import write_table
+    from jetzip.models.hls_export import multipliers, network_parts
+
+    data = tmp_path / "jets.parquet"
+    write_table(jets(300, seed=2), data)
+    out = tmp_path / "hls"
+    args = ["export", str(model_dir), "--hls4ml", str(out), "--jets", str(data)]
+    assert main([*args, "--max-jets", "200"]) == 0
+    printed = capsys.readouterr().out
+    assert "fixed point vs PyTorch on 200 jets" in printed and "ap_fixed<16,6>" in printed
+    for part in ("encoder", "autoencoder"):
+        assert (out / part / "firmware" / "myproject.cpp").is_file()
+    # fixed point is close to PyTorch, but not identical
+    output_max = float(re.search(r"output max \|diff\| ([0-9.e+-]+)", printed).group(1))
+    assert 0 < output_max < 0.1
+    fixed_vs_float = re.search(r"fixed vs float: (.*)", printed).group(1)
+    relative = [float(v) for v in re.findall(r"(?:m|pt) ([0-9.e+-]+) %", fixed_vs_float)]
+    assert len(relative) == 2 and max(relative) < 5.0  # per cent
+    parts = network_parts(TrainedModel.load(model_dir))
+    assert multipliers(parts["encoder"]) == 4 * 16 + 16 * 8 + 8 * 3
+    assert f"encoder {4 * 16 + 16 * 8 + 8 * 3:,}" in printed
+
+
+def test_hls4ml_export_refuses_bad_requests(model_dir, tmp_path, capsys):
+    assert main(["export", str(model_dir)]) == 1
+    assert "give --onnx OUT.onnx and/or --hls4ml DIR" in capsys.readouterr().err
+    assert main(["export", str(model_dir), "--onnx", "x.onnx", "--precision", "ap_fixed<8,3>"])
+    assert "go with --hls4ml" in capsys.readouterr().err
+    pytest.importorskip("hls4ml", reason="the [fpga] extra (hls4ml) is not installed")
+    out = str(tmp_path / "hls")
+    assert main(["export", str(model_dir), "--hls4ml", out, "--precision", "float"]) == 1
+    assert "ap_fixed<W,I>" in capsys.readouterr().err

@@ -27,7 +27,7 @@ _CHUNK = 65536
 SCORE = "score"
 
 
-def _model_matrix(model: TrainedModel, table: Table) -> np.ndarray:
+def model_matrix(model: TrainedModel, table: Table) -> np.ndarray:
     """The model's columns of `table` (refusing missing columns, other units and NaN/inf)."""
     missing = [c for c in model.columns if c not in table.names]
     if missing:
@@ -43,7 +43,7 @@ def _model_matrix(model: TrainedModel, table: Table) -> np.ndarray:
 def anomaly_scores(model: TrainedModel, table: Table) -> Table:
     """One row per jet: `score_<column>` (squared error in normalised space) per model column
     and `score` (their mean); the table's event index is kept."""
-    scaled = model.normaliser.transform(_model_matrix(model, table)).astype(np.float32)
+    scaled = model.normaliser.transform(model_matrix(model, table)).astype(np.float32)
     errors = np.empty(scaled.shape, dtype=np.float64)
     with torch.no_grad(), single_thread():
         for start in range(0, len(scaled), _CHUNK):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,16 +27,23 @@ SUMMARY_FILE = "summary.json"
 LARGE_RESIDUAL_RMS = 0.01
 
 
-def residual_rms(model: TrainedModel, x: np.ndarray) -> dict[str, float]:
-    """Per-column residual RMS of decode(encode(x)) for physical rows `x` in `model.columns`
-    order (relative residuals skip rows with x <= 0, as `jetzip evaluate` does)."""
-    x_hat = model.reconstruct(x)
+def rms_between(
+    columns: Sequence[str], original: np.ndarray, other: np.ndarray
+) -> dict[str, float]:
+    """Per-column residual RMS of `other` against `original` ((n, k) physical rows; relative
+    residuals skip rows with x <= 0, as `jetzip evaluate` does)."""
     out = {}
-    for j, column in enumerate(model.columns):
-        r = residuals(x[:, j], x_hat[:, j], residual_kind(column))
+    for j, column in enumerate(columns):
+        r = residuals(original[:, j], other[:, j], residual_kind(column))
         r = r[np.isfinite(r)]
         out[column] = float(np.sqrt(np.mean(r * r))) if r.size else float("nan")
     return out
+
+
+def residual_rms(model: TrainedModel, x: np.ndarray) -> dict[str, float]:
+    """Per-column residual RMS of decode(encode(x)) for physical rows `x` in `model.columns`
+    order."""
+    return rms_between(model.columns, x, model.reconstruct(x))
 
 
 def format_rms(rms: Mapping[str, float]) -> str:
