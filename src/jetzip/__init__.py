@@ -3,7 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from jetzip.errors import JetzipError
-from jetzip.table import Table
+from jetzip.lazy import lazy_exports
 
 try:
     __version__ = version("jetzip")
@@ -11,3 +11,11 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 __all__ = ["JetzipError", "Table", "__version__"]
+
+# Table (and numpy, pandas) is imported on first use, so that the `jetzip` command starts in a
+# few milliseconds and handles Ctrl-C from then on (jetzip.cli.main).
+__getattr__, _dir = lazy_exports(__name__, {"Table": "jetzip.table"})
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_dir()})

@@ -19,3 +19,12 @@ class CorruptFileError(JetzipError):
 
 class OptionError(JetzipError):
     """An option has a value that cannot be honoured (bad tolerance, unknown preset, ...)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGINT or SIGTERM); `signum` says which. A
+    KeyboardInterrupt, so that everything that cleans up after Ctrl-C cleans up after it too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

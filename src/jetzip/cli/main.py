@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import NoReturn
 
 from jetzip import __version__
 from jetzip.cli.registry import COMMANDS
-from jetzip.errors import JetzipError
+from jetzip.errors import Interrupted, JetzipError
+from jetzip.fileutil import STOP_SIGNALS
 from jetzip.memory import keep_freed_memory
 
 #: Modules that define commands; importing one registers its commands.
@@ -21,7 +26,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "jetzip.cli.train_commands",
     "jetzip.cli.evaluate_command",
     "jetzip.cli.export_command",
-    "jetzip.cli.model_commands",
 )
 
 
@@ -54,22 +58,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; user errors become one line on stderr and exit status 1."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    keep_freed_memory()
+def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
+    """SIGINT and SIGTERM become `Interrupted`, so that outputs in progress are removed as
+    after Ctrl-C; later signals are ignored, so that the clean-up runs to its end."""
+    _ignore_stop_signals()
+    raise Interrupted(signum)
+
+
+def _ignore_stop_signals() -> None:
+    """From here on the run ends by itself: a late signal must not cut its last words."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+@contextmanager
+def _stop_signals_interrupt(restore: bool) -> Iterator[None]:
+    """Inside the block SIGINT and SIGTERM raise `Interrupted`. With `restore` the previous
+    handlers come back afterwards (main called as a function); without it the signals stay
+    ignored, so that the process exits quietly whenever one comes after the run."""
+    if threading.current_thread() is not threading.main_thread():  # handlers are main-only
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    for signum, handler in previous.items():
+        if handler is not signal.SIG_IGN:  # a signal the caller ignores (nohup, `&`) stays so
+            signal.signal(signum, _raise_interrupted)
     try:
-        return int(args.func(args) or 0)
-    except JetzipError as exc:
-        print(f"jetzip {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # unreadable input, full disk, permission denied
-        print(f"jetzip {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"jetzip {args.command}: interrupted", file=sys.stderr)
-        return 130
+        yield
+    finally:
+        _ignore_stop_signals()
+        if restore:
+            for signum, handler in previous.items():
+                signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; user errors become one line on stderr and exit status 1, SIGINT and SIGTERM
+    (from the first moment the commands are imported) one line and 128 + the signal number,
+    with any output in progress removed."""
+    with _stop_signals_interrupt(restore=argv is not None):
+        command = "jetzip"
+        try:
+            args = build_parser().parse_args(argv)
+            command = f"jetzip {args.command}"
+            keep_freed_memory()
+            return int(args.func(args) or 0)
+        except (JetzipError, OSError) as exc:  # OSError: unreadable input, full disk, ...
+            _ignore_stop_signals()
+            print(f"{command}: error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt as exc:
+            _ignore_stop_signals()
+            print(f"{command}: interrupted", file=sys.stderr)
+            return 128 + getattr(exc, "signum", signal.SIGINT)
 
 
 if __name__ == "__main__":
