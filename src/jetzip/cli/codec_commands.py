@@ -15,6 +15,7 @@ from jetzip.codec.chunk import LATENT_DTYPES
 from jetzip.container import describe_file
 from jetzip.errors import OptionError
 from jetzip.evaluate.metrics import RELATIVE, residual_kind
+from jetzip.validate import terminal_safe_tree
 
 #: --engine: choices are checked by the library, so a bad name gets its one-line OptionError.
 ENGINE_METAVAR = "{" + ",".join(ENGINES) + "}"
@@ -99,8 +100,9 @@ def format_summary(info: dict[str, Any]) -> str:
 
 
 def describe(path: str | Path) -> str:
-    """What `jetzip info FILE.jz` prints (called by the info command for .jz files)."""
-    return format_summary(describe_file(path))
+    """What `jetzip info FILE.jz` prints (called by the info command for .jz files); every
+    string from the file is escaped first, so that none can drive the terminal."""
+    return format_summary(terminal_safe_tree(describe_file(path)))
 
 
 @command(

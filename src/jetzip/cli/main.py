@@ -105,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args) or 0)
         except (JetzipError, OSError) as exc:  # OSError: unreadable input, full disk, ...
             _ignore_stop_signals()
-            print(f"{command}: error: {exc}", file=sys.stderr)
+            from jetzip.validate import terminal_safe  # numpy: not before signals are handled
+
+            print(f"{command}: error: {terminal_safe(str(exc))}", file=sys.stderr)
             return 1
         except KeyboardInterrupt as exc:
             _ignore_stop_signals()
