@@ -10,7 +10,7 @@ write -> read round trip gives back the same table.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,10 +151,32 @@ def write_pickle(table: Table, path: Path) -> None:
 
 # ---------------------------------------------------------------------- CSV
 def iter_csv(path: Path, chunk_rows: int | None) -> Iterator[Table]:
-    """Comma-separated with a header line; non-numeric columns are skipped (listed in meta)."""
-    frames = pd.read_csv(path, chunksize=chunk_rows)
-    for frame in [frames] if chunk_rows is None else frames:
+    """Comma-separated with a header line; non-numeric columns are skipped (listed in meta).
+
+    Read in chunks, a column takes the type of the whole file: one that is integer in the first
+    chunk and float later (a missing value, a decimal point) is read as float in every chunk,
+    found by a first pass over the file, so that all chunks agree."""
+    if chunk_rows is None:
+        yield _table_from_frame(pd.read_csv(path), "csv")
+        return
+    widened = _widened_csv_dtypes(pd.read_csv(path, chunksize=chunk_rows))
+    for frame in pd.read_csv(path, chunksize=chunk_rows, dtype=widened or None):
         yield _table_from_frame(frame, "csv")
+
+
+def _widened_csv_dtypes(frames: Iterable[pd.DataFrame]) -> dict[str, np.dtype]:
+    """Numeric columns whose type changes between chunks, with the type that holds them all."""
+    seen: dict[str, np.dtype] = {}
+    widened: set[str] = set()
+    for frame in frames:
+        for name, dtype in frame.dtypes.items():
+            if dtype.kind not in "iuf":
+                continue
+            common = np.result_type(seen.get(name, dtype), dtype)
+            if name in seen and common != seen[name]:
+                widened.add(name)
+            seen[name] = common
+    return {name: seen[name] for name in widened}
 
 
 def write_csv(table: Table, path: Path) -> None:
