@@ -15,6 +15,9 @@ from jetzip.table import Table
 
 JZ_SUFFIX = ".jz"
 _READ_OPTIONS = ("tree", "collection", "objects")
+#: Matches jetzip.evaluate.plots.STYLES (not imported here: the CLI starts without matplotlib).
+STYLES = ("ATLAS", "CMS", "none")
+DEFAULT_STYLE = "ATLAS"
 
 
 def _read_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -32,8 +35,20 @@ def _command_line(args: argparse.Namespace) -> str:
     ):
         if value is not None and value != DEFAULT_RECOVERED_WITHIN:
             words += [flag, str(value)]
-    if args.no_costs:
-        words.append("--no-costs")
+    if args.style != DEFAULT_STYLE:
+        words += ["--style", args.style]
+    if args.status is not None:
+        words += ["--status", args.status]
+    words += [
+        flag
+        for flag, on in (
+            ("--data", args.data),
+            ("--all-plots", args.all_plots),
+            ("--no-costs", args.no_costs),
+            ("--no-baselines", args.no_baselines),
+        )
+        if on
+    ]
     return shlex.join(words)
 
 
@@ -71,6 +86,23 @@ def _read_reconstruction(path: str, model: Any, options: dict[str, Any]) -> Tabl
         help="|residual| up to which a value counts as recovered (relative for m, E, pt)",
     ),
     arg("--no-costs", action="store_true", help="skip timing the model's encode/decode"),
+    arg(
+        "--no-baselines",
+        action="store_true",
+        help="skip measuring rounding, NanoAOD precision and SZ3 on this table (.jz input)",
+    ),
+    arg("--style", choices=STYLES, default=DEFAULT_STYLE, help="experiment style of the plots"),
+    arg(
+        "--status",
+        help="text after the experiment label (default: Internal for ATLAS, Private Work for CMS)",
+    ),
+    arg("--data", action="store_true", help="recorded data: no 'Simulation' in the label"),
+    arg(
+        "--all-plots",
+        action="store_true",
+        help="every column's figures (exact ones too), the profile vs m and the bytes per "
+        "column (default: ~25 figures at most)",
+    ),
     arg(
         "--compare",
         metavar="OTHER_DATA",
@@ -117,7 +149,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
         model_dir=args.model,
         recovered_within=args.recovered_within,
         measure_costs=not args.no_costs,
+        compare_baselines=not args.no_baselines,
     )
+    from jetzip.evaluate.plots import PlotStyle
+
     page = write_report(
         args.output,
         original,
@@ -126,6 +161,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
         model=model,
         model_dir=args.model,
         command=_command_line(args),
+        style=PlotStyle(args.style, args.status, args.data),
+        all_plots=args.all_plots,
     )
     print(format_summary_table(metrics))
     print(f"report: {page}")

@@ -2,7 +2,8 @@
 
 Residual convention, per column (see `residual_kind`):
 
-* scale variables (mass, energy, pt, MET, ...): relative residual ``(x' - x) / x``. Rows with
+* scale variables (mass, energy, momentum components, pt, MET, ...): relative residual
+  ``(x' - x) / x``. Rows with
   ``x <= 0`` have no meaningful relative error (a jet mass of -0.04 MeV is a rounding artefact of
   the reconstruction software), so they are *excluded* from every relative statistic, counted in
   ``n_excluded``, and their absolute residual ``x' - x`` is summarised separately under
@@ -10,6 +11,10 @@ Residual convention, per column (see `residual_kind`):
 * phi (azimuth): absolute residual wrapped to (-pi, pi], so that -3.14 reconstructed as 3.14 is
   an error of 0.003, not 6.28.
 * everything else (eta, integer counts, further variables): absolute residual ``x' - x``.
+
+A column with a tolerance takes the tolerance's kind instead (a relative tolerance gives a relative
+residual, an absolute one an absolute residual, wrapped for phi), so that "% recovered" and the
+residual plots measure what the tolerance bounds.
 
 Statistics of a residual array r (all on the included rows):
 
@@ -25,7 +30,9 @@ Statistics of a residual array r (all on the included rows):
   autoencoder compression exercise (mean absolute relative error for m, pt, E; mean absolute
   error for eta, phi);
 * ``recovered_pct``: the exercise's "% recovered": the percentage of values whose |r| is within
-  ``recovered_within`` (default 0.01, i.e. 1 % for relative residuals and 0.01 for angles). The
+  ``recovered_within`` (default 0.01, i.e. 1 % for relative residuals and 0.01 for angles). For a
+  relative residual it is tested as |x' - x| <= w |x|, the very inequality a relative tolerance
+  is checked with, so values that meet a 0.1 % tolerance count as recovered within 0.001. The
   all-columns figure ``recovered_pct_all`` counts a row as recovered only when every column is.
 """
 
@@ -48,7 +55,8 @@ ABSOLUTE = "absolute"
 
 #: Standard deviation of a unit normal truncated at +-2 sigma: corrects the clipped std.
 _TRUNCATED_STD_2SIGMA = 0.8796
-_SCALE_NAMES = {"m", "mass", "e", "energy", "pt", "met", "sumet", "ht", "mt"}
+_SCALE_NAMES = {"m", "mass", "e", "energy", "pt", "px", "py", "pz", "p", "et", "met", "sumet", "ht",
+                "mt"}  # fmt: skip
 _PREFIX = re.compile(r"^.*[._:]")
 DEFAULT_RECOVERED_WITHIN = 0.01
 
@@ -58,14 +66,15 @@ def base_name(column: str) -> str:
     return _PREFIX.sub("", column).lower()
 
 
-def residual_kind(column: str) -> str:
-    """RELATIVE for scale variables, ANGLE for phi, ABSOLUTE for everything else."""
+def residual_kind(column: str, tolerance: Tolerance | None = None) -> str:
+    """RELATIVE for scale variables, ANGLE for phi, ABSOLUTE for everything else; a column with
+    a tolerance follows the tolerance (relative or absolute, wrapped for phi)."""
     name = base_name(column)
-    if name in _SCALE_NAMES:
-        return RELATIVE
-    if name.endswith("phi"):
+    if name.endswith("phi") and (tolerance is None or not tolerance.relative):
         return ANGLE
-    return ABSOLUTE
+    if tolerance is not None:
+        return RELATIVE if tolerance.relative else ABSOLUTE
+    return RELATIVE if name in _SCALE_NAMES else ABSOLUTE
 
 
 def wrap_angle(delta: np.ndarray) -> np.ndarray:
@@ -85,6 +94,18 @@ def residuals(original: np.ndarray, reconstructed: np.ndarray, kind: str) -> np.
         out[positive] = delta[positive] / x[positive]
         return out
     return delta
+
+
+def recovered_mask(
+    original: np.ndarray, reconstructed: np.ndarray, r: np.ndarray, kind: str, within: float
+) -> np.ndarray:
+    """True where a value is recovered within `within`: |x' - x| <= within |x| for relative
+    residuals (the inequality a relative tolerance is checked with), |r| <= within otherwise."""
+    if kind != RELATIVE:
+        return np.abs(r) <= within
+    x = np.asarray(original, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.abs(np.asarray(reconstructed, dtype=np.float64) - x) <= within * np.abs(x)
 
 
 def core_sigma(r: np.ndarray, *, clip: float = 2.0, max_iterations: int = 50) -> float:
@@ -109,12 +130,23 @@ def core_sigma(r: np.ndarray, *, clip: float = 2.0, max_iterations: int = 50) ->
     return float(sigma)
 
 
-def residual_stats(r: np.ndarray, *, recovered_within: float = DEFAULT_RECOVERED_WITHIN) -> dict:
-    """Summary statistics of one residual array (see module docstring for definitions)."""
+def residual_stats(
+    r: np.ndarray,
+    *,
+    recovered_within: float = DEFAULT_RECOVERED_WITHIN,
+    recovered: np.ndarray | None = None,
+) -> dict:
+    """Summary statistics of one residual array (see module docstring for definitions).
+
+    `recovered` (a mask over r) overrides the |r| <= recovered_within test, for relative
+    residuals tested without the division.
+    """
     r = np.asarray(r, dtype=np.float64)
     if r.size == 0:
         return {"n": 0}
     absolute = np.abs(r)
+    if recovered is None:
+        recovered = absolute <= recovered_within
     q16, q84 = np.percentile(r, [16, 84])
     return {
         "n": int(r.size),
@@ -126,7 +158,7 @@ def residual_stats(r: np.ndarray, *, recovered_within: float = DEFAULT_RECOVERED
         "max_abs": float(absolute.max()),
         "core_sigma": core_sigma(r),
         "average_abs_error": float(absolute.mean()),
-        "recovered_pct": float(100.0 * np.mean(absolute <= recovered_within)),
+        "recovered_pct": float(100.0 * np.mean(recovered)),
     }
 
 
@@ -170,7 +202,12 @@ def column_metrics(
     r = residuals(original, reconstructed, kind)
     included = np.isfinite(r)
     result: dict[str, Any] = {"kind": kind}
-    result.update(residual_stats(r[included], recovered_within=recovered_within))
+    recovered = recovered_mask(original, reconstructed, r, kind, recovered_within)
+    result.update(
+        residual_stats(
+            r[included], recovered_within=recovered_within, recovered=recovered[included]
+        )
+    )
     result["n_excluded"] = int(np.count_nonzero(~included))
     if kind == RELATIVE and result["n_excluded"]:
         x = np.asarray(original, dtype=np.float64)[~included]
@@ -183,11 +220,22 @@ def column_metrics(
     return result
 
 
-def residual_matrix(original: Table, reconstructed: Table, names: Sequence[str]) -> np.ndarray:
-    """(n_rows, n_columns) residuals in the per-column convention; NaN where undefined."""
+def residual_matrix(
+    original: Table,
+    reconstructed: Table,
+    names: Sequence[str],
+    kinds: Mapping[str, str] | None = None,
+) -> np.ndarray:
+    """(n_rows, n_columns) residuals in the per-column convention; NaN where undefined.
+
+    `kinds` (column -> residual kind, e.g. metrics["per_column"][c]["kind"]) overrides the
+    kind guessed from the name.
+    """
+    kinds = kinds or {}
     out = np.empty((original.n_rows, len(names)), dtype=np.float64)
     for j, name in enumerate(names):
-        out[:, j] = residuals(original[name], reconstructed[name], residual_kind(name))
+        kind = kinds.get(name) or residual_kind(name)
+        out[:, j] = residuals(original[name], reconstructed[name], kind)
     return out
 
 
@@ -245,6 +293,29 @@ def tolerance_report(
     return report
 
 
+def exact_report(original: Table, reconstructed: Table, names: Sequence[str]) -> dict:
+    """Per column stored exactly: the number of values not reproduced identically (NaN = NaN)."""
+    report = {}
+    for name in names:
+        x, x_reco = original[name], reconstructed[name]
+        same = x == x_reco
+        if x.dtype.kind == "f":
+            same |= np.isnan(x) & np.isnan(x_reco)
+        differs = np.flatnonzero(~same)
+        report[name] = {
+            "tolerance": "exact",
+            "violations": int(differs.size),
+            "worst_abs_error": float(
+                np.max(np.abs(x_reco[differs].astype(np.float64) - x[differs]))
+                if differs.size
+                else 0.0
+            ),
+            "worst_ratio": math.inf if differs.size else 0.0,
+            "worst_row": int(differs[0]) if differs.size else None,
+        }
+    return report
+
+
 def as_tolerances(tolerances: str | Mapping[str, Tolerance] | None) -> dict[str, Tolerance]:
     """Accept a `pt=0.1%,eta=0.001` string (parsed by the codec's parser) or a parsed mapping."""
     if tolerances is None:
@@ -259,22 +330,32 @@ def compare_tables(
     reconstructed: Table,
     *,
     tolerances: str | Mapping[str, Tolerance] | None = None,
+    exact: Sequence[str] = (),
     recovered_within: float = DEFAULT_RECOVERED_WITHIN,
 ) -> dict:
-    """Per-column residual statistics, recovered fractions, correlations and tolerance checks."""
+    """Per-column residual statistics, recovered fractions, correlations and rule checks.
+
+    The rules are `tolerances` (a residual follows its tolerance's kind) and `exact`: columns
+    that must come back identical (stored losslessly). Both end up under ``tolerances``, one
+    entry per column, with the number of violations.
+    """
     names = match_tables(original, reconstructed)
+    parsed = as_tolerances(tolerances)
+    kinds = {name: residual_kind(name, parsed.get(name)) for name in names}
     per_column = {
         name: column_metrics(
-            original[name],
-            reconstructed[name],
-            residual_kind(name),
-            recovered_within=recovered_within,
+            original[name], reconstructed[name], kinds[name], recovered_within=recovered_within
         )
         for name in names
     }
-    r = residual_matrix(original, reconstructed, names)
-    defined = np.isfinite(r)
-    within = np.all(~defined | (np.abs(np.where(defined, r, 0.0)) <= recovered_within), axis=1)
+    r = residual_matrix(original, reconstructed, names, kinds)
+    within = np.ones(original.n_rows, dtype=bool)
+    for j, name in enumerate(names):
+        defined = np.isfinite(r[:, j])
+        recovered = recovered_mask(
+            original[name], reconstructed[name], r[:, j], kinds[name], recovered_within
+        )
+        within &= ~defined | recovered
     result: dict[str, Any] = {
         "n_rows": original.n_rows,
         "columns": names,
@@ -283,7 +364,8 @@ def compare_tables(
         "per_column": per_column,
         "residual_correlation": residual_correlation(r),
     }
-    parsed = as_tolerances(tolerances)
-    if parsed:
-        result["tolerances"] = tolerance_report(original, reconstructed, parsed)
+    rules = tolerance_report(original, reconstructed, parsed) if parsed else {}
+    rules.update(exact_report(original, reconstructed, [n for n in exact if n not in parsed]))
+    if rules:
+        result["tolerances"] = rules
     return result

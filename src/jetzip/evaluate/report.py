@@ -1,9 +1,15 @@
 """REPORT_DIR: metrics.json, every plot as PNG + PDF, and one self-contained index.html.
 
-The page embeds the PNGs as base64 data URIs, so it can be mailed or opened from anywhere
-without a server; the PDFs sit next to it in `plots/` for papers. The directory is written
-through `atomic_output`: an interrupted run leaves the previous report (or nothing), never a
-half-written one.
+The page answers, in order: did every value meet its rule; how many bytes per jet against the
+baselines on this very file; what changed in the distributions (lossy columns only; exact ones
+are listed); the residuals against their tolerance band; their correlations; their profiles vs
+pt and eta. A report has one such section per collection (`Section`), so that a whole file's
+collections and its event-level branches each get their own.
+
+The page embeds the PNGs (drawn at twice the shown size) as base64 data URIs, so it can be
+mailed or opened from anywhere without a server; the PDFs sit next to it in `plots/` for
+slides. The directory is written through `atomic_output`: an interrupted run leaves the
+previous report (or nothing), never a half-written one.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import html
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,14 +27,19 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from jetzip.codec.tolerance import Tolerance
 from jetzip.evaluate import plots
-from jetzip.evaluate.metrics import residual_matrix
+from jetzip.evaluate.metrics import base_name, residual_matrix
 from jetzip.fileutil import atomic_output
 from jetzip.table import Table
 
 PLOT_SUBDIR = "plots"
 #: Rows encoded for the latent-space plots (enough for smooth histograms, quick to encode).
 MAX_LATENT_ROWS = 20_000
+#: Lossy columns that get their own distribution and residual figures by default (the
+#: kinematic ones first); `all_plots` draws every column. Keeps the page at ~25 figures.
+DEFAULT_COLUMN_FIGURES = 6
+_KINEMATIC_ORDER = ("pt", "eta", "phi", "m", "mass", "e", "px", "py", "pz")
 
 _SUMMARY_KEYS = (
     "mean", "rms", "std", "half_width_68", "core_sigma", "p99_abs", "max_abs",
@@ -56,10 +68,22 @@ def exact_columns(metrics: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def summary_rows(metrics: Mapping[str, Any]) -> list[list[str]]:
-    """One row per column: the residual statistics of the summary table."""
+def lossy_columns(metrics: Mapping[str, Any]) -> list[str]:
+    """Columns that changed and have a defined residual, the kinematic ones first."""
+    exact = set(exact_columns(metrics))
+    names = [n for n in metrics["columns"] if n not in exact and metrics["per_column"][n]["n"]]
+
+    def rank(name: str) -> int:
+        base = base_name(name)
+        return _KINEMATIC_ORDER.index(base) if base in _KINEMATIC_ORDER else len(_KINEMATIC_ORDER)
+
+    return sorted(names, key=rank)
+
+
+def summary_rows(metrics: Mapping[str, Any], names: Sequence[str] | None = None) -> list[list[str]]:
+    """One row per column (`names`, default all): the residual statistics of the summary table."""
     rows = []
-    for name in metrics["columns"]:
+    for name in metrics["columns"] if names is None else names:
         s = metrics["per_column"][name]
         values = [_number(s.get(key)) for key in _SUMMARY_KEYS]
         rows.append([name, s["kind"], *values, str(s["n_excluded"])])
@@ -67,19 +91,27 @@ def summary_rows(metrics: Mapping[str, Any]) -> list[list[str]]:
 
 
 def format_summary_table(metrics: Mapping[str, Any]) -> str:
-    """The summary as aligned plain text for the terminal."""
-    rows = [list(SUMMARY_HEADER), *summary_rows(metrics)]
+    """The summary as aligned plain text for the terminal (columns stored exactly on one line)."""
+    rows = [list(SUMMARY_HEADER), *summary_rows(metrics, lossy_columns(metrics))]
     widths = [max(len(row[i]) for row in rows) for i in range(len(SUMMARY_HEADER))]
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    exact = exact_columns(metrics)
+    if exact:
+        lines.append(f"reproduced exactly ({len(exact)}): {', '.join(exact)}")
     lines.append(
         f"{metrics['recovered_pct_all']:.2f} % of rows have every residual within "
         f"{metrics['recovered_within']:g}"
     )
-    for name, t in (metrics.get("tolerances") or {}).items():
-        lines.append(
-            f"tolerance {name}={t['tolerance']}: {t['violations']} violations, worst |error| "
-            f"{t['worst_abs_error']:.3g} ({t['worst_ratio']:.3g} of the bound)"
-        )
+    rules = metrics.get("tolerances") or {}
+    for name, t in rules.items():
+        if t["tolerance"] != "exact":
+            lines.append(
+                f"tolerance {name}={t['tolerance']}: {t['violations']} violations, worst |error| "
+                f"{t['worst_abs_error']:.3g} ({t['worst_ratio']:.3g} of the bound)"
+            )
+    exact = [t["violations"] for t in rules.values() if t["tolerance"] == "exact"]
+    if exact:
+        lines.append(f"exact ({len(exact)} columns): {sum(exact)} values differ")
     model = metrics.get("model")
     if model:
         lines.append(f"MSE in the model's normalised units: {model['normalised_mse']['mse']:.4g}")
@@ -108,153 +140,309 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+# ---------------------------------------------------------------------- sections
+@dataclass
+class Section:
+    """One part of the report: a collection (or the event-level branches) of a file, its
+    decoded counterpart and their `evaluate` metrics."""
+
+    name: str
+    original: Table
+    reconstructed: Table
+    metrics: Mapping[str, Any]
+    #: Object counted per row, for "bytes / jet" and "jets / bin".
+    objects: str = "jet"
+    plots: list[tuple[str, Path]] = field(default_factory=list)
+
+
 # ---------------------------------------------------------------------- plots
-PlotTask = tuple[str, Callable[[], Path]]
+#: (heading, file name, figure builder, width on the page in CSS pixels)
+PlotTask = tuple[str, str, Callable[[], Any], int]
+
+HEADINGS = (
+    "Bytes per jet",
+    "Distributions",
+    "Residuals against the tolerance",
+    "Residual correlations",
+    "Residual profiles",
+    "Model",
+)
+
+
+def _bounds(metrics: Mapping[str, Any]) -> dict[str, Tolerance]:
+    return {
+        name: Tolerance.parse(t["tolerance"])
+        for name, t in (metrics.get("tolerances") or {}).items()
+        if t["tolerance"] != "exact"
+    }
 
 
 def plot_tasks(
-    out_dir: Path,
-    original: Table,
-    reconstructed: Table,
-    metrics: Mapping[str, Any],
+    section: Section,
+    style: plots.PlotStyle,
     *,
+    all_plots: bool = False,
     model: Any = None,
     model_dir: str | Path | None = None,
 ) -> list[PlotTask]:
-    """Every plot the report shows, as (section, draw-function) pairs, in page order.
+    """Every figure of one section, in page order.
 
-    Residual plots leave out columns reproduced exactly (e.g. a lossless jet index), whose
-    residuals are all zero, and columns with no defined residual (every x <= 0).
+    Only lossy columns are plotted (exact ones are listed on the page); by default the first
+    DEFAULT_COLUMN_FIGURES of them (kinematic first) get distribution and residual figures,
+    profiles are vs pt and eta, and the per-column bytes figure is left out. `all_plots` draws
+    every column (exact ones too), the profile vs m and the per-column bytes.
     """
-    names = list(metrics["columns"])
-    units = {n: original.units.get(n, "") for n in names}
-    lossy = [
-        j
-        for j, n in enumerate(names)
-        if n not in exact_columns(metrics) and metrics["per_column"][n]["n"] > 0
-    ]
-    lossy_names = [names[j] for j in lossy]
-    r = residual_matrix(original, reconstructed, lossy_names)
+    metrics, original, reconstructed = section.metrics, section.original, section.reconstructed
+    prefix = "" if section.name == "" else f"{plots.safe_name(section.name)}_"
+    units = {n: original.units.get(n, "") for n in metrics["columns"]}
+    kinds = {n: metrics["per_column"][n]["kind"] for n in metrics["columns"]}
+    bounds = _bounds(metrics)
+    storage = metrics.get("storage") or {}
+    lossy = lossy_columns(metrics)
+    shown = lossy if all_plots else lossy[:DEFAULT_COLUMN_FIGURES]
     tasks: list[PlotTask] = []
+
+    def add(heading: str, name: str, build: Callable[[], Any], wide: bool = False) -> None:
+        width = plots.WIDE_CSS_WIDTH if wide else plots.FIGURE_CSS_WIDTH
+        tasks.append((heading, prefix + name, build, width))
+
+    compression = metrics.get("compression") or {}
+    if compression.get("baselines"):
+        methods = compression["baselines"]["methods"]
+        add(HEADINGS[0], "bytes_per_jet", partial(plots.bytes_figure, methods, style, "jet"))
+    if all_plots and compression.get("column_bytes"):
+        draw = partial(
+            plots.column_bytes_figure, compression["column_bytes"], original.n_rows, style
+        )
+        add(HEADINGS[0], "bytes_per_column", draw)
     # A row identifier kept from the source (the ATLAS pickles' jet id) is no physics variable.
     identifier = original.meta.get("index_column")
-    for name in names:
-        if name == identifier:
-            continue
-        draw = partial(plots.plot_distribution, name, original[name], reconstructed[name])
-        tasks.append(("Distributions", partial(draw, units[name], out_dir)))
-    for j, name in enumerate(lossy_names):
-        stats = metrics["per_column"][name]
-        draw = partial(plots.plot_residual_histogram, name, r[:, j], stats, out_dir)
-        tasks.append(("Residuals", draw))
-    if len(lossy) > 1:
-        full = metrics["residual_correlation"]
-        correlation = [[full[i][j] for j in lossy] for i in lossy]
-        draw = partial(plots.plot_residual_corner, lossy_names, r, correlation, out_dir)
-        tasks.append(("Residual correlations", draw))
-    for b in plots.profile_columns(names) if lossy else []:
+    distributions = [n for n in metrics["columns"] if n != identifier] if all_plots else shown
+    for name in distributions:
         draw = partial(
-            plots.plot_residual_profile, b, original[b], lossy_names, r, units[b], out_dir
+            plots.distribution_figure,
+            name,
+            original[name],
+            reconstructed[name],
+            units[name],
+            kinds[name],
+            style,
         )
-        tasks.append(("Where the compression is worst", draw))
+        add(HEADINGS[1], f"distribution_{plots.safe_name(name)}", draw)
+    r = residual_matrix(original, reconstructed, shown, kinds)
+    for j, name in enumerate(shown):
+        draw = partial(
+            plots.residual_figure,
+            name,
+            r[:, j],
+            metrics["per_column"][name],
+            kinds[name],
+            style,
+            bound=bounds.get(name),
+            uniform=storage.get(name) == "bounded",
+        )
+        add(HEADINGS[2], f"residual_{plots.safe_name(name)}", draw)
+    corner = shown[: plots.MAX_CORNER_COLUMNS]
+    if len(corner) > 1:
+        index = {n: i for i, n in enumerate(metrics["columns"])}
+        full = metrics["residual_correlation"]
+        correlation = [[full[index[a]][index[b]] for b in corner] for a in corner]
+        draw = partial(
+            plots.corner_figure,
+            corner,
+            [kinds[n] for n in corner],
+            r[:, : len(corner)],
+            correlation,
+            style,
+            [bounds[n].value if n in bounds else None for n in corner],
+        )
+        add(HEADINGS[3], "residual_corner", draw, wide=True)
+    variables = (*plots.PROFILE_VARIABLES, "m", "mass") if all_plots else plots.PROFILE_VARIABLES
+    for b in plots.profile_columns(metrics["columns"], variables) if shown else []:
+        draw = partial(
+            plots.profile_figure,
+            b,
+            original[b],
+            shown,
+            [kinds[n] for n in shown],
+            r,
+            units[b],
+            style,
+            bounds,
+        )
+        add(HEADINGS[4], f"profile_vs_{plots.safe_name(b)}", draw, wide=len(shown) > 1)
     if model is not None:
-        tasks.extend(("Model", draw) for draw in _model_plots(model, original, model_dir, out_dir))
-    if "compression" in metrics:
-        compression = metrics["compression"]
-        draw = partial(plots.plot_compression_summary, compression, original.n_rows, out_dir)
-        tasks.append(("Compression", draw))
+        for name, draw in _model_plots(model, original, model_dir, style):
+            add(HEADINGS[5], name, draw)
     return tasks
 
 
 def _model_plots(
-    model: Any, original: Table, model_dir: str | Path | None, out_dir: Path
-) -> list[Callable[[], Path]]:
+    model: Any, original: Table, model_dir: str | Path | None, style: plots.PlotStyle
+) -> list[tuple[str, Callable[[], Any]]]:
     """Loss curves (from MODEL_DIR/history.csv), latent distributions and scatter, VAE spread."""
-    draws: list[Callable[[], Path]] = []
+    draws: list[tuple[str, Callable[[], Any]]] = []
     history = Path(model_dir) / "history.csv" if model_dir is not None else None
     if history is not None and history.is_file():
-        draws.append(partial(plots.plot_loss_curves, history, out_dir))
+        draws.append(("loss_curves", partial(plots.loss_figure, history, style)))
     x = original.matrix(list(model.columns))[:MAX_LATENT_ROWS]
     latent = model.encode(x)
-    draws.append(partial(plots.plot_latent_distributions, latent, out_dir))
+    draws.append(("latent_distributions", partial(plots.latent_figure, latent, style)))
     if latent.shape[1] > 1:
-        draws.append(partial(plots.plot_latent_scatter, latent, out_dir))
+        draws.append(("latent_scatter", partial(plots.latent_scatter_figure, latent, style)))
     if model.spec.get("kind") == "vae":
         mean, log_variance = (np.asarray(a) for a in model.encode_distribution(x))
+        draws.append(("vae_latent_mean", partial(plots.latent_figure, mean, style, "mean")))
+        variance = np.exp(log_variance)
         draws.append(
-            partial(plots.plot_latent_distributions, mean, out_dir, "vae_latent_mean", "mean")
-        )
-        draws.append(
-            partial(
-                plots.plot_latent_distributions,
-                np.exp(log_variance),
-                out_dir,
-                "vae_latent_variance",
-                "variance",
-            )
+            ("vae_latent_variance", partial(plots.latent_figure, variance, style, "variance"))
         )
     return draws
 
 
 # ---------------------------------------------------------------------- HTML
 _CSS = """
-body { font-family: sans-serif; max-width: 1150px; margin: 1em auto; color: #222; }
+body { font-family: sans-serif; max-width: 1120px; margin: 1em auto; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.2em; font-size: 0.9em; }
 th, td { border: 1px solid #bbb; padding: 3px 7px; text-align: right; }
 th { background: #eef; } td:first-child, th:first-child { text-align: left; }
 figure { display: inline-block; margin: 0.4em; vertical-align: top; }
-figure img { max-width: 540px; border: 1px solid #ddd; }
-figure.wide img { max-width: 1100px; }
+figure img { border: 1px solid #ddd; display: block; }
+figcaption { font-size: 0.8em; color: #555; }
 code, pre { background: #f4f4f4; padding: 2px 4px; white-space: pre-wrap; }
-.bad { color: #b00; font-weight: bold; } .good { color: #070; }
+.fail { color: #b00; font-weight: bold; } .pass { color: #070; font-weight: bold; }
+.note { color: #555; font-size: 0.9em; }
 """
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def _table(
+    header: Sequence[str], rows: Sequence[Sequence[Any]], classes: Sequence[str] = ()
+) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+        f"<tr{f' class={chr(34)}{classes[i]}{chr(34)}' if i < len(classes) else ''}>"
+        + "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
+        + "</tr>"
+        for i, row in enumerate(rows)
     )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _key_values(data: Mapping[str, Any]) -> str:
-    rows = [(k, _number(v) if isinstance(v, int | float) else v) for k, v in data.items()
-            if not isinstance(v, Mapping | list)]  # fmt: skip
+    rows = [
+        (k, _number(v) if isinstance(v, int | float) else v)
+        for k, v in data.items()
+        if not isinstance(v, Mapping | list)
+    ]
     return _table(("quantity", "value"), rows)
 
 
-def _residual_section(metrics: Mapping[str, Any]) -> str:
-    # Columns reproduced exactly have no residual correlation: leave them out of the matrix.
-    exact = set(exact_columns(metrics))
-    shown = [i for i, name in enumerate(metrics["columns"]) if name not in exact]
-    names = [metrics["columns"][i] for i in shown]
-    full = metrics["residual_correlation"]
-    correlation = [[names[k], *(_number(full[i][j]) for j in shown)] for k, i in enumerate(shown)]
-    return (
-        "<h2>Summary</h2>"
-        f"<p>{metrics['n_rows']} rows. Residuals: relative (x'-x)/x for scale variables (rows "
-        "with x &le; 0 are excluded from them and counted under <em>excluded</em>), wrapped "
-        "difference for phi, plain difference otherwise. Core &sigma;: iterative 2&sigma;-clipped "
-        "std corrected for the truncation; % recovered: share of values with |residual| &le; "
-        f"{metrics['recovered_within']:g}; all columns at once: "
-        f"{metrics['recovered_pct_all']:.2f} %. Reproduced exactly: "
-        f"{html.escape(', '.join(exact_columns(metrics)) or 'none')}.</p>"
-        + _table(SUMMARY_HEADER, summary_rows(metrics))
-        + "<h3>Residual correlation</h3>"
-        + _table(("", *names), correlation)
+def _rules_section(metrics: Mapping[str, Any]) -> str:
+    rules = metrics.get("tolerances") or {}
+    if not rules:
+        return (
+            "<h2>Rules</h2><p>No rule to check: give <code>--tolerance</code>, or evaluate a "
+            ".jz file (its header records each column's rule).</p>"
+        )
+    rows, classes = [], []
+    bounded = {n: t for n, t in rules.items() if t["tolerance"] != "exact"}
+    exact = {n: t for n, t in rules.items() if t["tolerance"] == "exact"}
+    for name, t in bounded.items():
+        ok = t["violations"] == 0
+        rows.append(
+            (
+                name,
+                t["tolerance"],
+                metrics["per_column"][name]["kind"],
+                t["violations"],
+                _number(t["worst_ratio"]),
+                "pass" if ok else "FAIL",
+            )
+        )
+        classes.append("" if ok else "fail")
+    if exact:
+        failed = [n for n, t in exact.items() if t["violations"]]
+        rows.append(
+            (
+                f"{len(exact)} columns stored exactly",
+                "exact",
+                "-",
+                sum(t["violations"] for t in exact.values()),
+                "-",
+                "pass" if not failed else "FAIL: " + ", ".join(failed),
+            )
+        )
+        classes.append("" if not failed else "fail")
+    passed = all(t["violations"] == 0 for t in rules.values())
+    verdict = (
+        '<p class="pass">Every value meets its rule.</p>'
+        if passed
+        else '<p class="fail">Some values break their rule (see the table).</p>'
     )
+    out = "<h2>Did every value meet its rule?</h2>" + verdict
+    out += _table(
+        ("column", "rule", "residual", "violations", "worst / bound", "result"), rows, classes
+    )
+    if exact:
+        out += f'<p class="note">Stored exactly: {html.escape(", ".join(exact))}.</p>'
+    return out
 
 
-def _tolerance_section(tolerances: Mapping[str, Any]) -> str:
-    rows = []
-    for name, t in tolerances.items():
-        status = "ok" if t["violations"] == 0 else "VIOLATED"
-        rows.append((name, t["tolerance"], t["violations"], _number(t["worst_abs_error"]),
-                     _number(t["worst_ratio"]), status))  # fmt: skip
-    return "<h2>Error bounds</h2>" + _table(
-        ("column", "tolerance", "violations", "worst |error|", "worst / bound", "status"), rows
+def _bytes_section(metrics: Mapping[str, Any], objects: str) -> str:
+    compression = metrics.get("compression")
+    if not compression:
+        return ""
+    out = (
+        f"<h2>Bytes per {objects}</h2><p>This .jz file: <b>{compression['bytes_per_jet']:.3f}"
+        f"</b> bytes per {objects} ({compression['file_bytes']:,} bytes for "
+        f"{metrics['n_rows']:,} {objects}s, {_number(compression['ratio_vs_raw_float32'])}x "
+        "smaller than raw float32"
     )
+    if compression.get("ratio_vs_input_file"):
+        out += f", {_number(compression['ratio_vs_input_file'])}x smaller than the input file"
+    out += ").</p>"
+    baselines = compression.get("baselines")
+    if baselines:
+        rows = [
+            (m["method"], f"{m['bytes_per_object']:.3f}", m["violations"])
+            for m in baselines["methods"]
+        ]
+        out += (
+            f'<p class="note">Float columns only ({len(baselines["columns"])}; integer and bool '
+            "columns are stored losslessly by every method); jetzip's payload is its whole "
+            f"file's, the baselines are measured on its first {baselines['rows']:,} {objects}s."
+            "</p>"
+            + _table(
+                ("method (float columns)", f"bytes / {objects}", "values breaking the rules"), rows
+            )
+        )
+        if baselines["skipped"]:
+            out += (
+                f'<p class="note">Not measured: {html.escape("; ".join(baselines["skipped"]))}.</p>'
+            )
+    return out
+
+
+def _residual_table(metrics: Mapping[str, Any]) -> str:
+    lossy = lossy_columns(metrics)
+    if not lossy:
+        return "<p>Every column was reproduced exactly: there are no residuals.</p>"
+    out = (
+        f'<p class="note">{metrics["n_rows"]:,} rows. Residuals follow the tolerance: relative '
+        "(x'-x)/x for a relative tolerance and for momenta and energies (rows with x &le; 0 "
+        "excluded and counted), absolute x'-x (wrapped for phi) otherwise. Core &sigma;: "
+        "iterative 2&sigma;-clipped std corrected for the truncation. % recovered: share of "
+        f"values with |residual| &le; {metrics['recovered_within']:g}; all columns at once: "
+        f"{metrics['recovered_pct_all']:.2f} %.</p>"
+    )
+    out += _table(SUMMARY_HEADER, summary_rows(metrics, lossy))
+    names = lossy[: plots.MAX_CORNER_COLUMNS * 2]
+    if len(names) > 1:
+        index = {n: i for i, n in enumerate(metrics["columns"])}
+        full = metrics["residual_correlation"]
+        rows = [[a, *(_number(full[index[a]][index[b]]) for b in names)] for a in names]
+        out += "<h3>Residual correlation</h3>" + _table(("", *names), rows)
+    return out
 
 
 def _model_section(model: Mapping[str, Any]) -> str:
@@ -271,47 +459,79 @@ def _model_section(model: Mapping[str, Any]) -> str:
         )
     )
     if "costs" in model:
-        out += "<h2>Costs on this machine</h2>" + _key_values(model["costs"])
+        out += "<h3>Costs on this machine</h3>" + _key_values(model["costs"])
     return out
 
 
-def _plot_figures(plot_pngs: Sequence[tuple[str, Path]], report_dir: Path) -> str:
-    out, current = [], None
-    for section, png in plot_pngs:
-        if section != current:
-            out.append(f"<h2>{html.escape(section)}</h2>")
-            current = section
-        data = base64.b64encode(png.read_bytes()).decode("ascii")
+def _png_width(png: bytes) -> int:
+    """Pixel width from a PNG's IHDR chunk."""
+    return int.from_bytes(png[16:20], "big")
+
+
+def _figures(section: Section, heading: str, report_dir: Path) -> str:
+    out = []
+    for head, png in section.plots:
+        if head != heading:
+            continue
+        data = png.read_bytes()
+        width = _png_width(data) // 2
         pdf = png.with_suffix(".pdf").relative_to(report_dir).as_posix()
-        wide = ' class="wide"' if png.stem in ("residual_corner",) else ""
         out.append(
-            f'<figure{wide}><img alt="{html.escape(png.stem)}" src="data:image/png;base64,{data}">'
-            f'<figcaption><a href="{html.escape(pdf)}">{html.escape(png.stem)} (PDF)</a>'
+            f'<figure><img alt="{html.escape(png.stem)}" width="{width}" '
+            f'src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
+            f'<figcaption><a href="{html.escape(pdf)}">{html.escape(png.stem)}.pdf</a>'
             "</figcaption></figure>"
         )
     return "\n".join(out)
 
 
+def _section_html(section: Section, report_dir: Path, level: int) -> str:
+    metrics = section.metrics
+    objects = section.objects
+    parts = [_rules_section(metrics), _bytes_section(metrics, objects)]
+    parts.append(_figures(section, HEADINGS[0], report_dir))
+    exact = exact_columns(metrics)
+    parts.append(f"<h2>{HEADINGS[1]}</h2>")
+    if exact:
+        parts.append(
+            f'<p class="note">Not plotted, reproduced exactly ({len(exact)}): '
+            f"{html.escape(', '.join(exact))}.</p>"
+        )
+    parts.append(_figures(section, HEADINGS[1], report_dir))
+    parts.append(f"<h2>{HEADINGS[2]}</h2>" + _residual_table(metrics))
+    parts.append(_figures(section, HEADINGS[2], report_dir))
+    for heading in HEADINGS[3:5]:
+        figures = _figures(section, heading, report_dir)
+        if figures:
+            parts.append(f"<h2>{heading}</h2>{figures}")
+    if metrics.get("model"):
+        parts.append(_model_section(metrics["model"]))
+        parts.append(_figures(section, HEADINGS[5], report_dir))
+    if metrics.get("compression"):
+        parts.append("<h3>The .jz file in numbers</h3>" + _key_values(metrics["compression"]))
+    body = "\n".join(p for p in parts if p)
+    if level == 1:
+        return body
+    # Sections of a whole file: headings one level down, under the section's own name.
+    for n in (3, 2):
+        body = body.replace(f"<h{n}>", f"<h{n + 1}>").replace(f"</h{n}>", f"</h{n + 1}>")
+    return f"<h2>{html.escape(section.name)}</h2>\n{body}"
+
+
 def render_html(
-    metrics: Mapping[str, Any],
-    plot_pngs: Sequence[tuple[str, Path]],
+    sections: Sequence[Section],
     report_dir: Path,
     *,
     command: str | None = None,
+    created: str = "",
+    version: str = "",
 ) -> str:
-    """The whole page as one string (images embedded)."""
-    parts = [_residual_section(metrics)]
-    if metrics.get("tolerances"):
-        parts.append(_tolerance_section(metrics["tolerances"]))
-    if metrics.get("compression"):
-        parts.append("<h2>Compression</h2>" + _key_values(metrics["compression"]))
-    if metrics.get("model"):
-        parts.append(_model_section(metrics["model"]))
-    parts.append(_plot_figures(plot_pngs, report_dir))
+    """The whole page as one string (images embedded), one part per section."""
+    level = 1 if len(sections) == 1 else 2
+    parts = [_section_html(section, report_dir, level) for section in sections]
     parts.append(
         "<h2>Provenance</h2>"
-        f"<p>jetzip {html.escape(metrics['jetzip_version'])}, created "
-        f"{html.escape(metrics['created'])}.</p>"
+        f"<p>jetzip {html.escape(version)}, created {html.escape(created)}.</p>"
         f"<pre>{html.escape(command or '(library call)')}</pre>"
         '<p>All numbers: <a href="metrics.json">metrics.json</a>.</p>'
     )
@@ -332,24 +552,80 @@ def write_report(
     model_dir: str | Path | None = None,
     command: str | None = None,
     progress: bool | None = None,
+    style: plots.PlotStyle | None = None,
+    all_plots: bool = False,
+) -> Path:
+    """Write metrics.json, plots/ and index.html for one table into `report_dir`; return the page.
+
+    See `write_sections` for the arguments; this is the one-collection case.
+    """
+    section = Section("", original, reconstructed, metrics)
+    return write_sections(
+        report_dir,
+        [section],
+        model=model,
+        model_dir=model_dir,
+        command=command,
+        progress=progress,
+        style=style,
+        all_plots=all_plots,
+    )
+
+
+def write_sections(
+    report_dir: str | Path,
+    sections: Sequence[Section],
+    *,
+    model: Any = None,
+    model_dir: str | Path | None = None,
+    command: str | None = None,
+    progress: bool | None = None,
+    style: plots.PlotStyle | None = None,
+    all_plots: bool = False,
 ) -> Path:
     """Write metrics.json, plots/ and index.html into `report_dir` (atomically); return the page.
 
-    `progress=None` shows a progress bar only on a terminal.
+    One part of the page per section (a whole file: one per collection, one for the
+    event-level branches); with one section, metrics.json is its metrics, else
+    ``{"sections": {name: metrics}}``. `style` defaults to ATLAS; `all_plots` draws every
+    column and figure (see `plot_tasks`); `progress=None` shows a progress bar only on a
+    terminal. `model` belongs to the first section.
     """
     report_dir = Path(report_dir)
+    style = style or plots.PlotStyle()
     with atomic_output(report_dir, directory=True) as tmp:
         plot_dir = tmp / PLOT_SUBDIR
         plot_dir.mkdir()
-        tasks = plot_tasks(
-            plot_dir, original, reconstructed, metrics, model=model, model_dir=model_dir
+        tasks = []
+        for i, section in enumerate(sections):
+            section.plots = []
+            section_model = (model, model_dir) if i == 0 else (None, None)
+            for task in plot_tasks(
+                section,
+                style,
+                all_plots=all_plots,
+                model=section_model[0],
+                model_dir=section_model[1],
+            ):
+                tasks.append((section, task))
+        bar = tqdm(
+            tasks, desc="plots", unit="plot", disable=None if progress is None else not progress
         )
-        pngs = [
-            (section, draw())
-            for section, draw in tqdm(
-                tasks, desc="plots", unit="plot", disable=None if progress is None else not progress
-            )
-        ]
-        (tmp / "metrics.json").write_text(json.dumps(jsonable(metrics), indent=2) + "\n")
-        (tmp / "index.html").write_text(render_html(metrics, pngs, tmp, command=command))
+        for section, (heading, name, build, width) in bar:
+            png = plots.save_figure(build(), plot_dir, name, width)
+            section.plots.append((heading, png))
+        if len(sections) == 1:
+            metrics_out: Any = sections[0].metrics
+        else:
+            metrics_out = {"sections": {s.name: s.metrics for s in sections}}
+        (tmp / "metrics.json").write_text(json.dumps(jsonable(metrics_out), indent=2) + "\n")
+        first = sections[0].metrics
+        page = render_html(
+            sections,
+            tmp,
+            command=command,
+            created=first.get("created", ""),
+            version=first.get("jetzip_version", ""),
+        )
+        (tmp / "index.html").write_text(page)
     return report_dir / "index.html"
