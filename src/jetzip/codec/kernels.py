@@ -2,9 +2,9 @@
 
 `quantise_column` maps each value to its grid code, reconstructs it exactly as decoding will
 (`grid_value`, shared by both kernels), checks the bound in the column's dtype and gathers the
-failures and the error statistics, without temporary arrays. The transcendental functions come
-from `exactmath` (+ - * / only, no FMA contraction), so neither the codes nor the decoded values
-depend on the CPU. Imported lazily (numba costs about half a second to import).
+failures and the error statistics, without column-sized temporary arrays. The transcendental
+functions come from `exactmath` (+ - * / only, no FMA contraction), so neither the codes nor the
+decoded values depend on the CPU. Imported lazily (numba costs about half a second to import).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ _TINY = np.finfo(np.float64).tiny
 #: Codes beyond this magnitude are not represented exactly in float64 arithmetic: exceptions.
 MAX_CODE = 2.0**50
 _INT32_LIMIT = 2.0**31
+#: Rows per block of `quantise_column` (its scratch arrays stay in the L1 cache).
+BLOCK = 512
 
 
 @njit(cache=True, nogil=True)
@@ -56,46 +58,54 @@ def quantise_column(values, prediction, has_prediction, relative, step, toleranc
 
     Returns (n_failed, largest absolute error, largest relative error, whether a code of a
     met row lies beyond int32 while `codes` is int32: then the caller runs again with int64).
-    Failed rows get code 0 and their exact value in `restored`; the errors count met rows."""
+    Failed rows get code 0 and their exact value in `restored`; the errors count met rows.
+    Works BLOCK rows at a time in loops without branches between rows, which the compiler
+    vectorises (3x faster than one loop doing everything per row), on block-sized scratch."""
     n_failed = 0
     max_abs = 0.0
     max_rel = 0.0
     too_wide = False
     narrow = codes.itemsize == 4
-    for i in range(values.size):
-        x = np.float64(values[i])
-        magnitude = abs(x)
-        offset = 0.0
-        below = False
+    grid = np.empty(BLOCK)
+    offset = np.zeros(BLOCK)
+    error = np.empty(BLOCK)
+    for start in range(0, values.size, BLOCK):
+        m = min(BLOCK, values.size - start)
+        if has_prediction:
+            for j in range(m):
+                p = np.float64(prediction[start + j])
+                offset[j] = log_prediction(p) if relative else linear_prediction(p)
         if relative:
-            below = x < 0.0
-            negative[i] = below
-            if has_prediction:
-                offset = log_prediction(np.float64(prediction[i]))
-            grid = (log_scalar(magnitude) - offset) / step
+            for j in range(m):
+                x = np.float64(values[start + j])
+                negative[start + j] = x < 0.0
+                # + 0.0: -0.0 -> +0.0, as the integer code 0 comes back from the file
+                grid[j] = np.rint((log_scalar(abs(x)) - offset[j]) / step) + 0.0
         else:
-            if has_prediction:
-                offset = linear_prediction(np.float64(prediction[i]))
-            grid = (x - offset) / step
-        grid = np.rint(grid) + 0.0  # -0.0 -> +0.0, as the integer code 0 comes back
-        representable = abs(grid) < MAX_CODE  # False for NaN and inf too
-        if not representable:
-            grid = 0.0
-        restored[i] = grid_value(grid, offset, step, relative, below)
-        error = abs(np.float64(restored[i]) - x)
-        allowed = tolerance * magnitude if relative else tolerance
-        if representable and error <= allowed and error < np.inf:
-            if narrow and abs(grid) >= _INT32_LIMIT:
-                too_wide = True
-            codes[i] = np.int64(grid)
-            max_abs = max(max_abs, error)
-            if magnitude != 0.0:
-                max_rel = max(max_rel, error / magnitude)
-        else:
-            codes[i] = 0
-            restored[i] = values[i]
-            failed[n_failed] = i
-            n_failed += 1
+            for j in range(m):
+                grid[j] = np.rint((np.float64(values[start + j]) - offset[j]) / step) + 0.0
+        for j in range(m):
+            g = grid[j] if abs(grid[j]) < MAX_CODE else 0.0  # False for NaN and inf too
+            below = relative and negative[start + j]
+            restored[start + j] = grid_value(g, offset[j], step, relative, below)
+            error[j] = abs(np.float64(restored[start + j]) - np.float64(values[start + j]))
+        for j in range(m):
+            i = start + j
+            magnitude = abs(np.float64(values[i]))
+            allowed = tolerance * magnitude if relative else tolerance
+            e = error[j]
+            if abs(grid[j]) < MAX_CODE and e <= allowed and e < np.inf:
+                if narrow and abs(grid[j]) >= _INT32_LIMIT:
+                    too_wide = True
+                codes[i] = np.int64(grid[j])
+                max_abs = max(max_abs, e)
+                if magnitude != 0.0:
+                    max_rel = max(max_rel, e / magnitude)
+            else:
+                codes[i] = 0
+                restored[i] = values[i]
+                failed[n_failed] = i
+                n_failed += 1
     return n_failed, max_abs, max_rel, too_wide
 
 
