@@ -139,3 +139,36 @@ def test_damaged_bytes_are_a_corrupt_file_error(encoded: bytes, damage, message:
     with pytest.raises(CorruptFileError, match=message) as caught:
         JetzipCodec("0.1%").decode(damage(encoded))
     assert "\n" not in str(caught.value)
+
+
+def _resealed(data: bytes, **changes) -> bytes:
+    """`data` with header entries changed and a valid checksum again (a forged header)."""
+    import json
+    import struct
+
+    import xxhash
+
+    magic, version, meta_len = struct.unpack_from("<4sBI", data)
+    header = json.loads(data[9 : 9 + meta_len])
+    header.update(changes)
+    meta = json.dumps(header).encode()
+    body = struct.pack("<4sBI", magic, version, len(meta)) + meta + data[9 + meta_len : -8]
+    return body + struct.pack("<Q", xxhash.xxh64_intdigest(body))
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"dtype": "int32"}, "bad header"),
+        ({"shape": [-1, -2000]}, "bad header"),
+        ({"shape": [5]}, "does not hold 5 values"),
+        ({"tolerance": {"value": -1, "relative": True}}, "bad header"),
+        ({"parts": [["values:codes", 3]]}, "parts do not add up"),
+    ],
+)
+def test_a_checksummed_but_inconsistent_header_is_refused(
+    encoded: bytes, changes: dict, message: str
+) -> None:
+    with pytest.raises(CorruptFileError, match=message) as caught:
+        JetzipCodec("0.1%").decode(_resealed(encoded, **changes))
+    assert "\n" not in str(caught.value)
