@@ -197,3 +197,21 @@ def test_tensorboard_figures_every_n_epochs(tmp_path: Path) -> None:
     assert [e.step for e in images] == [2, 4]
     assert images[0].width > 100
     assert {"train_loss", "val_loss", "lr"} <= set(events.Tags()["scalars"])
+
+
+def test_evaluate_reports_the_training_summary(tmp_path: Path) -> None:
+    from jetzip.evaluate import evaluate
+    from jetzip.table import Table
+
+    table = jets()
+    result = train(table, small_config(epochs=1, sparsity="l1:0.1"), tmp_path / "m", progress=False)
+    x = table.matrix(result.model.columns)
+    reconstructed = Table(
+        dict(zip(result.model.columns, result.model.reconstruct(x).T, strict=True))
+    )
+    metrics = evaluate(
+        table, reconstructed, model=result.model, model_dir=tmp_path / "m", measure_costs=False
+    )
+    training = metrics["model"]["training"]
+    assert training["activations"] == result.summary["activations"]
+    assert training["sparsity"] == "l1:0.1"

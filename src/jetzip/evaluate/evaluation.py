@@ -277,6 +277,12 @@ def evaluate(
             model_section["costs"] = measure_model_costs(
                 model, original.matrix(list(model.columns)), model_dir=model_dir
             )
+        if model_dir is not None:
+            from jetzip.models.quality import read_summary
+
+            training = read_summary(model_dir)  # `jetzip train`'s validation figures
+            if training:
+                model_section["training"] = training
         metrics["model"] = model_section
     if description is not None:
         compression = compression_metrics(description, original, original_path=original_path)

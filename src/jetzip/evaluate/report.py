@@ -458,6 +458,13 @@ def _model_section(model: Mapping[str, Any]) -> str:
             [(c, _number(v)) for c, v in mse["mse_per_column"].items()],
         )
     )
+    training = model.get("training")
+    if training:  # MODEL_DIR/summary.json: residuals and achieved sparsity of training
+        out += "<h3>Training (validation split)</h3>" + _key_values(
+            {f"residual RMS {c}": v for c, v in training["val_residual_rms"].items()}
+            | {f"hidden {k}": v for k, v in training["activations"].items()}
+            | {"sparsity penalty": training.get("sparsity") or "none"}
+        )
     if "costs" in model:
         out += "<h3>Costs on this machine</h3>" + _key_values(model["costs"])
     return out
