@@ -10,11 +10,20 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["JetzipError", "Table", "__version__"]
+__all__ = ["JetzipError", "JzFile", "Table", "__version__", "compress", "decompress", "open"]
 
 # Table (and numpy, pandas) is imported on first use, so that the `jetzip` command starts in a
 # few milliseconds and handles Ctrl-C from then on (jetzip.cli.main).
-__getattr__, _dir = lazy_exports(__name__, {"Table": "jetzip.table"})
+__getattr__, _dir = lazy_exports(
+    __name__,
+    {
+        "Table": "jetzip.table",
+        "JzFile": "jetzip.api",
+        "open": "jetzip.api",
+        "compress": "jetzip.api",
+        "decompress": "jetzip.api",
+    },
+)
 
 
 def __dir__() -> list[str]:

@@ -12,7 +12,7 @@ from jetzip.cli.data_commands import READER_ARGS, reader_options
 from jetzip.cli.registry import arg, command
 from jetzip.codec import DEFAULT_CHUNK_ROWS, ENGINES, MODES, compress_file, decompress_to
 from jetzip.codec.chunk import LATENT_DTYPES
-from jetzip.container import describe_file
+from jetzip.container import describe_file, open_reader
 from jetzip.errors import OptionError
 from jetzip.evaluate.metrics import RELATIVE, residual_kind
 from jetzip.validate import terminal_safe_tree
@@ -70,10 +70,13 @@ def format_summary(info: dict[str, Any]) -> str:
             where = "embedded"
         else:
             where = "not embedded (no chunk uses it)"
+        if model.get("kind") == "entropy":  # codes columns with predicted probabilities
+            what = f"entropy model of {model['bytes']:,} B"
+        else:
+            what = f"latent {model['latent_dim']} x {header.get('latent_dtype')}"
         lines.append(
             f"model       sha256 {model['sha256'][:16]}... {where}, {model['n_parameters']:,} "
-            f"parameters, latent {model['latent_dim']} x {header.get('latent_dtype')}, "
-            f"columns {', '.join(model['columns'])}"
+            f"parameters, {what}, columns {', '.join(model['columns'])}"
         )
     stats = footer.get("columns", {})
     width = max([12, *(len(name) for name in sizes["columns"])])
@@ -99,10 +102,94 @@ def format_summary(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_events_summary(info: dict[str, Any]) -> str:
+    """Human-readable lines for a whole-file `.jz`: source, tree, collections, events, and the
+    rule, stored bytes and largest error of every branch."""
+    tree, source = info["tree"], info["source"] or {}
+    ratio = _format_ratio(info["ratio_vs_input"])
+    lines = [
+        f"file        {info['path']}  (whole {tree.get('kind') or tree.get('format')} "
+        f"{tree.get('tree') or ''})",
+        f"source      {source.get('path')} ({source.get('bytes') or 0:,} bytes)",
+        f"events      {info['n_events']:,} in {info['n_event_chunks']} chunk(s) of events, "
+        f"{info['n_sections']} section(s)",
+        f"size        {info['file_bytes']:,} bytes; vs input file {ratio}",
+        f"policy      {info['policy']}",
+        f"branches    {len(info['branches'])} in {len(tree.get('collections', {}))} collection(s)",
+    ]
+    lines += [f"note        {note}" for note in tree.get("notes", [])]
+    for name, members in tree.get("collections", {}).items():
+        lines.append(f"collection  {name}: {len(members)} branch(es)")
+    width = max([12, *(len(b["name"]) for b in info["branches"])])
+    lines.append(f"{'branch':<{width}} {'type':<24} {'rule':<36} {'bytes':>9} {'max error':>12}")
+    for b in info["branches"]:
+        error = "-" if b["rule"] == "exact" else f"{b['max_abs_error']:.3g}"
+        if b["rule"] != "exact" and "%" in b["rule"].split(" ")[0]:
+            error = f"{100 * b['max_rel_error']:.3g}%"
+        rule = b["rule"] + (" (lossless in some chunks)" if b["lossless_fallbacks"] else "")
+        lines.append(
+            f"{b['name']:<{width}} {b['type'][:24]:<24} {rule:<36} {b['bytes']:>9,} {error:>12}"
+        )
+    return "\n".join(lines)
+
+
 def describe(path: str | Path) -> str:
     """What `jetzip info FILE.jz` prints (called by the info command for .jz files); every
     string from the file is escaped first, so that none can drive the terminal."""
+    from jetzip.codec.wholefile import describe_events
+
+    if _is_whole_file_jz(path):
+        return format_events_summary(terminal_safe_tree(describe_events(path)))
     return format_summary(terminal_safe_tree(describe_file(path)))
+
+
+#: Reader options that only the flat jets workflow has: with any of them, ROOT input is read
+#: as one collection (a jets Table), as before whole files existed.
+_TABLE_ONLY = ("collection", "alias", "to_ptetaphim", "columns", "objects", "group", "format")
+
+
+def _is_whole_file_jz(path: str | Path) -> bool:
+    from jetzip.codec.wholefile import is_events_file
+
+    stream, reader = open_reader(path)
+    with stream:
+        return is_events_file(reader.header)
+
+
+def _whole_file(args: argparse.Namespace) -> bool:
+    """ROOT or event-Parquet input compresses its whole tree unless a jets-workflow option
+    (`--collection`, `--model`, ...) is given or several inputs are (batch mode)."""
+    if len(args.data) != 1 or args.model or args.mode == "latent":
+        return False
+    if any(getattr(args, name) for name in _TABLE_ONLY):
+        return False
+    from jetzip.codec.wholefile import is_whole_file_source
+
+    return is_whole_file_source(args.data[0]) and not is_batch(args.data, args.output)
+
+
+def _compress_whole_file(args: argparse.Namespace) -> int:
+    from jetzip.codec.wholefile import compress_source
+
+    if args.mode == "bounded" and not (args.tolerance or args.default_tolerance or args.precision):
+        raise OptionError("mode 'bounded' needs --tolerance or --precision")
+    precision = "lossless" if args.mode == "lossless" else args.precision
+    rules = [args.tolerance, args.default_tolerance and f"*={args.default_tolerance}"]
+    tolerance = ",".join(r for r in rules if r) or None
+    info = compress_source(
+        args.data[0],
+        args.output,
+        tolerance=tolerance,
+        precision=precision,
+        tree=args.tree,
+        branches=args.branches,
+        **({} if args.chunk_events is None else {"step_events": args.chunk_events}),
+        skip_unsupported=args.skip_unsupported,
+        threads=args.threads,
+    )
+    if not args.quiet:
+        print(format_events_summary(terminal_safe_tree(info)))
+    return 0
 
 
 @command(
@@ -123,7 +210,24 @@ def describe(path: str | Path) -> str:
     arg(
         "--tolerance",
         help="per-column bounds, e.g. pt=0.1%%,m=0.1%%,eta=0.001,phi=0.001 "
-        "(%% = relative, plain number = absolute)",
+        "(%% = relative, plain number = absolute); whole files: globs on branch names, "
+        "e.g. '*_pt=0.1%%,*_eta=0.001' (the most specific pattern wins)",
+    ),
+    arg(
+        "--precision",
+        help="whole files: a named policy, nanoaod (CMS NanoAOD's own precision), physlite "
+        "(ATLAS PHYSLITE kinematics) or lossless; --tolerance refines it",
+    ),
+    arg(
+        "--skip-unsupported",
+        action="store_true",
+        help="whole files: leave out branches that cannot be stored exactly (each is named in "
+        "the file's notes) instead of refusing the file",
+    ),
+    arg(
+        "--chunk-events",
+        type=int,
+        help="whole files: events per independent chunk (default 100,000)",
     ),
     arg(
         "--default-tolerance",
@@ -152,7 +256,18 @@ def describe(path: str | Path) -> str:
     arg("--quiet", action="store_true", help="no progress bar or summary"),
 )
 def compress(args: argparse.Namespace) -> int:
-    """Compress DATA into a self-describing .jz file; every bounded value meets its tolerance."""
+    """Compress DATA into a self-describing .jz file; every bounded value meets its tolerance.
+
+    A ROOT file (or a Parquet file of one row per event) is compressed whole: every branch of
+    the tree (--branches GLOBS to choose), every event. --collection, --model and the other
+    table options, flat tables, the ATLAS pickle and DarkMachines keep the jets workflow."""
+    if _whole_file(args):
+        return _compress_whole_file(args)
+    if args.precision is not None or args.skip_unsupported:
+        raise OptionError(
+            "--precision and --skip-unsupported apply to whole files (one ROOT or event "
+            "Parquet input without --collection)"
+        )
     options = {
         "chunk_rows": args.chunk_rows,
         "read_options": reader_options(args),
@@ -199,6 +314,11 @@ def compress(args: argparse.Namespace) -> int:
         help="what runs the network (default: the engine that wrote the file; another one "
         "only for latent-mode files)",
     ),
+    arg(
+        "--kind",
+        metavar="{TTree,RNTuple}",
+        help="whole files to .root: write a TTree or an RNTuple (default: what the input was)",
+    ),
     THREADS_ARG,
     *BATCH_ARGS,
 )
@@ -208,6 +328,18 @@ def decompress(args: argparse.Namespace) -> int:
         if args.engine is not None:
             raise OptionError("--engine applies to single-file decompression only")
         return decompress_batch(args)
+    if _is_whole_file_jz(args.file[0]):
+        from jetzip.codec.wholefile import decompress_events
+
+        if args.model or args.engine:
+            raise OptionError("--model and --engine apply to flat (jets) files only")
+        n_events = decompress_events(
+            args.file[0], args.output, kind=args.kind, threads=args.threads
+        )
+        print(f"wrote {n_events:,} events to {args.output}")
+        return 0
+    if args.kind is not None:
+        raise OptionError("--kind applies to whole-file .jz files only")
     n_rows = decompress_to(
         args.file[0], args.output, model=args.model, engine=args.engine, threads=args.threads
     )

@@ -1,0 +1,289 @@
+"""The Python API in uproot's style: `jetzip.open`, `jetzip.compress`, `jetzip.decompress`.
+
+    f = jetzip.open("nano.jz")
+    f.keys(), f.num_entries, f.collections
+    events = f.arrays(filter_name="Jet_*", entry_stop=1000)   # only Jet_* of those events decoded
+    events.Jet.pt                                             # collections are records
+    for batch in f.iterate(step_size=10_000): ...
+    jetzip.compress("nano.root", "nano.jz", precision="nanoaod")
+    jetzip.decompress("nano.jz", "back.root")
+
+Whole-file `.jz` files decode only the requested branches and event chunks; flat (jets table)
+`.jz` files are decoded whole and presented the same way (one entry per row).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from jetzip.codec.wholefile import EventsReader, is_events_file
+from jetzip.container import open_reader
+from jetzip.errors import InputError, OptionError
+
+LIBRARIES = ("ak", "np", "pd")
+#: Field names (after the collection prefix) that make a record a vector Momentum4D.
+_MOMENTUM4D = (("pt", "eta", "phi", "mass"), ("pt", "eta", "phi", "m"), ("pt", "eta", "phi", "e"))
+
+
+def _names(
+    keys: list[str],
+    expressions: str | Sequence[str] | None,
+    filter_name: str | Sequence[str] | None,
+) -> list[str]:
+    """Branches named by `expressions` (exact names) and matched by `filter_name` (globs)."""
+    names = list(keys)
+    if expressions is not None:
+        wanted = [expressions] if isinstance(expressions, str) else list(expressions)
+        unknown = [n for n in wanted if n not in keys]
+        if unknown:
+            raise InputError(f"no branch {', '.join(map(repr, unknown))} (see .keys())")
+        names = wanted
+    if filter_name is not None:
+        patterns = [filter_name] if isinstance(filter_name, str) else list(filter_name)
+        names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+        if not names:
+            raise InputError(f"filter_name {filter_name!r} matches no branch (see .keys())")
+    return names
+
+
+def _member_field(collection: str, name: str) -> str:
+    """`Jet_pt` -> `pt`, `AnalysisJetsAuxDyn.pt` -> `pt` (collection prefix and separator)."""
+    rest = name.removeprefix(collection)
+    return rest[1:] if rest and rest[0] in "_.:" else rest or name
+
+
+def _with_vector(record: ak.Array) -> ak.Array:
+    """The record as vector's Momentum4D when vector is installed and it has the fields."""
+    fields = set(ak.fields(record))
+    if not any(set(f) <= fields for f in _MOMENTUM4D):
+        return record
+    try:
+        import vector
+    except ImportError:
+        return record
+    vector.register_awkward()
+    return ak.with_name(record, "Momentum4D")
+
+
+def zip_collections(events: ak.Array, collections: dict[str, list[str]]) -> ak.Array:
+    """Branches of a collection as one record field (`events.Jet.pt`), lists zipped per object;
+    members whose lists do not share the collection's counts stay as they are."""
+    fields = list(events.fields)
+    out: dict[str, ak.Array] = {}
+    zipped: set[str] = set()
+    for collection, members in collections.items():
+        present = [m for m in members if m in fields]
+        lists = [m for m in present if events[m].ndim > 1]
+        scalars = [m for m in present if events[m].ndim == 1]
+        group = lists or scalars
+        if lists:
+            counts = ak.num(events[lists[0]], axis=1)
+            group = [m for m in lists if ak.all(ak.num(events[m], axis=1) == counts)]
+        if len(group) < 2 or collection in fields:
+            continue
+        record = ak.zip(
+            {_member_field(collection, m): events[m] for m in group},
+            depth_limit=2 if lists else 1,
+        )
+        out[collection] = _with_vector(record)
+        zipped.update(group)
+    result = {f: events[f] for f in fields if f not in zipped}
+    result.update(out)
+    return ak.zip(result, depth_limit=1) if result else events
+
+
+def _to_library(events: ak.Array, library: str) -> Any:
+    if library == "ak":
+        return events
+    columns = {name: _to_numpy(events[name]) for name in events.fields}
+    if library == "np":
+        return columns
+    import pandas as pd
+
+    return pd.DataFrame(columns)
+
+
+def _to_numpy(values: ak.Array) -> np.ndarray:
+    """A flat branch as a numpy array; a jagged one as an object array of per-event arrays
+    (uproot's library="np" layout)."""
+    if values.ndim == 1 and not isinstance(values.layout, ak.contents.RecordArray):
+        try:
+            return ak.to_numpy(values)
+        except ValueError:
+            pass
+    items = np.empty(len(values), dtype=object)
+    items[:] = [np.asarray(x) if isinstance(x, list) else x for x in ak.to_list(values)]
+    return items
+
+
+class JzFile:
+    """A `.jz` file opened for reading (see `jetzip.open`)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        stream, reader = open_reader(self.path)
+        with stream:
+            header = reader.header
+        self._events = EventsReader(self.path) if is_events_file(header) else None
+        self._table: Any = None
+
+    def __enter__(self) -> JzFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing stays open between calls; kept for `with` and uproot habits."""
+        self._table = None
+
+    def _flat(self) -> Any:
+        if self._table is None:
+            from jetzip.codec import decompress_file
+
+            self._table = decompress_file(self.path)
+        return self._table
+
+    def keys(self) -> list[str]:
+        """Branch names (whole files) or column names (flat tables), in stored order."""
+        if self._events is not None:
+            return list(self._events.branches)
+        return self._flat().names
+
+    @property
+    def num_entries(self) -> int:
+        """Events (whole files) or rows (flat tables)."""
+        if self._events is not None:
+            return self._events.num_entries
+        return self._flat().n_rows
+
+    @property
+    def collections(self) -> dict[str, list[str]]:
+        """Collection name -> its branches (empty for flat tables)."""
+        if self._events is None:
+            return {}
+        return {k: list(v) for k, v in self._events.info.collections.items()}
+
+    def arrays(
+        self,
+        expressions: str | Sequence[str] | None = None,
+        filter_name: str | Sequence[str] | None = None,
+        entry_start: int | None = None,
+        entry_stop: int | None = None,
+        library: str = "ak",
+        how: str | None = "zip",
+    ) -> Any:
+        """The requested branches of events [entry_start, entry_stop), decoding nothing else.
+
+        `library`: "ak" (an awkward array, one entry per event), "np" (dict of numpy arrays,
+        jagged ones as object arrays) or "pd" (a DataFrame, one row per event). With `how="zip"`
+        (the default, "ak" only) collections become records with vector behaviour; `how=None`
+        keeps the original flat branch names."""
+        chunks = list(self._chunks(expressions, filter_name, entry_start, entry_stop, library, how))
+        if len(chunks) == 1:
+            return chunks[0]
+        if library == "ak":
+            return ak.concatenate(chunks)
+        if library == "np":
+            return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+        import pandas as pd
+
+        return pd.concat(chunks, ignore_index=True)
+
+    def iterate(
+        self,
+        expressions: str | Sequence[str] | None = None,
+        filter_name: str | Sequence[str] | None = None,
+        step_size: int = 100_000,
+        entry_start: int | None = None,
+        entry_stop: int | None = None,
+        library: str = "ak",
+        how: str | None = "zip",
+    ) -> Iterator[Any]:
+        """Batches of `step_size` events (as `arrays` gives them), decoding chunk by chunk."""
+        if step_size < 1:
+            raise OptionError(f"step_size must be at least 1, got {step_size}")
+        start = entry_start or 0
+        stop = self.num_entries if entry_stop is None else min(entry_stop, self.num_entries)
+        for first in range(start, stop, step_size):
+            yield self.arrays(
+                expressions, filter_name, first, min(first + step_size, stop), library, how
+            )
+
+    def _chunks(
+        self,
+        expressions: str | Sequence[str] | None,
+        filter_name: str | Sequence[str] | None,
+        entry_start: int | None,
+        entry_stop: int | None,
+        library: str,
+        how: str | None,
+    ) -> Iterator[Any]:
+        if library not in LIBRARIES:
+            raise OptionError(f"unknown library {library!r}; choose from {', '.join(LIBRARIES)}")
+        if how not in ("zip", None):
+            raise OptionError(f"unknown how {how!r}; choose 'zip' or None")
+        names = _names(self.keys(), expressions, filter_name)
+        start = entry_start or 0
+        if self._events is None:
+            table = self._flat()
+            stop = table.n_rows if entry_stop is None else entry_stop
+            arrays = {n: table.columns[n][start:stop] for n in names}
+            yield _to_library(ak.zip(arrays, depth_limit=1), library)
+            return
+        collections = self.collections
+        for chunk in self._events.iter_chunks(names, start, entry_stop):
+            events = chunk.arrays
+            if how == "zip" and library == "ak":
+                events = zip_collections(events, collections)
+            yield _to_library(events, library)
+
+
+def open(path: str | os.PathLike[str]) -> JzFile:
+    """Open a `.jz` file for reading, as `uproot.open` opens a ROOT file."""
+    return JzFile(path)
+
+
+def compress(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    tolerance: str | None = None,
+    precision: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """`jetzip compress SOURCE -o OUTPUT`: a whole tree for ROOT files and event Parquet files
+    (options: tree, branches, step_events, skip_unsupported, threads), else the flat jets
+    workflow (options of `jetzip.codec.compress_file`; `tolerance` as `pt=0.1%,...`)."""
+    from jetzip.codec.wholefile import compress_source, is_whole_file_source
+
+    if is_whole_file_source(source) and "read_options" not in options:
+        return compress_source(source, output, tolerance=tolerance, precision=precision, **options)
+    if precision is not None:
+        raise OptionError("--precision applies to whole files (ROOT or event Parquet input)")
+    from jetzip.codec import compress_file
+
+    return compress_file(source, output, tolerances=tolerance, **options)
+
+
+def decompress(path: str | os.PathLike[str], output: str | os.PathLike[str], **options: Any) -> int:
+    """`jetzip decompress PATH -o OUTPUT`: whole files back to ROOT (`kind` "TTree" or
+    "RNTuple", default the source's) or event Parquet; flat files to any table format.
+    Returns the events (rows) written."""
+    stream, reader = open_reader(path)
+    with stream:
+        header = reader.header
+    if is_events_file(header):
+        from jetzip.codec.wholefile import decompress_events
+
+        return decompress_events(path, output, **options)
+    from jetzip.codec import decompress_to
+
+    return decompress_to(path, output, **options)

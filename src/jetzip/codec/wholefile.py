@@ -1,0 +1,661 @@
+"""Whole analysis files in a `.jz`: every branch of a tree, chunk by chunk of events.
+
+Chunk k holds every stored branch of events [a, b). Each branch of the chunk is decomposed with
+`ak.to_buffers` (after `ak.to_packed`) into flat buffers: list offsets become counts (exact),
+data, index and mask buffers become columns. Integer columns equal to one already stored in
+the chunk (every `Jet_*` offsets, and the `nJet` branch itself) are stored once and referenced.
+The remaining columns are grouped by collection and length (the jets, their per-event counts,
+the event-level scalars, ...) and each group is coded by `jetzip.codec.chunk.encode_chunk`,
+so quantisation, predictors, lossless coders and the decode-and-check verification are the jets
+codec's. A bounded column whose coding came out larger than its lossless coding is stored
+losslessly in that chunk (the bound then holds trivially).
+
+Every group is its own container chunk section whose description names its events and
+columns, so a reader decodes only the sections, and inside them only the columns (and the
+columns their predictors read), that a request needs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import xxhash
+import zstandard
+
+from jetzip import __version__
+from jetzip.codec.chunk import ColumnPlan, EncodedChunk, decode_chunk, encode_chunk
+from jetzip.codec.entropy import encode_lossless
+from jetzip.codec.pipeline import _verify_chunk, codec_executor, ordered_map, thread_count
+from jetzip.codec.policy import Policy, Rule, parse_policy
+from jetzip.container import ContainerWriter, open_reader
+from jetzip.errors import CorruptFileError, InputError
+from jetzip.events import DEFAULT_STEP_EVENTS, EventChunk, TreeInfo
+from jetzip.fileutil import atomic_output
+from jetzip.table import Table
+
+#: Header `layout` of whole-file .jz files (flat jets files have none).
+LAYOUT = "events"
+#: Float dtypes the quantiser bounds (float16 is stored exactly).
+_BOUNDED_DTYPES = ("float32", "float64")
+_LATENT_DTYPE = "float16"  # encode_chunk's latent storage; unused without a model
+
+
+# ---------------------------------------------------------------------- decomposition
+@dataclass(frozen=True)
+class _Buffer:
+    """One buffer of a branch: its `ak.to_buffers` key, column id, stored dtype and role."""
+
+    key: str
+    id: str
+    dtype: str
+    role: str  # "counts" (list offsets, stored as differences) or to_buffers' role
+
+
+def _decompose(values: ak.Array) -> tuple[dict[str, Any], int, dict[str, np.ndarray]]:
+    """A branch's form (as a dict), length and buffers, offsets turned into counts."""
+    form, length, buffers = ak.to_buffers(ak.to_packed(values))
+    columns = {}
+    for key, buffer in buffers.items():
+        array = np.asarray(buffer)
+        if key.endswith("-offsets"):
+            if array.size and array[0] != 0:
+                raise AssertionError(f"packed offsets of {key} do not start at 0")
+            array = np.diff(array)
+        columns[key] = np.ascontiguousarray(array)
+    return form.to_dict(), length, columns
+
+
+def _role(key: str) -> str:
+    role = key.rsplit("-", 1)[-1]
+    return "counts" if role == "offsets" else role
+
+
+def _collection_of(info: TreeInfo) -> dict[str, str]:
+    return {m: name for name, members in info.collections.items() for m in members}
+
+
+def _branch_catalogue(
+    chunk: EventChunk, rules: dict[str, Rule | None]
+) -> tuple[list[dict[str, Any]], dict[str, tuple[dict[str, Any], int, dict[str, np.ndarray]]]]:
+    """Header entries of every branch (form, rule, columns) and the first chunk's buffers."""
+    collection = _collection_of(chunk.info)
+    entries, decomposed = [], {}
+    for index, name in enumerate(chunk.arrays.fields):
+        form, length, buffers = _decompose(chunk.arrays[name])
+        decomposed[name] = (form, length, buffers)
+        rule = rules.get(name)
+        spec = chunk.info.branches.get(name, {})
+        entries.append(
+            {
+                "name": name,
+                "form": form,
+                "type": str(chunk.arrays[name].type.content),
+                "collection": collection.get(name),
+                "unit": spec.get("unit"),
+                "rule": None if rule is None else rule.describe(),
+                "tolerance": None if rule is None else rule.tolerance.to_json(),
+                "buffers": [
+                    {
+                        "key": key,
+                        "id": _column_id(index, key),
+                        "dtype": array.dtype.name,
+                        "role": _role(key),
+                    }
+                    for key, array in buffers.items()
+                ],
+            }
+        )
+    return entries, decomposed
+
+
+#: Short role letters of column ids (ids appear in every section description).
+_ROLE_LETTERS = {"offsets": "o", "data": "d", "index": "i", "mask": "m", "tags": "t"}
+
+
+def _column_id(branch_index: int, key: str) -> str:
+    """`12.1d` for buffer `node1-data` of the 13th branch (no `:`, which part names use)."""
+    node, _, role = key.rpartition("-")
+    return f"{branch_index}.{node.removeprefix('node')}{_ROLE_LETTERS.get(role, role)}"
+
+
+def _pack_json(obj: Any) -> str:
+    """JSON, zstd-compressed, base64: the branch catalogue of a NanoAOD file is ~0.5 MB of
+    JSON (a form and a description per branch) and ~30 kB packed."""
+    raw = json.dumps(obj, separators=(",", ":")).encode()
+    return base64.b64encode(zstandard.ZstdCompressor(level=19).compress(raw)).decode()
+
+
+def _unpack_json(text: str) -> Any:
+    try:
+        return json.loads(zstandard.ZstdDecompressor().decompress(base64.b64decode(text)))
+    except (ValueError, zstandard.ZstdError):
+        raise CorruptFileError("the branch catalogue of the file is damaged") from None
+
+
+def _has_float_data(values: ak.Array) -> bool:
+    _, _, buffers = ak.to_buffers(values[:0])
+    return any(
+        k.endswith("-data") and np.asarray(b).dtype.name in _BOUNDED_DTYPES
+        for k, b in buffers.items()
+    )
+
+
+def _plan(buffer: _Buffer, tolerance: dict[str, Any] | None) -> ColumnPlan:
+    """Data buffers of a float dtype follow their branch's rule; everything else is exact."""
+    if tolerance is not None and buffer.role == "data" and buffer.dtype in _BOUNDED_DTYPES:
+        return ColumnPlan.from_json(
+            {"name": buffer.id, "dtype": buffer.dtype, "kind": "bounded", "tolerance": tolerance}
+        )
+    return ColumnPlan(buffer.id, buffer.dtype, "lossless")
+
+
+# ---------------------------------------------------------------------- compression
+@dataclass
+class _Group:
+    """Columns of one chunk that share a length and a collection, coded as one section."""
+
+    key: str
+    columns: dict[str, np.ndarray]
+    plans: list[ColumnPlan]
+    aliases: dict[str, str]
+
+
+def _chunk_groups(
+    chunk: EventChunk,
+    entries: list[dict[str, Any]],
+    decomposed: dict[str, tuple[dict[str, Any], int, dict[str, np.ndarray]]] | None,
+) -> tuple[list[_Group], dict[str, dict[str, Any]]]:
+    """The chunk's columns grouped for coding, and forms that differ from the header's."""
+    forms: dict[str, dict[str, Any]] = {}
+    stored: dict[tuple[int, int], list[str]] = {}  # (length, hash) -> ids of integer columns
+    columns: dict[str, np.ndarray] = {}
+    aliases: dict[str, str] = {}
+    groups: dict[tuple[str, int], _Group] = {}
+    for entry in entries:
+        name = entry["name"]
+        if decomposed is not None:
+            form, _, buffers = decomposed[name]
+        else:
+            form, _, buffers = _decompose(chunk.arrays[name])
+        if form != entry["form"]:
+            forms[name] = form
+        for spec in entry["buffers"]:
+            buffer = _Buffer(**spec)
+            values = buffers.get(buffer.key)
+            if values is None or values.dtype.name != buffer.dtype:
+                raise InputError(
+                    f"branch {name!r} changes type between chunks of events "
+                    f"(from {entry['type']} to {chunk.arrays[name].type.content})"
+                )
+            if values.dtype.kind in "iu" and values.size:
+                target = _same_integers(buffer.id, values, stored, columns)
+                if target is not None:
+                    aliases[buffer.id] = target
+                    continue
+            columns[buffer.id] = values
+            key = (entry["collection"] or "", len(values))
+            group = groups.setdefault(key, _Group(f"{key[0]}[{key[1]}]", {}, [], {}))
+            group.columns[buffer.id] = values
+            group.plans.append(_plan(buffer, entry["tolerance"]))
+    owner = {cid: g for g in groups.values() for cid in g.columns}
+    for alias, target in aliases.items():
+        owner[target].aliases[alias] = target
+    return [g for g in groups.values() if g.columns and len(next(iter(g.columns.values())))], forms
+
+
+def _same_integers(
+    cid: str,
+    values: np.ndarray,
+    stored: dict[tuple[int, int], list[str]],
+    columns: dict[str, np.ndarray],
+) -> str | None:
+    """An already stored integer column with the same values (any integer dtype), else None,
+    in which case `cid` is registered as stored."""
+    as_int64 = values.astype(np.int64, copy=False)
+    key = (len(values), xxhash.xxh64_intdigest(as_int64.tobytes()))
+    for other in stored.get(key, []):
+        if np.array_equal(columns[other].astype(np.int64, copy=False), as_int64):
+            return other
+    stored.setdefault(key, []).append(cid)
+    return None
+
+
+def _encode_group(group: _Group, executor: Executor) -> tuple[EncodedChunk, list[ColumnPlan]]:
+    """encode_chunk on the group; bounded columns that came out larger than their lossless
+    coding are coded losslessly instead (and the group coded again, since a column's
+    predictors read the decoded values of others)."""
+    plans = group.plans
+    lossless: dict[str, int] = {}
+    while True:
+        chunk = encode_chunk(group.columns, None, plans, None, _LATENT_DTYPE, executor)
+        sizes: dict[str, int] = {}
+        for name, data in chunk.parts:
+            owner = name.split(":", 1)[0]
+            sizes[owner] = sizes.get(owner, 0) + len(data)
+        worse = set()
+        for plan in plans:
+            if plan.kind != "bounded":
+                continue
+            if plan.name not in lossless:
+                lossless[plan.name] = len(encode_lossless(group.columns[plan.name])[1])
+            if sizes.get(plan.name, 0) > lossless[plan.name]:
+                worse.add(plan.name)
+        if not worse:
+            return chunk, plans
+        plans = [
+            replace(p, kind="lossless", tolerance=None) if p.name in worse else p for p in plans
+        ]
+
+
+def _verified(
+    group: _Group, executor: Executor
+) -> tuple[EncodedChunk, list[tuple[str, dict[str, Any], int, dict[str, Any]]]]:
+    """The group coded, decoded again as decompression will, and checked (see _verify_chunk)."""
+    chunk, plans = _encode_group(group, executor)
+    results = _verify_chunk(chunk, Table(group.columns), plans, None, executor)
+    return chunk, results
+
+
+class _Totals:
+    """Per-column statistics summed over sections, for the footer and `jetzip info`."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, dict[str, Any]] = {}
+
+    def add(self, name: str, desc: dict[str, Any], n_bytes: int, errors: dict[str, Any]) -> None:
+        t = self.columns.setdefault(
+            name,
+            {"bytes": 0, "n_exceptions": 0, "max_abs_error": 0.0, "max_rel_error": 0.0},
+        )
+        t["bytes"] += n_bytes
+        t["n_exceptions"] += int(desc.get("n_exceptions", 0))
+        for key in ("max_abs_error", "max_rel_error"):
+            t[key] = max(t[key], float(errors.get(key, 0.0)))
+        encoding = str(desc.get("encoding"))
+        t[encoding] = t.get(encoding, 0) + 1
+
+
+def compress_events(
+    chunks: Iterable[EventChunk],
+    path: str | os.PathLike[str],
+    *,
+    policy: Policy | None = None,
+    source: dict[str, Any] | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Compress consecutive event chunks (`jetzip.events.iter_events`) into one `.jz` file.
+
+    The policy is resolved once, on the first chunk's branches, into a branch -> rule map that
+    the header records. Sections (one per group of a chunk) are coded on `threads` threads;
+    the bytes do not depend on it. Returns `describe_events(path)`."""
+    policy = policy or parse_policy()
+    iterator = iter(chunks)
+    first = next(iterator, None)
+    if first is None:
+        raise InputError("the input holds no events")
+    rules = policy.resolve(
+        {name: _has_float_data(first.arrays[name]) for name in first.arrays.fields}
+    )
+    entries, decomposed = _branch_catalogue(first, rules)
+    header = {
+        "jetzip_version": __version__,
+        "layout": LAYOUT,
+        "mode": "lossless" if all(e["rule"] is None for e in entries) else "bounded",
+        "policy": policy.describe(),
+        "catalogue": _pack_json({"tree": first.info.to_json(), "branches": entries}),
+        "source": dict(source) if source else None,
+    }
+    totals = _Totals()
+    event_chunks: list[dict[str, Any]] = []
+    group_index: dict[tuple[str, ...], int] = {}
+    expected = first.first_event
+    n_sections = 0
+
+    def sections() -> Iterator[tuple[EventChunk, dict[str, Any], _Group]]:
+        nonlocal expected
+        for k, chunk in enumerate(_chain(first, iterator)):
+            if chunk.first_event != expected:
+                raise InputError(
+                    f"event chunks are not consecutive: expected event {expected}, "
+                    f"got {chunk.first_event}"
+                )
+            if list(chunk.arrays.fields) != [e["name"] for e in entries]:
+                raise InputError("a chunk of events has other branches than the first")
+            groups, forms = _chunk_groups(chunk, entries, decomposed if k == 0 else None)
+            start, stop = (
+                expected - first.first_event,
+                expected - first.first_event + chunk.n_events,
+            )
+            expected += chunk.n_events
+            record = {"start": start, "stop": stop, "sections": [], "forms": forms}
+            event_chunks.append(record)
+            for group in groups:
+                yield chunk, record, group
+
+    executor = codec_executor(1)
+    with atomic_output(path) as tmp, tmp.open("wb") as stream:
+        writer = ContainerWriter(stream, header, None)
+
+        def code(item: tuple[EventChunk, dict[str, Any], _Group]) -> tuple[Any, ...]:
+            return (*item, *_verified(item[2], executor))
+
+        for _chunk, record, group, encoded, results in ordered_map(
+            code, sections(), thread_count(threads)
+        ):
+            description = dict(
+                _without_default_predictors(encoded.stored_description()),
+                events=[record["start"], record["stop"]],
+                group=group.key,
+                aliases=group.aliases,
+            )
+            writer.write_chunk(description, encoded.parts, False)
+            ids = tuple(group.columns)
+            record["sections"].append(group_index.setdefault(ids, len(group_index)))
+            n_sections += 1
+            for result in results:
+                totals.add(*result)
+            for alias in group.aliases:
+                totals.columns.setdefault(alias, {"bytes": 0, "alias": 0})["alias"] = 1
+        n_events = expected - first.first_event
+        writer.finish(
+            {
+                "n_rows": n_events,
+                "n_events": n_events,
+                "n_chunks": n_sections,
+                "index": _pack_json(
+                    {
+                        "event_chunks": event_chunks,
+                        "groups": [list(ids) for ids in group_index],
+                        "columns": totals.columns,
+                    }
+                ),
+            }
+        )
+    return describe_events(path)
+
+
+def _without_default_predictors(description: dict[str, Any]) -> dict[str, Any]:
+    """A section description without `"predictor": "none"` entries, which decoding assumes
+    (a NanoAOD file has ~1,200 columns, so every byte per column description counts)."""
+    columns = {
+        name: {k: v for k, v in desc.items() if not (k == "predictor" and v == "none")}
+        for name, desc in description["columns"].items()
+    }
+    return dict(description, columns=columns)
+
+
+def _chain(first: EventChunk, rest: Iterator[EventChunk]) -> Iterator[EventChunk]:
+    yield first
+    yield from rest
+
+
+def compress_source(
+    input_path: str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    tolerance: str | None = None,
+    precision: str | None = None,
+    tree: str | None = None,
+    branches: str | Sequence[str] | None = None,
+    step_events: int = DEFAULT_STEP_EVENTS,
+    skip_unsupported: bool = False,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Compress a whole ROOT tree or event Parquet file (every branch, or `branches` globs)."""
+    from jetzip.events import iter_events
+
+    policy = parse_policy(tolerance, precision)  # option errors before any reading
+    input_path = Path(input_path)
+    chunks = iter_events(
+        input_path,
+        tree=tree,
+        branches=branches,
+        step_events=step_events,
+        skip_unsupported=skip_unsupported,
+    )
+    source = {
+        "path": input_path.name,
+        "bytes": input_path.stat().st_size if input_path.is_file() else None,
+    }
+    return compress_events(chunks, path, policy=policy, source=source, threads=threads)
+
+
+def is_whole_file_source(path: str | os.PathLike[str]) -> bool:
+    """Whether an input is compressed as a whole file by default: ROOT files, and Parquet
+    files with list columns (one row per event); flat tables keep the jets workflow."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".root":
+        return True
+    if suffix not in (".parquet", ".pq") or not path.is_file():
+        return False
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    return any(pa.types.is_list(f.type) or pa.types.is_large_list(f.type) for f in schema)
+
+
+# ---------------------------------------------------------------------- reading
+def is_events_file(header: dict[str, Any]) -> bool:
+    """Whether a .jz header is a whole-file one (else a flat jets table)."""
+    return header.get("layout") == LAYOUT
+
+
+class EventsReader:
+    """Reads the branches and events asked for from a whole-file `.jz`, decoding nothing else.
+
+    Sections are read in file order (each one's checksum verified); a section whose events or
+    columns are not needed is skipped undecoded, and inside a needed one only the requested
+    columns and those their predictors read are decoded."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        stream, reader = open_reader(self.path)
+        with stream:
+            self.header = reader.header
+        if not is_events_file(self.header):
+            raise InputError(f"{self.path} holds a flat table, not whole events")
+        try:
+            catalogue = _unpack_json(self.header["catalogue"])
+            self.info = TreeInfo.from_json(catalogue["tree"])
+            self.branches = {e["name"]: e for e in catalogue["branches"]}
+            self.buffers = {
+                name: [_Buffer(**spec) for spec in e["buffers"]]
+                for name, e in self.branches.items()
+            }
+            self.plans = {
+                b.id: _plan(b, e["tolerance"])
+                for name, e in self.branches.items()
+                for b in self.buffers[name]
+            }
+        except (KeyError, TypeError, ValueError):
+            raise CorruptFileError(f"{self.path} has an incomplete header") from None
+        self._footer: dict[str, Any] | None = None
+
+    @property
+    def footer(self) -> dict[str, Any]:
+        """The footer (event count, chunk index, statistics); reads the file once."""
+        if self._footer is None:
+            stream, reader = open_reader(self.path)
+            with stream:
+                for _ in reader.chunks():
+                    pass
+            self._footer = reader.footer or {}
+        return self._footer
+
+    @property
+    def num_entries(self) -> int:
+        return int(self.footer.get("n_events", 0))
+
+    def iter_chunks(
+        self,
+        names: Sequence[str] | None = None,
+        entry_start: int = 0,
+        entry_stop: int | None = None,
+        threads: int | None = None,
+    ) -> Iterator[EventChunk]:
+        """The stored chunks restricted to `names` (default all) and events [start, stop)."""
+        names = list(self.branches) if names is None else list(names)
+        unknown = [n for n in names if n not in self.branches]
+        if unknown:
+            raise InputError(f"no branch {', '.join(map(repr, unknown))} in {self.path.name}")
+        needed = {b.id for n in names for b in self.buffers[n]}
+        stop = float("inf") if entry_stop is None else entry_stop
+        info = self.info.select(names)
+        stream, reader = open_reader(self.path)
+        with stream, codec_executor(threads) as executor:
+            current: tuple[int, int] | None = None
+            decoded: dict[str, np.ndarray] = {}
+            for description, parts, _size in reader.chunks():
+                events = tuple(description.get("events", ()))
+                if len(events) != 2:
+                    raise CorruptFileError(f"{self.path} has a section without its events")
+                if events != current:
+                    if current is not None and current[1] > entry_start and current[0] < stop:
+                        yield self._assemble(names, current, decoded, info, entry_start, stop)
+                    current, decoded = events, {}
+                if events[1] <= entry_start or events[0] >= stop:
+                    continue
+                decoded.update(self._decode_section(description, parts, needed, executor))
+            if current is not None and current[1] > entry_start and current[0] < stop:
+                yield self._assemble(names, current, decoded, info, entry_start, stop)
+            self._footer = reader.footer or {}
+
+    def _decode_section(
+        self,
+        description: dict[str, Any],
+        parts: dict[str, bytes],
+        needed: set[str],
+        executor: Executor,
+    ) -> dict[str, np.ndarray]:
+        columns = description.get("columns", {})
+        aliases = {a: t for a, t in dict(description.get("aliases", {})).items() if a in needed}
+        wanted = {c for c in columns if c in needed} | set(aliases.values())
+        if not wanted:
+            return {}
+        closure, todo = set(), list(wanted)
+        while todo:  # the columns the wanted ones' predictors read
+            name = todo.pop()
+            if name in closure:
+                continue
+            if name not in columns or name not in self.plans:
+                raise CorruptFileError(f"{self.path} has a section lacking column {name!r}")
+            closure.add(name)
+            predictor = str(columns[name].get("predictor", "none"))
+            if predictor.startswith("ratio:"):
+                todo.append(predictor.removeprefix("ratio:"))
+        plans = [self.plans[c] for c in columns if c in closure]
+        values, _ = decode_chunk(description, parts, plans, False, None, executor)
+        out = {c: v for c, v in values.items() if c in needed}
+        for alias, target in aliases.items():
+            out[alias] = values[target].astype(self.plans[alias].dtype)
+        return out
+
+    def _assemble(
+        self,
+        names: list[str],
+        events: tuple[int, int],
+        decoded: dict[str, np.ndarray],
+        info: TreeInfo,
+        entry_start: int,
+        entry_stop: float,
+    ) -> EventChunk:
+        length = events[1] - events[0]
+        arrays = {name: self._branch(name, length, decoded) for name in names}
+        array = ak.zip(arrays, depth_limit=1) if arrays else ak.Array(np.zeros((length, 0)))
+        lo = max(entry_start - events[0], 0)
+        hi = min(entry_stop - events[0], length)
+        if lo or hi < length:
+            array = array[int(lo) : int(hi)]
+        return EventChunk(array, events[0] + int(lo), info)
+
+    def _branch(self, name: str, length: int, decoded: dict[str, np.ndarray]) -> ak.Array:
+        entry = self.branches[name]
+        container = {}
+        for buffer in self.buffers[name]:
+            values = decoded.get(buffer.id, np.zeros(0, dtype=buffer.dtype))
+            if buffer.role == "counts":
+                offsets = np.zeros(len(values) + 1, dtype=buffer.dtype)
+                np.cumsum(values, out=offsets[1:])
+                values = offsets
+            container[buffer.key] = values
+        try:
+            return ak.Array(ak.from_buffers(ak.forms.from_dict(entry["form"]), length, container))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise CorruptFileError(
+                f"{self.path} is damaged: branch {name!r} does not rebuild ({exc})"
+            ) from None
+
+
+def decompress_events(
+    path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    kind: str | None = None,
+    threads: int | None = None,
+) -> int:
+    """Write a whole-file .jz back as ROOT (TTree or RNTuple; default the source's kind) or
+    Parquet (one row per event, list columns); returns the number of events."""
+    from jetzip.events import write_events
+
+    reader = EventsReader(path)
+    return write_events(reader.iter_chunks(threads=threads), output, kind=kind)
+
+
+def describe_events(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Source, tree, collections, event count and, per branch, its type, rule, stored bytes
+    and largest error (reads and verifies the whole file, decodes nothing)."""
+    reader = EventsReader(path)
+    footer = reader.footer
+    index = _unpack_json(footer.get("index", ""))
+    stats = index.get("columns", {})
+    branches = []
+    for name, entry in reader.branches.items():
+        ids = [b.id for b in reader.buffers[name]]
+        column_stats = [stats.get(i, {}) for i in ids]
+        branches.append(
+            {
+                "name": name,
+                "type": entry["type"],
+                "collection": entry.get("collection"),
+                "unit": entry.get("unit"),
+                "rule": entry.get("rule") or "exact",
+                "bytes": sum(int(s.get("bytes", 0)) for s in column_stats),
+                "max_abs_error": max(
+                    (float(s.get("max_abs_error", 0.0)) for s in column_stats), default=0.0
+                ),
+                "max_rel_error": max(
+                    (float(s.get("max_rel_error", 0.0)) for s in column_stats), default=0.0
+                ),
+                "lossless_fallbacks": sum(
+                    int(s.get("lossless", 0))
+                    for s, b in zip(column_stats, reader.buffers[name], strict=True)
+                    if reader.plans[b.id].kind == "bounded"
+                ),
+            }
+        )
+    file_bytes = reader.path.stat().st_size
+    source = reader.header.get("source") or {}
+    return {
+        "path": str(reader.path),
+        "layout": LAYOUT,
+        "policy": reader.header.get("policy"),
+        "tree": reader.info.to_json(),
+        "n_events": reader.num_entries,
+        "n_sections": int(footer.get("n_chunks", 0)),
+        "n_event_chunks": len(index.get("event_chunks", [])),
+        "file_bytes": file_bytes,
+        "source": source,
+        "ratio_vs_input": source.get("bytes") / file_bytes if source.get("bytes") else None,
+        "branches": branches,
+    }
