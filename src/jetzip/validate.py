@@ -192,7 +192,8 @@ def check_table_header(header: dict[str, Any]) -> dict[str, Any]:
             raise CorruptFileError("the header is damaged (the model's sha256 is not a digest)")
         require_bool(model.get("embedded"), "the model's embedded flag")
         require_int(model.get("bytes"), "the model's size")
-        require_int(model.get("latent_dim"), "the model's latent size", 1)
+        least = 0 if model.get("kind") == "entropy" else 1  # an entropy model has no latent
+        require_int(model.get("latent_dim"), "the model's latent size", least)
         require_int(model.get("n_parameters"), "the model's parameter count")
         for column in require_list(model.get("columns"), "the model's columns"):
             if require_str(column, "a model column") not in names:
@@ -218,9 +219,8 @@ def check_column(column: Any) -> str:
     _optional(column.get("unit"), require_str, f"the unit of {what}")
     tolerance = column.get("tolerance")
     if (tolerance is not None) != (kind == "bounded"):
-        raise CorruptFileError(
-            f"the header is damaged ({what} is {kind} with tolerance {tolerance})"
-        )
+        state = "without" if tolerance is None else "with"
+        raise CorruptFileError(f"the header is damaged ({what} is {kind} {state} a tolerance)")
     if tolerance is not None:
         tolerance = require_dict(tolerance, f"the tolerance of {what}")
         if require_number(tolerance.get("value"), f"the tolerance of {what}") <= 0:
