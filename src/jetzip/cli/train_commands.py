@@ -241,6 +241,14 @@ def _read(args: argparse.Namespace):  # -> Table
     ),
     arg("--overwrite", action="store_true", help="replace MODEL_DIR if it exists"),
     arg(
+        "--kind",
+        choices=("autoencoder", "entropy"),
+        default="autoencoder",
+        help="autoencoder (default), or entropy: a conditional density model whose predicted "
+        "probabilities code each column in bounded and lossless mode (uses --columns, --epochs, "
+        "--seed, --lr, --batch-size; see docs/entropy_model.md)",
+    ),
+    arg(
         "--resume",
         action="store_true",
         help="continue the run saved in MODEL_DIR (its config, updated by options given now)",
@@ -256,6 +264,11 @@ def train_command(args: argparse.Namespace) -> int:
     from jetzip.models.quality import format_rms, residual_warning
     from jetzip.training import CONFIG_FILE, train
 
+    if args.kind == "entropy":
+        from jetzip.entropy.training import train_entropy_command
+
+        print(train_entropy_command(_read(args), args), file=sys.stderr)
+        return 0
     out_dir = Path(args.output)
     base = None
     if args.resume:

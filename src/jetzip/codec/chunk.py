@@ -5,7 +5,9 @@ codes, see `quantize`, with or without the model's prediction), `latent` (what t
 gives back from the stored latent) and, for the event index, exact deltas. With a model, the
 latent of the chunk is stored once (as float32, float16 or bfloat16) and its decoded output is
 offered as a prediction to every bounded column; the chunk keeps the model only where it makes
-the chunk smaller, latent bytes included, and records the choice per column.
+the chunk smaller, latent bytes included, and records the choice per column. With an entropy
+model (`jetzip.entropy`) instead, a column's codes may be coded with the probabilities the model
+predicts from columns decoded before it (predictor or encoding `conditional`), where smaller.
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ from jetzip.codec.quantize import (
     quantise,
 )
 from jetzip.codec.tolerance import Tolerance
+from jetzip.entropy.columns import (
+    CONDITIONAL,
+    decode_column,
+    encode_column,
+    is_entropy_model,
+    plan_space,
+    usable_context,
+)
 from jetzip.errors import CorruptFileError
 from jetzip.validate import (
     LATENT_DTYPES,
@@ -224,9 +234,12 @@ def _decode_quantised(
     parts: dict[str, bytes],
     n: int,
     prediction: np.ndarray | None,
+    codes: np.ndarray | None = None,
 ) -> np.ndarray:
+    """A quantised column; `codes` when already decoded (by an entropy model)."""
     name = plan.name
-    codes = decode_ints(_part(parts, f"{name}:codes"), n)
+    if codes is None:
+        codes = decode_ints(_part(parts, f"{name}:codes"), n)
     negative = None
     if require_bool(desc.get("negative", False), f"the sign flag of column {name!r}"):
         size = (n + 7) // 8
@@ -275,15 +288,21 @@ _KINEMATIC = {
 }
 
 
-def coding_order(plans: list[ColumnPlan]) -> list[ColumnPlan]:
-    """Order in which bounded columns are coded: absolute bounds (angles) first, then relative
-    ones with E last, so that later columns can be predicted from earlier decoded ones."""
+def coding_order(plans: list[ColumnPlan], coder: Any = None) -> list[ColumnPlan]:
+    """Order in which columns are decoded: columns without a bound first (they read no other
+    column but an entropy model's context), then bounded ones, absolute bounds (angles) first,
+    then relative ones with E last, so that later columns can be predicted from earlier ones.
+    In a chunk coded with an entropy model (`coder`), each group follows the model's order."""
     bounded = [p for p in plans if p.kind == "bounded" and p.tolerance is not None]
     absolute = [p for p in bounded if not p.tolerance.relative]
     relative = [p for p in bounded if p.tolerance.relative]
+    if coder is not None:
+        position = {name: i for i, name in enumerate(coder.columns)}
+        absolute.sort(key=lambda p: position.get(p.name, len(position)))
+        relative.sort(key=lambda p: position.get(p.name, len(position)))
     relative.sort(key=lambda p: p.name == "E")
     # (not `p not in bounded`: comparing plans would make wide tables quadratic)
-    return absolute + relative + [p for p in plans if p.kind != "bounded" or p.tolerance is None]
+    return [p for p in plans if p.kind != "bounded" or p.tolerance is None] + absolute + relative
 
 
 def candidate_predictors(
@@ -339,7 +358,7 @@ def predict(
     """The prediction a predictor gives; identical at compression and decompression (and on
     every CPU: a kinematic formula is computed with the column's `grid`)."""
     try:
-        if predictor == "none":
+        if predictor in ("none", CONDITIONAL):
             return None
         if predictor == "model":
             return model_prediction[column]
@@ -403,8 +422,9 @@ class EncodedChunk:
 Encoded = tuple[dict[str, Any], list[tuple[str, bytes]]]
 
 
-def _bounded_in_order(plans: list[ColumnPlan]) -> list[ColumnPlan]:
-    return [p for p in coding_order(plans) if p.kind == "bounded" and p.tolerance is not None]
+def _bounded_in_order(plans: list[ColumnPlan], coder: Any = None) -> list[ColumnPlan]:
+    order = coding_order(plans, coder)
+    return [p for p in order if p.kind == "bounded" and p.tolerance is not None]
 
 
 def _quantise_with(
@@ -419,10 +439,44 @@ def _quantise_with(
     return quantise(values, plan.tolerance, prediction)
 
 
-def _encode_with(plan: ColumnPlan, predictor: str, quantised: QuantisedColumn) -> Encoded:
-    desc, parts = _encode_quantised(plan.name, quantised)
+def _encode_with(
+    plan: ColumnPlan,
+    predictor: str,
+    quantised: QuantisedColumn,
+    coder: Any = None,
+    context: dict[str, np.ndarray] | None = None,
+) -> Encoded:
+    """A quantised column's description and parts, its codes first (coded by the entropy model
+    `coder`, given the decoded `context` columns, for the `conditional` predictor)."""
+    if predictor != CONDITIONAL:
+        desc, parts = _encode_quantised(plan.name, quantised)
+        desc["predictor"] = predictor
+        return desc, parts
+    assert context is not None
+    codes = encode_column(coder, plan.name, quantised.codes, context, plan.tolerance)
+    desc, side = _encode_signs_and_exceptions(plan.name, quantised)
     desc["predictor"] = predictor
-    return desc, parts
+    desc["context"] = list(context)
+    return desc, [(f"{plan.name}:codes", codes), *side]
+
+
+def _conditional_context(
+    coder: Any, plan: ColumnPlan, decoded_before: dict[str, np.ndarray]
+) -> list[str] | None:
+    """The columns an entropy model would code `plan` from (None: it cannot code it)."""
+    if coder is None:
+        return None
+    space = plan_space(plan.kind, plan.dtype, plan.tolerance)
+    return usable_context(coder, plan.name, space, decoded_before)
+
+
+def _column_inputs(predictor: str, desc: dict[str, Any]) -> tuple[str, ...]:
+    """The decoded columns a column reads: its predictor's inputs or its entropy model's
+    context (recorded in its description)."""
+    if predictor != CONDITIONAL and desc.get("encoding") != CONDITIONAL:
+        return predictor_inputs(predictor)
+    context = require_list(desc.get("context", []), "an entropy-coded column's context")
+    return tuple(require_str(c, "an entropy-coded column's context") for c in context)
 
 
 def _choose_predictors(
@@ -431,23 +485,30 @@ def _choose_predictors(
     model_prediction: dict[str, np.ndarray],
     rows: np.ndarray | None,
     measure_all: bool = False,
+    coder: Any = None,
 ) -> tuple[dict[str, str], float]:
     """Per bounded column, the candidate predictor that makes the selection rows smallest (see
     `_estimated_bytes`), and the total bytes of those rows so estimated. Columns with a single
     candidate are counted only with `measure_all`: totals are compared when a model is on offer,
     and then they must cover the same columns. Trying every candidate on the whole chunk would
-    cost a full quantise-and-code pass per candidate; the winner codes the chunk once."""
+    cost a full quantise-and-code pass per candidate; the winner codes the chunk once.
+    With an entropy model (`coder`), `conditional` is a candidate where the model may code the
+    column, costed at the bytes it codes the rows to."""
 
     def take(array: np.ndarray) -> np.ndarray:
         return array if rows is None else array[rows]
 
     offered = {c: take(p) for c, p in model_prediction.items()}
     restored: dict[str, np.ndarray] = {}
+    exact = {p.name: take(columns[p.name]) for p in plans if p.kind == "lossless" and coder}
     chosen: dict[str, str] = {}
     total = 0.0
-    for plan in _bounded_in_order(plans):
+    for plan in _bounded_in_order(plans, coder):
         values = take(columns[plan.name])
         candidates = candidate_predictors(plan, values, restored, set(offered))
+        context = _conditional_context(coder, plan, {**exact, **restored})
+        if context is not None:
+            candidates.append(CONDITIONAL)
         if candidates == ["none"] and not measure_all:  # nothing to compare
             assert plan.tolerance is not None
             chosen[plan.name] = "none"
@@ -456,7 +517,11 @@ def _choose_predictors(
         best: tuple[float, str, np.ndarray] | None = None
         for name in candidates:
             quantised = _quantise_with(plan, values, name, restored, offered)
-            cost = _estimated_bytes(plan.name, quantised)
+            if name == CONDITIONAL:
+                inputs = {c: exact[c] if c in exact else restored[c] for c in context or ()}
+                cost = float(_size(_encode_with(plan, name, quantised, coder, inputs)[1]))
+            else:
+                cost = _estimated_bytes(plan.name, quantised)
             if best is None or cost < best[0]:
                 assert quantised.restored is not None
                 best = (cost, name, quantised.restored)
@@ -472,6 +537,7 @@ def _encode_bounded_columns(
     predictors: dict[str, str],
     model_prediction: dict[str, np.ndarray],
     executor: Executor,
+    coder: Any = None,
 ) -> tuple[dict[str, Future[Encoded]], dict[str, Future[np.ndarray]]]:
     """Quantise and code every bounded column with its chosen predictor, concurrently; returns
     the encodings (with their statistics) and the values quantisation checked.
@@ -485,13 +551,19 @@ def _encode_bounded_columns(
     def code_column(plan: ColumnPlan, published: Future[np.ndarray]) -> Encoded:
         predictor = predictors[plan.name]
         try:
+            context = None
+            if predictor == CONDITIONAL:
+                context = {
+                    c: checked[c].result() if c in checked else columns[c]  # exact if unbounded
+                    for c in coder.models[plan.name].context
+                }
             inputs = {c: checked[c].result() for c in predictor_inputs(predictor)}
             column = _quantise_with(plan, columns[plan.name], predictor, inputs, model_prediction)
         except BaseException as exc:
             published.set_exception(exc)  # columns predicted from this one fail too
             raise
         published.set_result(column.restored)
-        desc, parts = _encode_with(plan, predictor, column)
+        desc, parts = _encode_with(plan, predictor, column, coder, context)
         desc["entropy_bits"] = empirical_entropy_bits(column.codes)
         desc["coded_bits"] = 8 * len(parts[0][1])
         desc["max_abs_error"] = column.max_abs_error
@@ -499,7 +571,7 @@ def _encode_bounded_columns(
         return desc, parts
 
     encoded: dict[str, Future[Encoded]] = {}
-    for plan in _bounded_in_order(plans):
+    for plan in _bounded_in_order(plans, coder):
         checked[plan.name] = Future()
         encoded[plan.name] = executor.submit(code_column, plan, checked[plan.name])
     return encoded, checked
@@ -512,6 +584,7 @@ def encode_chunk(
     model: Model | None,
     latent_dtype: str,
     executor: Executor | None = None,
+    model_cost: int = 0,
 ) -> EncodedChunk:
     """Encode one chunk; `columns` holds every planned column with the planned dtype.
 
@@ -520,8 +593,13 @@ def encode_chunk(
     model is kept, and run on the whole chunk, only where that makes the rows smaller, latent
     bytes included. Columns are coded concurrently on `executor` (inline without one); the
     bytes do not depend on it.
+
+    An entropy model (`jetzip.entropy.EntropyModel` as `model`) is used where it codes a
+    column smaller, and in a chunk only where the selection rows, scaled to the chunk, save
+    more than `model_cost` bytes (the model's own bytes when the file embeds it).
     """
     executor = executor or InlineExecutor()
+    coder, model = (model, None) if is_entropy_model(model) else (None, model)
     n = len(next(iter(columns.values())))
     description: dict[str, Any] = {"n_rows": n, "columns": {}}
     parts: list[tuple[str, bytes]] = []
@@ -530,8 +608,18 @@ def encode_chunk(
 
     rows = selection_rows(n)
     predictors, sample_bytes = _choose_predictors(
-        columns, plans, {}, rows, measure_all=model is not None
+        columns, plans, {}, rows, measure_all=model is not None or coder is not None
     )
+    exact: dict[str, tuple[float, list[str]]] = {}  # integer columns the entropy model codes
+    if coder is not None:
+        with_coder, bytes_with = _choose_predictors(columns, plans, {}, rows, True, coder)
+        exact = _conditional_integers(coder, columns, plans, rows)
+        saved = sample_bytes - bytes_with + sum(s for s, _ in exact.values())
+        if saved * n / (n if rows is None else rows.size) > model_cost:
+            predictors = with_coder
+            description["entropy_model"] = coder.content_hash()
+        else:
+            coder, exact = None, {}
     run = None  # the stored latent of the chunk and the network's output for it
     keep_model = model is not None and any(p.kind == "latent" for p in plans)
     if model is not None and not keep_model:
@@ -559,12 +647,19 @@ def encode_chunk(
         description["latent_methods"] = [f.result()[0] for f in latent]
         parts.extend((f"{LATENT_OWNER}:z{j}", f.result()[1]) for j, f in enumerate(latent))
 
-    bounded, checked = _encode_bounded_columns(columns, plans, predictors, offered, executor)
+    bounded, checked = _encode_bounded_columns(columns, plans, predictors, offered, executor, coder)
     others = {
         plan.name: executor.submit(_encode_unbounded_column, plan, columns[plan.name])
         for plan in plans
-        if plan.kind in ("lossless", "latent")
+        if plan.kind in ("lossless", "latent") and exact.get(plan.name, (0.0,))[0] <= 0
     }
+    others.update(  # integer columns the entropy model codes smaller, from exact values
+        {
+            name: executor.submit(_encode_integer_column, coder, name, columns, context)
+            for name, (gain, context) in exact.items()
+            if gain > 0
+        }
+    )
     for plan in plans:
         desc, column_parts = (
             bounded[plan.name].result() if plan.name in bounded else others[plan.name].result()
@@ -588,6 +683,36 @@ def _run_model(
 
 def _prediction_of(model: Model, decoded: np.ndarray) -> dict[str, np.ndarray]:
     return {c: decoded[:, j] for j, c in enumerate(model.columns)}
+
+
+def _conditional_integers(
+    coder: Any, columns: dict[str, np.ndarray], plans: list[ColumnPlan], rows: np.ndarray | None
+) -> dict[str, tuple[float, list[str]]]:
+    """Exact integer columns an entropy model may code (from exact columns decoded before
+    them): the bytes it saves on the selection rows (negative where it does not) and context."""
+    found = {}
+    before: dict[str, np.ndarray] = {}
+    for plan in coding_order(plans):
+        if plan.kind != "lossless":
+            break
+        values = columns[plan.name] if rows is None else columns[plan.name][rows]
+        context = _conditional_context(coder, plan, before)
+        before[plan.name] = values
+        if context is None:
+            continue
+        inputs = {c: before[c] for c in context}
+        coded = encode_column(coder, plan.name, values, inputs, None)
+        found[plan.name] = (len(encode_lossless(values)[1]) - len(coded), context)
+    return found
+
+
+def _encode_integer_column(
+    coder: Any, name: str, columns: dict[str, np.ndarray], context: list[str]
+) -> Encoded:
+    """An exact integer column coded by an entropy model."""
+    data = encode_column(coder, name, columns[name], {c: columns[c] for c in context}, None)
+    desc = {"encoding": CONDITIONAL, "context": list(context)}
+    return desc, [(f"{name}:values", data)]
 
 
 def _encode_unbounded_column(plan: ColumnPlan, values: np.ndarray) -> Encoded:
@@ -657,6 +782,9 @@ def decode_chunk(
     used instead of running the network again when the stored latent decodes to exactly that
     latent (the network is deterministic, so its output would be the same)."""
     executor = executor or InlineExecutor()
+    coder, model = (model, None) if is_entropy_model(model) else (None, model)
+    if "entropy_model" not in description:
+        coder = None  # (a chunk coded without it follows the plain coding order)
     n = require_rows(description.get("n_rows"), "a chunk's row count")
     column_descs = require_dict(description.get("columns"), "a chunk's column descriptions")
     event = None
@@ -679,18 +807,18 @@ def decode_chunk(
         plan: ColumnPlan, desc: dict[str, Any], inputs: dict[str, Future[np.ndarray]]
     ) -> np.ndarray:
         restored = {c: future.result() for c, future in inputs.items()}
-        return _decode_column(plan, desc, parts, n, restored, prediction)
+        return _decode_column(plan, desc, parts, n, restored, prediction, coder)
 
     # columns decode concurrently; each may read only columns submitted before it, whose
     # futures it is handed at submission (so a damaged file cannot make two columns wait on
     # each other), and only those its predictor reads (so the work is linear in the columns)
     futures: dict[str, Future[np.ndarray]] = {}
-    for plan in coding_order(plans):
+    for plan in coding_order(plans, coder):
         desc = column_descs.get(plan.name)
         if not isinstance(desc, dict):
             raise CorruptFileError(f"chunk lacks column {plan.name!r}")
         predictor = require_str(desc.get("predictor", "none"), f"the predictor of {plan.name!r}")
-        inputs = {c: futures[c] for c in predictor_inputs(predictor) if c in futures}
+        inputs = {c: futures[c] for c in _column_inputs(predictor, desc) if c in futures}
         futures[plan.name] = executor.submit(decode, plan, desc, inputs)
     return {p.name: futures[p.name].result() for p in plans}, event
 
@@ -718,15 +846,23 @@ def _decode_column(
     n: int,
     restored: dict[str, np.ndarray],
     model_prediction: dict[str, np.ndarray],
+    coder: Any = None,
 ) -> np.ndarray:
     encoding = desc.get("encoding")
+    if encoding == CONDITIONAL:
+        data = _part(parts, f"{plan.name}:values")
+        return decode_column(coder, plan.name, data, restored, n, None, plan.dtype)
     if encoding == "lossless":
         method = require_str(desc.get("method"), f"the method of column {plan.name!r}")
         return decode_lossless(method, _part(parts, f"{plan.name}:values"), plan.dtype, n)
     if encoding == "quantised" and plan.tolerance is not None:
         predictor = str(desc.get("predictor", "none"))
         prediction = predict(predictor, plan.name, restored, model_prediction, desc.get("grid"))
-        return _decode_quantised(plan, desc, parts, n, prediction)
+        codes = None
+        if predictor == CONDITIONAL:
+            data = _part(parts, f"{plan.name}:codes")
+            codes = decode_column(coder, plan.name, data, restored, n, plan.tolerance)
+        return _decode_quantised(plan, desc, parts, n, prediction, codes)
     if encoding == "latent" and plan.name in model_prediction:
         values = model_prediction[plan.name].astype(plan.dtype)
         rows, exact = _exceptions(plan, desc, parts, n)

@@ -36,6 +36,8 @@ from jetzip.codec.chunk import error_stats as chunk_error_stats
 from jetzip.codec.quantize import STEP_SAFETY, quantisation_step
 from jetzip.codec.tolerance import Tolerance, check_tolerance_columns, parse_tolerances
 from jetzip.container import ContainerWriter, describe_file, open_reader
+from jetzip.entropy.columns import is_entropy_model
+from jetzip.entropy.model import EntropyModel, is_entropy_model_bytes, is_entropy_model_dir
 from jetzip.errors import CorruptFileError, InputError, OptionError
 from jetzip.fileutil import atomic_output
 from jetzip.table import Table
@@ -131,7 +133,7 @@ def _with_engine(model: Any, engine: str) -> Any:
     """The model run by `engine`. The engine's session runs on one thread and the codec's
     threads run batches concurrently (measured faster than ONNX Runtime's own intra-op threads:
     AE_3D_200 on 2 cores, 1.74 against 1.49 M jets/s to decompress)."""
-    if engine == "torch" or model is None:
+    if engine == "torch" or model is None or is_entropy_model(model):
         return model
     from jetzip.models.onnx_export import onnx_engine
 
@@ -178,9 +180,11 @@ def resolve_options(
 
 
 def _load_model(model: Any) -> Any:
-    """Accept a TrainedModel or a MODEL_DIR path."""
+    """Accept a TrainedModel, an EntropyModel or a MODEL_DIR path (of either)."""
     if model is None or not isinstance(model, str | os.PathLike):
         return model
+    if is_entropy_model_dir(model):
+        return EntropyModel.load(model)
     from jetzip.models import TrainedModel
 
     return TrainedModel.load(model)
@@ -197,13 +201,15 @@ def _plans(
     check_tolerance_columns(dict(tolerances), table.float_names, table.names)
     if model is not None:
         missing = [c for c in model.columns if c not in table.columns]
-        if missing:
+        # an entropy model codes the columns it shares with the data (and whose context they
+        # hold); one that shares none was made for other data
+        if missing and (not is_entropy_model(model) or len(missing) == len(model.columns)):
             raise InputError(
                 f"the model expects column(s) {', '.join(model.columns)}, but the data lack "
                 f"{', '.join(missing)} (columns: {', '.join(table.names)})"
             )
         integer = [c for c in model.columns if c not in table.float_names]
-        if integer:
+        if integer and not is_entropy_model(model):
             raise InputError(f"the model's column(s) {', '.join(integer)} are not floating point")
     plans = []
     for name, values in table.columns.items():
@@ -317,8 +323,11 @@ def compress_tables(
     """
     check_engine(engine)
     model = _load_model(model)
+    autoencoder = model is not None and not is_entropy_model(model)
+    if not autoencoder and model is not None and mode == "latent":
+        raise OptionError("an entropy model codes bounded or lossless columns, not latents")
     mode, tolerances, default_tolerance = resolve_options(
-        mode, tolerances, default_tolerance, has_model=model is not None
+        mode, tolerances, default_tolerance, has_model=autoencoder
     )
     model = _with_engine(model, engine)
     latent_dtype = latent_dtype or ("float32" if mode == "latent" else "float16")
@@ -333,6 +342,8 @@ def compress_tables(
         raise InputError("the input holds no rows, nor any table to take columns from")
     plans = _plans(first, mode, tolerances, default_tolerance, model)
     model_bytes = None if model is None else model.to_bytes()
+    # an entropy model is used in a chunk only where it saves more than its embedded bytes
+    model_cost = len(model_bytes) if model_bytes and not model_ref and not autoencoder else 0
     header = {
         "jetzip_version": __version__,
         "mode": mode,
@@ -342,15 +353,16 @@ def compress_tables(
         ],
         "event_index": first.event is not None,
         "meta": _json_safe(first.meta),
-        "latent_dtype": latent_dtype if model is not None else None,
-        "engine": engine if model is not None else None,
+        "latent_dtype": latent_dtype if autoencoder else None,
+        "engine": engine if autoencoder else None,
         "model": None
         if model is None
         else {
+            "kind": "entropy" if not autoencoder else "autoencoder",
             "sha256": model.content_hash(),
             "embedded": not model_ref,
             "bytes": len(model_bytes),
-            "columns": list(model.columns),
+            "columns": [c for c in model.columns if c in first.columns],
             "latent_dim": model.latent_dim,
             "n_parameters": int(model.n_parameters),
             "spec": _json_safe(model.spec),
@@ -376,7 +388,9 @@ def compress_tables(
                 yield table
 
     def code(table: Table) -> tuple[int, EncodedChunk, list[_ColumnResult]]:
-        chunk = encode_chunk(table.columns, table.event, plans, model, latent_dtype, executor)
+        chunk = encode_chunk(
+            table.columns, table.event, plans, model, latent_dtype, executor, model_cost
+        )
         return table.n_rows, chunk, _verify_chunk(chunk, table, plans, model, executor)
 
     with executor, atomic_output(path) as tmp, tmp.open("wb") as stream:
@@ -384,9 +398,8 @@ def compress_tables(
         bar = tqdm(total=None, unit=" rows", disable=not progress, file=sys.stderr, leave=False)
         coded = ordered_map(code, checked_chunks(), thread_count(threads))
         for chunk_rows, chunk, results in coded:
-            writer.write_chunk(
-                chunk.stored_description(), chunk.parts, "latent_dtype" in chunk.description
-            )
+            needs_model = {"latent_dtype", "entropy_model"} & chunk.description.keys()
+            writer.write_chunk(chunk.stored_description(), chunk.parts, bool(needs_model))
             for result in results:
                 totals.add(*result)
             n_rows += chunk_rows
@@ -547,6 +560,8 @@ def _model_for(header: dict[str, Any], embedded: bytes | None, model: Any) -> An
     if embedded is not None:
         if hashlib.sha256(embedded).hexdigest() != info["sha256"]:
             raise CorruptFileError("the embedded model is not the one the header names (sha256)")
+        if is_entropy_model_bytes(embedded):
+            return EntropyModel.from_bytes(embedded)
         return TrainedModel.from_bytes(embedded)
     if info["embedded"]:
         raise CorruptFileError("a chunk needs the embedded model, which the file lacks before it")
@@ -602,7 +617,8 @@ def iter_decompress(
         def read_chunks() -> Iterator[tuple[dict[str, Any], dict[str, bytes], Any]]:
             trained = None  # the model is loaded when the first chunk needs it
             for description, parts, _size in reader.chunks():
-                if trained is None and description.get("latent_dtype") and header.get("model"):
+                needs = description.get("latent_dtype") or description.get("entropy_model")
+                if trained is None and needs and header.get("model"):
                     trained = _with_engine(_model_for(header, reader.model_bytes, model), engine)
                 yield description, parts, trained
 

@@ -213,7 +213,7 @@ class IntegerMLP:
                 lo, step_shift = (int(v) for v in arrays[f"{key}.lut_origin"])
                 activation = LookupActivation(lo, step_shift, _int64(arrays[f"{key}.lut"]))
             else:
-                activation = str(arrays[f"{key}.act"])
+                activation = str(_scalar(arrays[f"{key}.act"]))
             layers.append(
                 IntegerLinear(
                     _int64(arrays[f"{key}.weight"]),
@@ -224,13 +224,21 @@ class IntegerMLP:
                 )
             )
             i += 1
-        return cls(layers, int(arrays[f"{prefix}input_limit"]))
+        return cls(layers, int(_scalar(arrays[f"{prefix}input_limit"])))
 
 
 def _output_bound(layer: IntegerLinear) -> int:
     if isinstance(layer.activation, LookupActivation):
         return int(np.abs(layer.activation.values).max(initial=0))
     return layer.limit
+
+
+def _scalar(array: np.ndarray) -> object:
+    """The one value of a stored scalar (0-d, or 1-d after a round trip through a file)."""
+    flat = np.asarray(array).reshape(-1)
+    if flat.size != 1:
+        raise ValueError("expected a single value")
+    return flat[0]
 
 
 def _int64(array: np.ndarray) -> np.ndarray:

@@ -1,0 +1,114 @@
+"""The coder: integer codes and their per-row tables (see `distributions`) to bytes and back,
+with constriction's range coder.
+
+Rows are grouped by table (a stable radix sort of the table numbers), each group is coded in
+one call with that table's categorical model, then the low bits of every row that has some, in
+one call with per-row uniform models. Escaped rows' offsets go to a separate pcodec array. The
+decoder knows every row's table before it decodes (they come from columns decoded earlier), so
+it rebuilds the same groups. Probabilities are quantised by constriction to 24 bits (the range
+coder's default precision): a symbol costs at least 2**-24 of the range, at most 24 bits.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import constriction
+import numpy as np
+
+from jetzip.codec.entropy import decode_ints, encode_ints
+from jetzip.entropy.distributions import ESCAPE, HALF_WIDTH, N_TABLES, RowTables
+from jetzip.errors import CorruptFileError
+
+_HEADER = struct.Struct("<QQ")  # escapes, bytes of the escape array
+
+
+class Tables:
+    """The categorical models of one shape's N_TABLES tables, built once and reused."""
+
+    def __init__(self, probabilities: np.ndarray) -> None:
+        if probabilities.shape != (N_TABLES, ESCAPE + 1):
+            raise ValueError("one probability row per coding table")
+        self.probabilities = probabilities
+        self._models: dict[int, constriction.stream.model.Categorical] = {}
+
+    def model(self, index: int) -> constriction.stream.model.Categorical:
+        found = self._models.get(index)
+        if found is None:
+            found = constriction.stream.model.Categorical(self.probabilities[index], perfect=False)
+            self._models[index] = found
+        return found
+
+
+def _groups(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows sorted by table (stable), the tables present and where each group starts."""
+    order = np.argsort(table.astype(np.uint16), kind="stable")  # radix sort of small keys
+    counts = np.bincount(table, minlength=N_TABLES)
+    present = np.flatnonzero(counts)
+    starts = np.concatenate([[0], np.cumsum(counts[present])])
+    return order, present, starts
+
+
+def _split(codes: np.ndarray, rows: RowTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Symbols (high part or escape), low parts, and the offsets r = code - centre."""
+    offset = codes.astype(np.int64) - rows.centre
+    high = offset >> rows.low_bits
+    low = offset - (high << rows.low_bits)
+    symbol = high + HALF_WIDTH
+    escaped = (symbol < 0) | (symbol >= ESCAPE)
+    symbol[escaped] = ESCAPE
+    return symbol.astype(np.int32), low, offset
+
+
+def encode_codes(codes: np.ndarray, rows: RowTables, tables: Tables) -> bytes:
+    """Code the integer `codes` with the tables their rows were given."""
+    symbol, low, offset = _split(codes, rows)
+    encoder = constriction.stream.queue.RangeEncoder()
+    order, present, starts = _groups(rows.table)
+    sorted_symbols = symbol[order]
+    for k, table in enumerate(present):
+        encoder.encode(sorted_symbols[starts[k] : starts[k + 1]], tables.model(int(table)))
+    escaped = symbol == ESCAPE
+    with_low = (rows.low_bits > 0) & ~escaped
+    if with_low.any():
+        sizes = (np.int64(1) << rows.low_bits[with_low]).astype(np.int32)
+        encoder.encode(low[with_low].astype(np.int32), constriction.stream.model.Uniform(), sizes)
+    escapes = encode_ints(offset[escaped]) if escaped.any() else b""
+    words = encoder.get_compressed().tobytes()
+    return _HEADER.pack(int(escaped.sum()), len(escapes)) + escapes + words
+
+
+def decode_codes(data: bytes, rows: RowTables, tables: Tables) -> np.ndarray:
+    """Inverse of `encode_codes`, given the same row tables; int64 codes."""
+    if len(data) < _HEADER.size:
+        raise CorruptFileError("conditional code stream is truncated")
+    n_escaped, escape_bytes = _HEADER.unpack_from(data)
+    n = rows.table.size
+    if n_escaped > n or _HEADER.size + escape_bytes > len(data) or (len(data) - escape_bytes) % 4:
+        raise CorruptFileError("conditional code stream is damaged")
+    body = data[_HEADER.size :]
+    words = np.frombuffer(body[escape_bytes:], dtype=np.uint32)
+    try:
+        decoder = constriction.stream.queue.RangeDecoder(words)
+        order, present, starts = _groups(rows.table)
+        sorted_symbols = np.empty(n, dtype=np.int64)
+        for k, table in enumerate(present):
+            count = int(starts[k + 1] - starts[k])
+            sorted_symbols[starts[k] : starts[k + 1]] = decoder.decode(
+                tables.model(int(table)), count
+            )
+        symbol = np.empty(n, dtype=np.int64)
+        symbol[order] = sorted_symbols
+        escaped = symbol == ESCAPE
+        if int(escaped.sum()) != n_escaped:
+            raise CorruptFileError("conditional code stream is damaged")
+        offset = (symbol - HALF_WIDTH) << rows.low_bits
+        with_low = (rows.low_bits > 0) & ~escaped
+        if with_low.any():
+            sizes = (np.int64(1) << rows.low_bits[with_low]).astype(np.int32)
+            offset[with_low] += decoder.decode(constriction.stream.model.Uniform(), sizes)
+    except (ValueError, RuntimeError, AssertionError) as exc:
+        raise CorruptFileError(f"cannot decode a conditional code stream: {exc}") from None
+    if n_escaped:
+        offset[escaped] = decode_ints(body[:escape_bytes], int(n_escaped))
+    return rows.centre + offset

@@ -1,0 +1,92 @@
+"""What the chunk codec asks of an entropy model: may it code this column, and the bytes.
+
+A bounded column is coded in the model's log space under a relative tolerance and in its
+linear space under an absolute one (grid step from `quantisation_step`); an integer column
+stored exactly is coded with step 1. The model conditions a column on decoded columns; the
+codec offers it only where all of them are decoded before the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+import numpy as np
+
+from jetzip.codec.quantize import quantisation_step
+from jetzip.codec.tolerance import Tolerance
+from jetzip.entropy.model import EntropyModel
+from jetzip.errors import CorruptFileError
+
+#: The predictor name (bounded columns) and encoding name (integer columns) of this coder.
+CONDITIONAL = "conditional"
+
+
+def is_entropy_model(model: object) -> bool:
+    return isinstance(model, EntropyModel)
+
+
+def plan_space(kind: str, dtype: str, tolerance: Tolerance | None) -> str | None:
+    """The model space a planned column is coded in, or None when this coder cannot code it."""
+    if kind == "bounded" and tolerance is not None:
+        return "log" if tolerance.relative else "linear"
+    if kind == "lossless" and np.dtype(dtype).kind in "iu":
+        return "integer"
+    return None
+
+
+def usable_context(
+    model: EntropyModel, name: str, space: str | None, decoded_before: Collection[str]
+) -> list[str] | None:
+    """The columns `model` conditions `name` on, when it models the column in `space` and
+    every one of them is decoded before it; None otherwise."""
+    column = model.models.get(name)
+    if column is None or space is None or column.space != space:
+        return None
+    if any(c not in decoded_before for c in column.context):
+        return None
+    return column.context
+
+
+def _step(space: str, tolerance: Tolerance | None) -> float:
+    if space == "integer":
+        return 1.0
+    assert tolerance is not None
+    return quantisation_step(tolerance)
+
+
+def encode_column(
+    model: EntropyModel,
+    name: str,
+    codes: np.ndarray,
+    context: Mapping[str, np.ndarray],
+    tolerance: Tolerance | None,
+) -> bytes:
+    """The codes (grid indices, or the integers of an exact integer column) as bytes."""
+    column = model.models[name]
+    return column.encode(codes, context, _step(column.space, tolerance))
+
+
+def decode_column(
+    model: EntropyModel | None,
+    name: str,
+    data: bytes,
+    context: Mapping[str, np.ndarray],
+    n: int,
+    tolerance: Tolerance | None,
+    dtype: str | None = None,
+) -> np.ndarray:
+    """Inverse of `encode_column`; with `dtype` (integer columns) the values in that dtype,
+    checked to fit it."""
+    if model is None:
+        raise CorruptFileError(f"column {name!r} is coded with an entropy model the file lacks")
+    column = model.models.get(name)
+    missing = [c for c in (column.context if column else ()) if c not in context]
+    if column is None or missing:
+        raise CorruptFileError(f"column {name!r} names an entropy model that cannot decode it")
+    codes = column.decode(data, context, n, _step(column.space, tolerance))
+    if dtype is None:
+        return codes
+    info = np.iinfo(np.dtype(dtype))
+    if codes.size and (codes.min() < info.min or codes.max() > info.max):
+        raise CorruptFileError(f"column {name!r} decodes to values beyond {dtype}")
+    return codes.astype(dtype)

@@ -1,0 +1,246 @@
+"""The entropy model: per column, an integer network that predicts the distribution of the
+column's grid codes from columns decoded before it, and its learned shape.
+
+Inputs are integer features of decoded values taken from their bits (see `features`), so the
+encoder, which sees the values quantisation checked, and the decoder, which rebuilds exactly
+those values, give the network the same integers. The network (`jetzip.models.integer`) is
+exact, and the distribution and coder use only exact operations (see `distributions`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jetzip.entropy.coder import Tables, decode_codes, encode_codes
+from jetzip.entropy.distributions import RowTables, Shape, log2_fixed, row_tables
+from jetzip.errors import CorruptFileError, InputError
+from jetzip.models.integer import IntegerMLP
+
+MAGIC = b"JZENTROPY\x01"
+MODEL_FILE = "entropy.jzem"
+#: Spaces a column is modelled in: log|x| (relative tolerances), x (absolute), exact integers.
+SPACES = ("log", "linear", "integer")
+#: Fraction bits of the network's input features and outputs (mu: 1/2**16, log2 sigma: 1/256).
+FEATURE_BITS = 12
+OUTPUT_BITS = 16
+FEATURE_LIMIT = 2**24
+#: The network's second output is log2 sigma with OUTPUT_BITS fraction bits; the distribution
+#: takes it with 8 (1/LOG2_ONE octave).
+SIGMA_SHIFT = OUTPUT_BITS - 8
+#: Largest model body accepted when reading (a damaged or hostile length cannot exhaust memory).
+MAX_MODEL_BYTES = 64 << 20
+
+
+def features(values: np.ndarray, space: str) -> np.ndarray:
+    """Integer features (FEATURE_BITS fraction bits) of decoded values, from their bits alone.
+
+    log space: log2|x| by Mitchell's approximation (exponent plus mantissa read as a fraction),
+    a shift of the bit pattern; linear and integer spaces: x scaled by a power of two and
+    floored. Zeros, NaN and inf give fixed clipped values. Exact integer or power-of-two
+    operations only, so the same on every machine."""
+    values = np.asarray(values)
+    if space == "log" and values.dtype in (np.float32, np.float64):
+        if values.dtype == np.float32:
+            bits = values.view(np.int32).astype(np.int64) & 0x7FFFFFFF
+            out = (bits - (127 << 23)) >> (23 - FEATURE_BITS)
+        else:
+            bits = values.view(np.int64) & 0x7FFFFFFFFFFFFFFF
+            out = (bits - (1023 << 52)) >> (52 - FEATURE_BITS)
+        return np.clip(out, -FEATURE_LIMIT, FEATURE_LIMIT)
+    scaled = np.asarray(values, dtype=np.float64) * float(2**FEATURE_BITS)
+    scaled = np.nan_to_num(scaled, nan=0.0, posinf=FEATURE_LIMIT, neginf=-FEATURE_LIMIT)
+    return np.floor(np.clip(scaled, -FEATURE_LIMIT, FEATURE_LIMIT)).astype(np.int64)
+
+
+def transformed(values: np.ndarray, space: str) -> np.ndarray:
+    """The space the column's codes live in (training only): ln|x| or x, float64."""
+    x = np.asarray(values, dtype=np.float64)
+    if space == "log":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(np.abs(x))
+    return x
+
+
+@dataclass
+class ColumnModel:
+    """One column: its space, the columns it is conditioned on, network and shape."""
+
+    name: str
+    space: str
+    context: list[str]
+    network: IntegerMLP
+    shape: Shape
+    #: space of each context column (set by EntropyModel)
+    context_spaces: dict[str, str] = field(default_factory=dict)
+    _tables: Tables | None = field(default=None, repr=False)
+
+    @property
+    def tables(self) -> Tables:
+        if self._tables is None:
+            self._tables = Tables(self.shape.tables())
+        return self._tables
+
+    def predict(self, context: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+        """mu (float64, y units) and log2 sigma (int64, 1/256 octave) per row."""
+        x = np.zeros((n, len(self.context)), dtype=np.int64)
+        for j, name in enumerate(self.context):
+            x[:, j] = features(context[name], self.context_spaces[name])
+        out = self.network(x)
+        mu = out[:, 0].astype(np.float64) * 2.0**-OUTPUT_BITS
+        return mu, out[:, 1] >> SIGMA_SHIFT
+
+    def row_tables(self, context: dict[str, np.ndarray], n: int, step: float) -> RowTables:
+        mu, log2_sigma = self.predict(context, n)
+        return row_tables(mu, log2_sigma, step, log2_fixed(step))
+
+    def encode(self, codes: np.ndarray, context: dict[str, np.ndarray], step: float) -> bytes:
+        """The codes of this column (grid step `step`), given its decoded context columns."""
+        return encode_codes(codes, self.row_tables(context, codes.size, step), self.tables)
+
+    def decode(
+        self, data: bytes, context: dict[str, np.ndarray], n: int, step: float
+    ) -> np.ndarray:
+        return decode_codes(data, self.row_tables(context, n, step), self.tables)
+
+
+class EntropyModel:
+    """Column models in coding order, with the bytes that identify them."""
+
+    kind = "entropy"
+    latent_dim = 0
+
+    def __init__(self, columns: list[ColumnModel], meta: dict[str, Any] | None = None) -> None:
+        self.models = {c.name: c for c in columns}
+        self.columns = [c.name for c in columns]
+        self.meta = dict(meta or {})
+        self._hash: str | None = None
+        spaces = {c.name: c.space for c in columns}
+        for i, c in enumerate(columns):
+            unknown = [n for n in c.context if n not in self.columns[:i]]  # earlier ones only
+            inputs = c.network.n_inputs != len(c.context) or c.network.n_outputs != 2
+            if c.space not in SPACES or unknown or inputs or c.name in c.context:
+                raise CorruptFileError(f"damaged entropy model: column {c.name!r} is inconsistent")
+            c.context_spaces = {n: spaces[n] for n in c.context}
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(c.network.n_parameters + c.shape.cdf.size for c in self.models.values())
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """What file headers and `jetzip info` show besides the columns (kept short: it is in
+        every file's header); each column is conditioned on the columns before it."""
+        return {"kind": "entropy", **self.meta}
+
+    # ------------------------------------------------------------------ bytes
+    def to_bytes(self) -> bytes:
+        """MAGIC, then zlib of: header length, JSON header (columns, arrays), array bytes.
+
+        Deterministic (sorted JSON, no timestamps), so `content_hash` names the model."""
+        arrays: dict[str, np.ndarray] = {}
+        columns = []
+        for i, c in enumerate(self.models.values()):
+            columns.append({"name": c.name, "space": c.space, "context": c.context})
+            arrays.update(c.network.to_arrays(f"c{i}/"))
+            arrays[f"c{i}/shape"] = np.diff(c.shape.cdf)
+        entries, blobs, offset = [], [], 0
+        for name, array in sorted(arrays.items()):
+            array = _smallest(np.asarray(array))
+            blob = array.tobytes()
+            entries.append([name, array.dtype.str, list(array.shape), offset])
+            blobs.append(blob)
+            offset += len(blob)
+        header = json.dumps(
+            {"meta": self.meta, "columns": columns, "arrays": entries}, sort_keys=True
+        ).encode()
+        body = struct.pack("<Q", len(header)) + header + b"".join(blobs)
+        return MAGIC + zlib.compress(body, 9)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> EntropyModel:
+        """Rebuild from `to_bytes()`; CorruptFileError (one line) when damaged."""
+        data = bytes(data)
+        if not data.startswith(MAGIC):
+            raise CorruptFileError("not a jetzip entropy model (bad magic bytes)")
+        try:
+            inflater = zlib.decompressobj()
+            body = inflater.decompress(data[len(MAGIC) :], MAX_MODEL_BYTES)
+            if inflater.unconsumed_tail or not inflater.eof:
+                raise ValueError("truncated or larger than allowed")
+            (length,) = struct.unpack_from("<Q", body)
+            header = json.loads(body[8 : 8 + length])
+            blob = memoryview(body)[8 + length :]
+            arrays = {}
+            for name, dtype, shape, offset in header["arrays"]:
+                kind = np.dtype(dtype)
+                if kind.kind not in "iuU":
+                    raise ValueError(f"array {name!r} has dtype {dtype}")
+                count = int(np.prod(shape, dtype=np.int64))
+                array = np.frombuffer(blob, dtype=kind, count=count, offset=int(offset))
+                arrays[str(name)] = array.reshape(shape)
+            columns = []
+            for i, entry in enumerate(header["columns"]):
+                cdf = np.concatenate([[0], np.cumsum(arrays[f"c{i}/shape"].astype(np.int64))])
+                columns.append(
+                    ColumnModel(
+                        str(entry["name"]),
+                        str(entry["space"]),
+                        [str(n) for n in entry["context"]],
+                        IntegerMLP.from_arrays(arrays, f"c{i}/"),
+                        Shape(cdf),
+                    )
+                )
+            return cls(columns, header.get("meta"))
+        except (KeyError, ValueError, TypeError, struct.error, zlib.error) as exc:
+            raise CorruptFileError(f"damaged jetzip entropy model: {exc}") from None
+
+    def content_hash(self) -> str:
+        if self._hash is None:
+            self._hash = hashlib.sha256(self.to_bytes()).hexdigest()
+        return self._hash
+
+    def save(self, model_dir: str | os.PathLike[str]) -> Path:
+        from jetzip.fileutil import atomic_output
+
+        path = Path(model_dir) / MODEL_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as tmp:
+            tmp.write_bytes(self.to_bytes())
+        return path
+
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike[str]) -> EntropyModel:
+        path = Path(model_dir) / MODEL_FILE
+        if not path.is_file():
+            raise InputError(
+                f"{model_dir} is not a jetzip entropy model directory (no {MODEL_FILE})"
+            )
+        return cls.from_bytes(path.read_bytes())
+
+
+def _smallest(array: np.ndarray) -> np.ndarray:
+    """Integers in the narrowest little-endian dtype that holds them (smaller models)."""
+    if array.dtype.kind not in "iu" or array.size == 0:
+        return array
+    for dtype in ("<i1", "<i2", "<i4", "<i8"):
+        info = np.iinfo(dtype)
+        if info.min <= array.min() and array.max() <= info.max:
+            return array.astype(dtype)
+    return array.astype("<i8")
+
+
+def is_entropy_model_dir(path: str | os.PathLike[str]) -> bool:
+    return (Path(path) / MODEL_FILE).is_file()
+
+
+def is_entropy_model_bytes(data: bytes) -> bool:
+    return bytes(data[: len(MAGIC)]) == MAGIC

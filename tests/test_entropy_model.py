@@ -1,0 +1,249 @@
+"""Entropy model: the distribution against hand-computed probabilities, the coder's bytes
+against those probabilities, round trips through the codec with every bound checked, refused
+models, and the same bytes under every numpy SIMD setting, torch CPU capability and thread
+count (subprocesses)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jetzip.codec.pipeline import compress_table, decompress_file
+from jetzip.codec.tolerance import Tolerance
+from jetzip.entropy.coder import Tables, decode_codes, encode_codes
+from jetzip.entropy.distributions import (
+    ESCAPE,
+    HALF_WIDTH,
+    QUARTERS,
+    SHAPE_LO,
+    SHAPE_ONE,
+    SHAPE_POINTS,
+    SHAPE_RES,
+    RowTables,
+    Shape,
+    log2_fixed,
+    row_tables,
+)
+from jetzip.entropy.model import EntropyModel
+from jetzip.entropy.training import train_entropy_model
+from jetzip.errors import CorruptFileError, InputError
+from jetzip.table import Table
+
+
+def _uniform_shape() -> Shape:
+    """Standardised residuals uniform on [-1, 1]: F(t) = (t + 1) / 2 inside."""
+    t = SHAPE_LO + np.arange(SHAPE_POINTS) / SHAPE_RES
+    cdf = np.clip((t + 1) / 2, 0, 1) * SHAPE_ONE
+    return Shape(np.rint(cdf).astype(np.int64))
+
+
+def test_log2_fixed_is_exact_on_hand_values() -> None:
+    assert [log2_fixed(v) for v in (1.0, 2.0, 0.5, 8.0)] == [0, 256, -256, 768]
+    assert log2_fixed(0.02) == math.floor(256 * math.log2(0.02))  # -1445
+    assert log2_fixed(3.0) == math.floor(256 * math.log2(3.0))  # 405
+
+
+def test_small_table_matches_hand_computed_cell_masses() -> None:
+    tables = _uniform_shape().tables()
+    # octave 0, first quarter (rho = 2**(1/8)), fraction bin 3 (centre offset -1/16)
+    index = (0 - (-4)) * 4 * 8 + 0 * 8 + 3
+    rho, phi = QUARTERS[0], 3.5 / 8 - 0.5
+    for r in range(-2, 3):
+        lo = max(-1.0, min(1.0, (r - 0.5 - phi) / rho))
+        hi = max(-1.0, min(1.0, (r + 0.5 - phi) / rho))
+        expected = math.floor((hi - lo) / 2 * SHAPE_ONE) + 1
+        assert abs(tables[index, r + HALF_WIDTH] - expected) <= 1
+    assert tables[index, ESCAPE] == 1  # no mass beyond +-64 cells
+    assert tables[index, : HALF_WIDTH - 2].max() == 1  # nor far left
+
+
+def test_row_tables_pick_scale_fraction_and_low_bits() -> None:
+    step = 0.25
+    log2_step = log2_fixed(step)  # -512
+    mu = np.array([1.0, 1.0625, 0.0, 0.0])
+    log2_sigma = np.array([-512, -512, -512 + 256 * 5 + 70, -512 - 256 * 6])
+    rows = row_tables(mu, log2_sigma, step, log2_step)
+    assert rows.centre.tolist() == [4, 4, 0, 0]  # mu / step rounded
+    # rho = 1: quarter 0 of octave 0; fraction 0 -> bin 4, 0.25 -> bin 6
+    assert rows.table[:2].tolist() == [16 * 8 + 4, 16 * 8 + 6]
+    # rho = 2**(5 + 70/256): three low bits, second quarter of its octave
+    assert rows.low_bits.tolist() == [0, 0, 3, 0]
+    assert rows.table[2] == 7 * 4 * 8 + (3 - 1) * 4 + 1
+    assert rows.table[3] == 0 * 8 + 4  # below the smallest scale: clamped to it
+
+
+def _ideal_bits(codes: np.ndarray, rows: RowTables, tables: np.ndarray) -> float:
+    """-sum log2 P of each code's symbol, with uniform low bits (escapes left out)."""
+    offset = codes - rows.centre
+    high = offset >> rows.low_bits
+    p = tables[rows.table, high + HALF_WIDTH] / tables[rows.table].sum(axis=1)
+    return float(-np.log2(p).sum() + rows.low_bits.sum())
+
+
+@pytest.mark.parametrize("log2_sigma", [-700, 0, 1400])  # rho ~ 1/2, 4, 180 (with low bits)
+def test_coder_round_trip_costs_what_the_probabilities_say(log2_sigma: int) -> None:
+    rng = np.random.default_rng(1)
+    shape = Shape.from_samples(rng.logistic(size=50_000))
+    tables = Tables(shape.tables())
+    step = 0.25
+    n = 20_000
+    mu = rng.normal(size=n) * 4
+    sigma = 2.0 ** (log2_sigma / 256)
+    codes = np.rint((mu + rng.logistic(size=n) * sigma) / step).astype(np.int64)
+    rows = row_tables(mu, np.full(n, log2_sigma), step, log2_fixed(step))
+    data = encode_codes(codes, rows, tables)
+    assert np.array_equal(decode_codes(data, rows, tables), codes)
+    ideal = _ideal_bits(codes, rows, tables.probabilities)
+    assert 8 * len(data) <= ideal * 1.01 + 8 * 64  # 24-bit probabilities, a few words
+
+
+def test_escapes_store_far_codes_exactly() -> None:
+    tables = Tables(_uniform_shape().tables())
+    n = 1000
+    rows = row_tables(np.zeros(n), np.zeros(n, np.int64), 1.0, 0)
+    codes = np.zeros(n, dtype=np.int64)
+    codes[::97] = [10**9, -(10**12), 65, -65, 3, 7, -500, 2**40, 0, 1, -1][: codes[::97].size]
+    data = encode_codes(codes, rows, tables)
+    assert np.array_equal(decode_codes(data, rows, tables), codes)
+    with pytest.raises(CorruptFileError):
+        decode_codes(data[:10], rows, tables)
+
+
+# ---------------------------------------------------------------------- with a trained model
+def _jets(n: int, seed: int) -> Table:
+    """Correlated jet-like columns: a multiplicity, a scale, a ratio, an angle."""
+    rng = np.random.default_rng(seed)
+    count = rng.poisson(20, n).astype(np.int32)
+    charged = rng.binomial(count, 0.6).astype(np.int32)
+    pt = np.exp(rng.normal(11, 0.6, n) + 0.02 * count).astype(np.float32)
+    m = (pt * np.exp(rng.normal(-2.5, 0.3, n)) * (1 + count / 40)).astype(np.float32)
+    width = (0.3 * m / pt + rng.normal(0, 0.01, n)).astype(np.float32)
+    phi = rng.uniform(-np.pi, np.pi, n).astype(np.float32)
+    columns = {"n": count, "nc": charged, "pt": pt, "m": m, "width": width, "phi": phi}
+    return Table(columns, event=np.repeat(np.arange(n // 2 + 1), 2)[:n])
+
+
+TOLERANCES = {"m": "1%", "pt": "1%", "width": "0.01", "phi": "0.01"}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = train_entropy_model(_jets(6000, 0), hidden=(16,), epochs=6, batch_size=256, lr=1e-2)
+    return model.save(tmp_path_factory.mktemp("em")).parent
+
+
+def _tolerances(scale: float) -> dict[str, Tolerance]:
+    out = {}
+    for name, text in TOLERANCES.items():
+        tol = Tolerance.parse(text)
+        out[name] = Tolerance(tol.value * scale, tol.relative)
+    return out
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.1, 0.01])
+def test_round_trip_with_the_model_meets_every_bound(
+    model_dir: Path, tmp_path: Path, scale: float
+) -> None:
+    table = _jets(20_000, 7)
+    tolerances = _tolerances(scale)
+    path = tmp_path / "m.jz"
+    with_model = compress_table(table, path, tolerances=tolerances, model=model_dir, model_ref=True)
+    plain = compress_table(table, tmp_path / "p.jz", tolerances=tolerances)
+    back = decompress_file(path, model=model_dir)
+    for name, tol in tolerances.items():
+        assert not tol.violations(table.columns[name], back.columns[name]).any()
+    for name in ("n", "nc"):
+        assert np.array_equal(back.columns[name], table.columns[name])
+    assert np.array_equal(back.event, table.event)
+    used = [s["predictor"] for s in with_model["footer"]["columns"].values()]
+    assert any("conditional" in p for p in used)
+    assert with_model["sizes"]["file"] < plain["sizes"]["file"]
+
+
+def test_lossless_integers_are_coded_by_the_model(model_dir: Path, tmp_path: Path) -> None:
+    table = _jets(20_000, 8).select(["n", "nc"])
+    info = compress_table(table, tmp_path / "i.jz", model=model_dir, model_ref=True)
+    assert info["footer"]["columns"]["nc"]["methods"] == {"conditional": 1}
+    back = decompress_file(tmp_path / "i.jz", model=model_dir)
+    assert np.array_equal(back.columns["nc"], table.columns["nc"])
+
+
+def test_model_bytes_are_stable_and_damage_is_refused(model_dir: Path) -> None:
+    model = EntropyModel.load(model_dir)
+    data = model.to_bytes()
+    assert EntropyModel.from_bytes(data).to_bytes() == data
+    damaged = bytearray(data)
+    damaged[len(damaged) // 2] ^= 0xFF
+    with pytest.raises(CorruptFileError) as err:
+        EntropyModel.from_bytes(bytes(damaged))
+    assert "\n" not in str(err.value)
+    with pytest.raises(CorruptFileError):
+        EntropyModel.from_bytes(data[:-20])
+
+
+def test_model_for_other_columns_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    table = _jets(500, 3)
+    table = Table({"PT": table.columns["pt"], "M": table.columns["m"]})
+    with pytest.raises(InputError) as err:
+        compress_table(table, tmp_path / "x.jz", tolerances="PT=1%,M=1%", model=model_dir)
+    assert "\n" not in str(err.value)
+
+
+_CODE_SCRIPT = """
+import hashlib, sys, numpy as np
+from jetzip.codec.chunk import encode_chunk
+from jetzip.codec.pipeline import _plans
+from jetzip.codec.tolerance import parse_tolerances
+from jetzip.entropy.model import EntropyModel
+from jetzip.table import Table
+stored = np.load(sys.argv[1])
+table = Table({k: stored[k] for k in stored.files})
+model = EntropyModel.load(sys.argv[2])
+plans = _plans(table, "bounded", parse_tolerances(sys.argv[3]), None, model)
+chunk = encode_chunk(table.columns, None, plans, model, "float16")
+assert "entropy_model" in chunk.description
+print(hashlib.sha256(b"".join(p for _, p in chunk.parts)).hexdigest(), "torch" in sys.modules)
+"""
+
+
+def test_same_bytes_under_every_cpu_setting_and_thread_count(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    table = _jets(30_000, 11)
+    np.savez(tmp_path / "t.npz", **table.columns)
+    text = ",".join(f"{k}={v}" for k, v in TOLERANCES.items())
+    outputs = set()
+    settings = [
+        ("", "default", "1"),
+        ("", "avx512", "2"),
+        ("AVX512_SPR AVX512_ICL X86_V4", "avx2", "2"),
+        ("AVX512_SPR AVX512_ICL X86_V4 X86_V3", "default", "1"),
+    ]
+    for cpu, aten, threads in settings:
+        env = dict(
+            os.environ,
+            NPY_DISABLE_CPU_FEATURES=cpu,
+            ATEN_CPU_CAPABILITY=aten,
+            OMP_NUM_THREADS=threads,
+            OPENBLAS_NUM_THREADS=threads,
+            MKL_NUM_THREADS=threads,
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", _CODE_SCRIPT, str(tmp_path / "t.npz"), str(model_dir), text],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        outputs.add(result.stdout.strip())
+    assert len(outputs) == 1
+    digest, torch_loaded = next(iter(outputs)).split()
+    assert len(digest) == len(hashlib.sha256().hexdigest())
+    assert torch_loaded == "False"  # coding never runs a torch kernel
