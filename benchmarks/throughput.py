@@ -3,9 +3,13 @@
 Every job runs file in, file out in a fresh process (so its peak RSS is its own): compression
 reads a Parquet table and writes a .jz file, decompression reads the .jz file and writes Parquet.
 jetzip runs with 1 and 2 codec threads in one process, and as 2 processes of 1 thread each
-on the two halves of the rows (wall time of both); the reference runs as 1 and 2 processes.
-The reference is mantissa rounding (fewest bits meeting the tolerance) + byte-shuffled zstd,
-timed the same way. For model modes the machine's float32 matrix-multiply rate (torch, one and
+on the two halves of the rows (wall time of both); the references run as 1 and 2 processes.
+The references, timed the same way: mantissa rounding to bits chosen beforehand (9/9/11/10 for
+m/pt/eta/phi, what meets the tolerances on the ATLAS jets; as ATLAS and CMS configure them once)
++ byte shuffle + zstd-3 (`rounding+zstd`), the same with the fewest bits searched per file
+inside the timed job (`mantissa-search+zstd`), pcodec lossless and SZ3 (absolute bounds on
+jetzip's transformed columns: log under a relative tolerance).
+For model modes the machine's float32 matrix-multiply rate (torch, one and
 two threads) and the model's FLOPs per jet give the fraction of the compute limit achieved;
 the network alone is also timed with PyTorch and with ONNX Runtime, and the model modes run
 with both engines (`+onnx`: ONNX Runtime, its batches spread over the codec threads).
@@ -14,7 +18,7 @@ built on it can do. What writing memory a process never had costs, against memor
 explains most of the gap between a job's first run and its second.
 
     nice .venv/bin/python benchmarks/throughput.py [--rows 1000000] [--input JETS] [--model DIR]
-        [--repeats 3] [--methods METHOD ...]
+        [--repeats 3] [--methods METHOD ...] [--layouts 1x1 1x2 2x1]
 
 Without --input, the ATLAS 4D jets are resampled (with replacement) to --rows rows. Writes
 benchmarks/results/throughput.json and prints a Markdown table.
@@ -44,7 +48,10 @@ ATLAS_4D = ATLAS_4D / "all_jets_test_4D_100_percent.pkl"
 TOLERANCES = "m=0.1%,pt=0.1%,eta=0.001,phi=0.001"
 FOUR_VECTOR = ("m", "pt", "eta", "phi")
 ZSTD_LEVEL = 3  # zstd's default: what a user reaching for "fast" would pick
-METHODS = ["mantissa+zstd", "jetzip-lossless", "jetzip-bounded"]
+#: Mantissa bits chosen beforehand for TOLERANCES (the fewest that meet them on the ATLAS jets).
+FIXED_BITS = {"m": 9, "pt": 9, "eta": 11, "phi": 10}
+REFERENCES = ["rounding+zstd", "mantissa-search+zstd", "pcodec-lossless", "sz3"]
+METHODS = [*REFERENCES, "jetzip-lossless", "jetzip-bounded"]
 MODEL_METHODS = [
     "jetzip-latent",
     "jetzip-latent+onnx",
@@ -54,8 +61,35 @@ MODEL_METHODS = [
 
 
 # --------------------------------------------------------------------------- jobs (child side)
-def _mantissa_zstd_compress(source: Path, target: Path) -> None:
-    """Reference: fewest mantissa bits meeting TOLERANCES, byte shuffle, zstd, per column."""
+def _write_columns(target: Path, n_rows: int, payloads: dict[str, bytes], meta: dict) -> None:
+    """A reference's file: row count, JSON metadata, then each column's name and payload."""
+    encoded_meta = json.dumps(meta).encode()
+    with target.open("wb") as out:
+        out.write(struct.pack("<QI", n_rows, len(encoded_meta)) + encoded_meta)
+        for name, payload in payloads.items():
+            encoded_name = name.encode()
+            out.write(struct.pack("<HQ", len(encoded_name), len(payload)) + encoded_name)
+            out.write(payload)
+
+
+def _read_columns(source: Path) -> tuple[int, dict[str, bytes], dict]:
+    data = source.read_bytes()
+    n_rows, meta_length = struct.unpack_from("<QI", data)
+    position = 12 + meta_length
+    meta = json.loads(data[12:position])
+    payloads = {}
+    while position < len(data):
+        name_length, payload_length = struct.unpack_from("<HQ", data, position)
+        position += 10
+        name = data[position : position + name_length].decode()
+        position += name_length
+        payloads[name] = data[position : position + payload_length]
+        position += payload_length
+    return n_rows, payloads, meta
+
+
+def _reference_compress(method: str, source: Path, target: Path) -> None:
+    """One of REFERENCES, per column of the table at `source`."""
     import zstandard
 
     from jetzip import baselines
@@ -65,38 +99,63 @@ def _mantissa_zstd_compress(source: Path, target: Path) -> None:
     table = read_table(source)
     tolerances = parse_tolerances(TOLERANCES)
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-    with target.open("wb") as out:
-        out.write(struct.pack("<Q", table.n_rows))
-        for name, tolerance in tolerances.items():
-            bits = baselines.fewest_mantissa_bits(table[name], tolerance)
-            payload = compressor.compress(
-                baselines.byte_shuffle(baselines.round_mantissa(table[name], bits))
+    payloads, meta = {}, {}
+    for name, tolerance in tolerances.items():
+        values = table[name]
+        if method == "pcodec-lossless":
+            payloads[name] = baselines.LOSSLESS_CODECS["pcodec"].encode(values)
+        elif method == "sz3":
+            transform = baselines.bound_transform(values, tolerance)
+            payloads[name] = _sz3_compress(transform.forward(values), transform.bound)
+            meta[name] = [transform.kind, transform.bound, transform.scale]
+        else:
+            bits = (
+                FIXED_BITS[name]
+                if method == "rounding+zstd"
+                else baselines.fewest_mantissa_bits(values, tolerance)
             )
-            encoded_name = name.encode()
-            out.write(struct.pack("<HQ", len(encoded_name), len(payload)) + encoded_name)
-            out.write(payload)
+            rounded = baselines.round_mantissa(values, bits)
+            payloads[name] = compressor.compress(baselines.byte_shuffle(rounded))
+    _write_columns(target, table.n_rows, payloads, meta)
 
 
-def _mantissa_zstd_decompress(source: Path, target: Path) -> None:
+def _reference_decompress(method: str, source: Path, target: Path) -> None:
     import zstandard
 
     from jetzip import baselines
     from jetzip.io import write_table
     from jetzip.table import Table
 
-    data = source.read_bytes()
-    (n_rows,) = struct.unpack_from("<Q", data)
-    position, columns = 8, {}
+    n_rows, payloads, meta = _read_columns(source)
     decompressor = zstandard.ZstdDecompressor()
-    while position < len(data):
-        name_length, payload_length = struct.unpack_from("<HQ", data, position)
-        position += 10
-        name = data[position : position + name_length].decode()
-        position += name_length
-        payload = decompressor.decompress(data[position : position + payload_length])
-        columns[name] = baselines.byte_unshuffle(payload, n_rows)
-        position += payload_length
+    columns = {}
+    for name, payload in payloads.items():
+        if method == "pcodec-lossless":
+            columns[name] = baselines.LOSSLESS_CODECS["pcodec"].decode(payload, n_rows)
+        elif method == "sz3":
+            transform = baselines.BoundTransform(*meta[name])
+            columns[name] = transform.inverse(_sz3_decompress(payload, n_rows)).astype(np.float32)
+        else:
+            columns[name] = baselines.byte_unshuffle(decompressor.decompress(payload), n_rows)
     write_table(Table(columns), target)
+
+
+def _sz3_compress(transformed: np.ndarray, bound: float) -> bytes:
+    import pysz
+
+    config = pysz.szConfig()
+    config.errorBoundMode = pysz.szErrorBoundMode.ABS
+    config.absErrorBound = bound
+    payload, _ratio = pysz.sz.compress(np.ascontiguousarray(transformed), config)
+    return payload.tobytes()
+
+
+def _sz3_decompress(payload: bytes, n_rows: int) -> np.ndarray:
+    import pysz
+
+    data = np.frombuffer(payload, dtype=np.uint8)
+    decoded, _config = pysz.sz.decompress(data, np.float64, (n_rows,))
+    return decoded
 
 
 def _jetzip_compress(
@@ -158,11 +217,11 @@ def _job(
     source_path, target_path = Path(source), Path(target)
     for _ in RUNS:
         start.wait()
-        if method == "mantissa+zstd":
+        if method in REFERENCES:
             if direction == "compress":
-                _mantissa_zstd_compress(source_path, target_path)
+                _reference_compress(method, source_path, target_path)
             else:
-                _mantissa_zstd_decompress(source_path, target_path)
+                _reference_decompress(method, source_path, target_path)
         elif direction == "compress":
             mode = method.removeprefix("jetzip-").split("+")[0]
             _jetzip_compress(source_path, target_path, mode, model, threads, engine_of(method))
@@ -336,7 +395,7 @@ def _batched_seconds(decode: Any, latent: np.ndarray, repeats: int = 2) -> float
 # --------------------------------------------------------------------------- driver
 def layouts(method: str) -> list[tuple[int, int]]:
     """(processes, codec threads per process) to time: jetzip also on 2 threads in 1 process."""
-    if method == "mantissa+zstd":
+    if method in REFERENCES:
         return [(1, 1), (2, 1)]
     return [(1, 1), (1, 2), (2, 1)]
 
@@ -386,6 +445,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--methods", nargs="+", choices=METHODS + MODEL_METHODS, help="time only these methods"
     )
+    parser.add_argument(
+        "--layouts",
+        nargs="+",
+        default=["1x1", "1x2", "2x1"],
+        help="processes x threads to time (each method's applicable ones among them)",
+    )
     args = parser.parse_args(argv)
 
     from jetzip.fileutil import atomic_output
@@ -408,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         for method in methods:
             model = str(args.model) if uses_model(method) else None
             for processes, threads in layouts(method):
+                if f"{processes}x{threads}" not in args.layouts:
+                    continue
                 parts = ["all"] if processes == 1 else ["half0", "half1"]
                 packed = {p: tmp / f"{p}.{method}.t{threads}.bin" for p in parts}
                 options = (model, threads)

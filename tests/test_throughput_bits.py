@@ -93,3 +93,54 @@ def test_a_damaged_predictor_reference_fails_cleanly_with_threads(table):
     description["columns"]["eta"]["predictor"] = "ratio:pt"  # eta is decoded before pt
     with ThreadPoolExecutor(2) as pool, pytest.raises(CorruptFileError, match="predictor"):
         decode_chunk(description, dict(chunk.parts), plans, False, None, pool)
+
+
+@pytest.fixture
+def throughput_script(monkeypatch):
+    """benchmarks/throughput.py as a module (its helpers import as when run as a script)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "throughput.py"
+    monkeypatch.syspath_prepend(str(script.parent))
+    spec = importlib.util.spec_from_file_location("throughput", script)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "throughput", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reference_bits_are_what_a_search_finds_on_the_atlas_jets(atlas_4d_path, throughput_script):
+    """The reference rounds to bits chosen beforehand: they must be the fewest that meet the
+    benchmark's tolerances on the ATLAS jets, as a user would have configured them."""
+    from jetzip import baselines
+    from jetzip.io import read_table
+
+    table = read_table(atlas_4d_path)
+    for name, tolerance in parse_tolerances(throughput_script.TOLERANCES).items():
+        values = table[name].astype(np.float32)
+        assert (
+            baselines.fewest_mantissa_bits(values, tolerance) == throughput_script.FIXED_BITS[name]
+        )
+
+
+@pytest.mark.parametrize("method", ["rounding+zstd", "pcodec-lossless", "sz3"])
+def test_reference_files_round_trip(atlas_4d_path, throughput_script, tmp_path, method):
+    """Each reference's file decodes to its values: rounding within the tolerances, pcodec exact."""
+    from jetzip.io import read_table, write_table
+
+    table = throughput_script.input_table(5_000, None)
+    source = tmp_path / "in.parquet"
+    write_table(table, source)
+    throughput_script._reference_compress(method, source, tmp_path / "x.bin")
+    throughput_script._reference_decompress(method, tmp_path / "x.bin", tmp_path / "out.parquet")
+    back = read_table(tmp_path / "out.parquet")
+    for name, tolerance in parse_tolerances(throughput_script.TOLERANCES).items():
+        assert back[name].dtype == np.float32
+        if method == "pcodec-lossless":
+            np.testing.assert_array_equal(back[name], table[name])
+        elif method == "rounding+zstd":
+            assert not tolerance.violations(table[name], back[name]).any(), name
+        else:  # SZ3 bounds the transformed values; the float32 cast may cost a few values
+            assert tolerance.violations(table[name], back[name]).mean() < 0.01, name
