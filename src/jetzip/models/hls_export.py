@@ -11,8 +11,12 @@ them, so only the multiplier count per inference is given here.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import re
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +83,20 @@ def _hls4ml() -> Any:
 
 
 def _convert(hls4ml: Any, network: nn.Sequential, width: int, precision: str, out: Path) -> Any:
+    """hls4ml's conversion and C-simulation build; its chatter (topology, layer list) is kept
+    off stdout and shown only when it fails."""
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log):
+            return _convert_quietly(hls4ml, network, width, precision, out)
+    except Exception:
+        sys.stderr.write(log.getvalue())
+        raise
+
+
+def _convert_quietly(
+    hls4ml: Any, network: nn.Sequential, width: int, precision: str, out: Path
+) -> Any:
     config = hls4ml.utils.config_from_pytorch_model(
         network,
         input_shape=(width,),
@@ -103,7 +121,8 @@ def export_hls4ml(
     """Write the HLS projects to `out_dir` (replaced atomically), compile their C simulation
     and, with `jets` ((n, k) physical rows in `model.columns` order), compare with PyTorch."""
     hls4ml = _hls4ml()
-    if "ap_fixed<" not in precision.replace(" ", ""):
+    precision = precision.replace(" ", "")
+    if not re.fullmatch(r"ap_u?fixed<\d+,-?\d+(,\w+)*>", precision):
         raise OptionError(f"precision must be an ap_fixed<W,I> type, got {precision!r}")
     parts = network_parts(model)
     result = HlsExport(
