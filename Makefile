@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench bench-full clean
+.PHONY: demo test lint format bench bench-full clean fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,3 +46,10 @@ bench-full: $(STAMP)
 	nice $(BIN)/python benchmarks/rate_distortion.py $(BENCH_MODEL_ARG)
 	nice $(BIN)/python benchmarks/throughput.py --rows 1000000 $(BENCH_MODEL_ARG)
 	nice $(BIN)/python benchmarks/profile_codec.py --repeats 5
+
+# Hypothesis over the container and chunk decoders for FUZZ_SECONDS (make test runs a few seconds
+# of it): every crafted file must decode or end in one JetzipError.
+FUZZ_SECONDS ?= 600
+
+fuzz: $(STAMP)
+	JETZIP_FUZZ_SECONDS=$(FUZZ_SECONDS) nice $(BIN)/python -m pytest tests/test_fuzz.py -k fuzz_for_a_while -s -q
