@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +88,19 @@ def test_bad_tolerance_is_one_line_error(original_path: Path, tmp_path: Path, ca
     args = ["evaluate", str(original_path), str(original_path), "-o", str(tmp_path / "r")]
     assert main([*args, "--tolerance", "pt=fast"]) == 1
     assert "malformed tolerance value 'fast'" in capsys.readouterr().err
+
+
+def test_bool_column_leaves_stderr_empty(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A bool column, plotted too (--all-plots), warns nothing on stderr."""
+    rng = np.random.default_rng(3)
+    pt = 20 + rng.exponential(50, 400)
+    flag = rng.uniform(size=400) > 0.3
+    write_table(Table({"pt": pt, "flag": flag}), tmp_path / "a.parquet")
+    write_table(Table({"pt": pt * 1.0005, "flag": flag}), tmp_path / "b.parquet")
+    out = tmp_path / "report"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        args = ["evaluate", str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet")]
+        assert main([*args, "-o", str(out), "--all-plots", "--style", "none"]) == 0
+    assert capfd.readouterr().err == ""
+    assert (out / "plots" / "distribution_flag.png").is_file()

@@ -21,7 +21,7 @@ UNIFORM = RNG.uniform(-0.001, 0.001, N)
 LATENT = np.concatenate([RNG.normal(0, 0.02, N - 20), RNG.normal(0, 300, 20)])
 NAMES = ["pt", "eta", "phi", "m"]
 KINDS = [RELATIVE, ABSOLUTE, ANGLE, RELATIVE]
-STYLES = [plots.PlotStyle(s) for s in plots.STYLES] + [plots.PlotStyle("CMS", data=True)]
+STYLES = [plots.PlotStyle(s) for s in plots.STYLES]
 
 
 def figures(style: plots.PlotStyle) -> dict[str, plt.Figure]:
@@ -60,7 +60,7 @@ def figures(style: plots.PlotStyle) -> dict[str, plt.Figure]:
     }
 
 
-@pytest.mark.parametrize("style", STYLES, ids=lambda s: f"{s.experiment}{'-data' * s.data}")
+@pytest.mark.parametrize("style", STYLES, ids=lambda s: s.experiment)
 def test_no_text_overlaps_or_leaves_a_figure(style: plots.PlotStyle) -> None:
     problems = {}
     for name, fig in figures(style).items():
@@ -89,7 +89,12 @@ def test_experiment_label_says_simulation_and_status() -> None:
     )  # fmt: skip
     words = " ".join(t.get_text() for t in plots.visible_texts(fig))
     plt.close(fig)
-    assert "ATLAS" in words and "Simulation" in words and "Internal" in words
+    assert "ATLAS" in words and "Simulation Internal" in words
+    fig, ax = plt.subplots()
+    plots.PlotStyle("CMS", data=True).mark(ax)
+    words = " ".join(t.get_text() for t in plots.visible_texts(fig))
+    plt.close(fig)
+    assert "CMS" in words and "Private Work" in words and "Simulation" not in words
 
 
 def test_uniform_residual_gets_no_gaussian_and_latent_axis_is_the_core() -> None:

@@ -44,6 +44,9 @@ STYLES = ("ATLAS", "CMS", "none")
 _STATUS = {"ATLAS": "Internal", "CMS": "Private Work", "none": ""}
 #: Matplotlib defaults scaled to the 10-inch figures the experiment styles are made for.
 _PLAIN_RC = {"figure.figsize": (10, 10), "font.size": 22, "axes.linewidth": 1.5}
+#: The ATLAS style's mathtext asks for a cursive font that few machines have; without one,
+#: matplotlib logs a warning to stderr. DejaVu Sans ships with matplotlib.
+_EVERY_STYLE_RC = {"font.cursive": ["DejaVu Sans"]}
 
 
 @dataclass(frozen=True)
@@ -61,22 +64,50 @@ class PlotStyle:
         style = {"ATLAS": mplhep.style.ATLAS, "CMS": mplhep.style.CMS}.get(self.experiment)
         with (
             plt.style.context(style or "default"),
-            plt.rc_context(_PLAIN_RC if style is None else {}),
+            plt.rc_context({**_EVERY_STYLE_RC, **(_PLAIN_RC if style is None else {})}),
         ):
             yield
 
     def mark(self, ax: plt.Axes, *, size: float | None = None) -> None:
-        """The experiment label above the axes ("CMS Simulation Private Work")."""
+        """The experiment label as the experiments write it: "ATLAS Simulation Internal" (bold
+        italic ATLAS) inside the axes' top left, "CMS Simulation Private Work" (bold CMS, the
+        rest italic) above them.
+
+        Drawn here rather than by mplhep's label(), which draws the whole figure to place its
+        parts (about 2 s per figure on 500 k jets); the second part is anchored to the first
+        one's box, which matplotlib resolves when it draws the figure anyway.
+        """
         if self.experiment not in ("ATLAS", "CMS"):
             return
         status = _STATUS[self.experiment] if self.status is None else self.status
-        # ATLAS puts its label inside the axes (top left), CMS above them.
-        loc = 4 if self.experiment == "ATLAS" else 0
-        extra = {} if size is None else {"fontsize": size}
-        mplhep.label.exp_label(
-            exp=self.experiment, text=status, data=self.data, loc=loc, rlabel="", com=None,
-            ax=ax, **extra,
-        )  # fmt: skip
+        words = " ".join(w for w in ("" if self.data else "Simulation", status) if w)
+        font = size or plt.rcParams["font.size"]
+        if self.experiment == "ATLAS":
+            anchor, style, rest = (0.04, 0.96, "top"), "italic", "normal"
+        else:
+            anchor, style, rest = (0.0, 1.015, "bottom"), "normal", "italic"
+        x, y, va = anchor
+        name = ax.text(
+            x,
+            y,
+            self.experiment,
+            transform=ax.transAxes,
+            va=va,
+            ha="left",
+            fontsize=1.25 * font,
+            fontweight="bold",
+            fontstyle=style,
+        )
+        if words:
+            ax.annotate(
+                f" {words}",
+                xy=(1, 0),
+                xycoords=name,
+                va="bottom",
+                ha="left",
+                fontsize=font,
+                fontstyle=rest,
+            )
 
 
 def axis_label(name: str, unit: str) -> str:
@@ -372,7 +403,7 @@ def residual_figure(
             alignment="left",
             frameon=False,
         )
-        headroom(ax, 0.15)
+        headroom(ax, 0.25)
         fig.subplots_adjust(left=0.11, right=0.6, top=0.92, bottom=0.13)
         style.mark(ax)
     return fig

@@ -619,7 +619,8 @@ def write_sections(
             tasks, desc="plots", unit="plot", disable=None if progress is None else not progress
         )
         for section, (heading, name, build, width) in bar:
-            png = plots.save_figure(build(), plot_dir, name, width)
+            with style.context():  # drawn under the rc settings it was built with
+                png = plots.save_figure(build(), plot_dir, name, width)
             section.plots.append((heading, png))
         if len(sections) == 1:
             metrics_out: Any = sections[0].metrics

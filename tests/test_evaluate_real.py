@@ -1,0 +1,74 @@
+"""`jetzip evaluate` on the shared real files: the NanoAOD report's figure count and "% recovered"
+on HZZ's Cartesian jets at their 0.1 % bounds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jetzip.cli.main import main
+from jetzip.codec import compress_table, decompress_file
+from jetzip.evaluate import evaluate
+from jetzip.io import read_table
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "root"
+NANOAOD = DATA / "nanoAOD_2015_CMS_Open_Data_ttbar.root"
+HZZ = DATA / "uproot-HZZ.root"
+HZZ_TOLERANCES = "px=0.1%,py=0.1%,pz=0.1%,E=0.1%"
+KINEMATIC = ("pt", "eta", "phi", "m")
+
+
+def need(path: Path) -> None:
+    if not path.is_file():
+        pytest.skip(f"{path.name} is not in ../shared/data/root (real data absent)")
+
+
+@pytest.fixture(scope="module")
+def hzz_jz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    need(HZZ)
+    jz = tmp_path_factory.mktemp("hzz") / "hzz.jz"
+    compress_table(read_table(HZZ), jz, tolerances=HZZ_TOLERANCES)
+    return jz
+
+
+def test_hzz_momenta_are_recovered_within_their_relative_bound(hzz_jz: Path) -> None:
+    """px, py, pz, E within 0.1 %: every value counts as recovered within 0.001 (a relative
+    residual, as the bound), and the rules come from the file's header."""
+    original = read_table(HZZ)
+    metrics = evaluate(
+        original, decompress_file(hzz_jz), compressed_path=hzz_jz, recovered_within=0.001,
+        compare_baselines=False,
+    )  # fmt: skip
+    for name in ("px", "py", "pz", "E"):
+        assert metrics["per_column"][name]["kind"] == "relative"
+        assert metrics["per_column"][name]["recovered_pct"] == 100.0
+        assert metrics["tolerances"][name]["violations"] == 0
+    assert metrics["recovered_pct_all"] == 100.0
+    assert metrics["tolerances"]["ID"] == pytest.approx(
+        {"tolerance": "exact", "violations": 0, "worst_abs_error": 0.0, "worst_ratio": 0.0,
+         "worst_row": None}
+    )  # fmt: skip
+
+
+def test_nanoaod_report_is_compact(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """40 jet columns, 4 of them bounded: 12 figures (bytes, 4 distributions, 4 residuals, the
+    pair plot, profiles vs pt and eta), each as PNG and PDF; the 36 exact columns are listed."""
+    need(NANOAOD)
+    jz = tmp_path / "nano.jz"
+    compress_table(read_table(NANOAOD), jz, tolerances="pt=0.1%,m=0.1%,eta=0.001,phi=0.001")
+    out = tmp_path / "report"
+    assert main(["evaluate", str(NANOAOD), str(jz), "-o", str(out), "--style", "CMS"]) == 0
+    assert capfd.readouterr().err == ""
+    pngs = sorted(p.stem for p in (out / "plots").glob("*.png"))
+    per_column = [f"{kind}_{c}" for kind in ("distribution", "residual") for c in KINEMATIC]
+    expected = ["bytes_per_jet", "residual_corner", "profile_vs_pt", "profile_vs_eta", *per_column]
+    assert pngs == sorted(expected)
+    assert sorted(p.stem for p in (out / "plots").glob("*.pdf")) == pngs
+    metrics = json.loads((out / "metrics.json").read_text())
+    exact = [n for n, t in metrics["tolerances"].items() if t["tolerance"] == "exact"]
+    assert len(exact) == 36 and all(metrics["tolerances"][n]["violations"] == 0 for n in exact)
+    methods = [m["method"] for m in metrics["compression"]["baselines"]["methods"]]
+    assert methods[0] == "jetzip (this file)" and "CMS NanoAOD precision + LZMA" in methods
+    assert "Not plotted, reproduced exactly (36)" in (out / "index.html").read_text()
