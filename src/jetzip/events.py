@@ -18,6 +18,7 @@ the standard jet collection in `jetzip.io.collections`.
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -164,6 +165,16 @@ def parse_branch_patterns(branches: str | Sequence[str] | None) -> list[str] | N
     return patterns
 
 
+def select_branches(names: Sequence[str], patterns: Sequence[str] | None, where: str) -> list[str]:
+    """The names matching any pattern, in source order; a pattern matching nothing is an error."""
+    if patterns is None:
+        return list(names)
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+    if unmatched:
+        raise InputError(f"no branch of {where} matches {', '.join(map(repr, unmatched))}")
+    return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+
+
 def _format_of(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix == ".root":
@@ -295,5 +306,6 @@ __all__ = [
     "iter_events",
     "parse_branch_patterns",
     "read_events",
+    "select_branches",
     "write_events",
 ]
