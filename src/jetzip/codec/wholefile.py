@@ -554,7 +554,15 @@ class EventsReader:
             predictor = str(columns[name].get("predictor", "none"))
             if predictor.startswith("ratio:"):
                 todo.append(predictor.removeprefix("ratio:"))
-        plans = [self.plans[c] for c in columns if c in closure]
+        # in coding order (the header's; descriptions are stored with sorted keys), each
+        # column as this chunk stored it (a bounded one may have fallen back to lossless)
+        plans = [
+            replace(plan, kind="lossless", tolerance=None)
+            if columns[c].get("encoding") == "lossless"
+            else plan
+            for c, plan in self.plans.items()
+            if c in closure
+        ]
         values, _ = decode_chunk(description, parts, plans, False, None, executor)
         out = {c: v for c, v in values.items() if c in needed}
         for alias, target in aliases.items():
