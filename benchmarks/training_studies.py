@@ -198,6 +198,7 @@ def part_fpga(work: Path, precisions: list[str], n_jets: int) -> dict[str, Any]:
         hls = export_hls4ml(model, work / "hls", precision=precision, jets=x)
         result[precision] = {
             "seconds": round(time.perf_counter() - start, 1),
+            "table_size": hls.table_size,
             "n_jets": hls.n_jets,
             "latent_max_abs": hls.latent_max_abs,
             "output_max_abs": hls.output_max_abs,
@@ -206,8 +207,9 @@ def part_fpga(work: Path, precisions: list[str], n_jets: int) -> dict[str, Any]:
             "multipliers": hls.multipliers,
         }
         print(
-            f"{precision}: {hls.n_jets} ATLAS test jets, latent max |diff| "
-            f"{hls.latent_max_abs:.3g}, output max |diff| {hls.output_max_abs:.3g} (normalised)"
+            f"{precision}, tables of {hls.table_size}: {hls.n_jets} ATLAS test jets, latent "
+            f"max |diff| {hls.latent_max_abs:.3g}, output max |diff| {hls.output_max_abs:.3g} "
+            "(normalised)"
         )
         for key, rms in hls.physical_rms.items():
             print(f"  {key:15} {format_rms(rms)}")

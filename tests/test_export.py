@@ -107,6 +107,8 @@ def test_hls4ml_export_refuses_bad_requests(model_dir, tmp_path, capsys):
     assert "give --onnx OUT.onnx and/or --hls4ml DIR" in capsys.readouterr().err
     assert main(["export", str(model_dir), "--onnx", "x.onnx", "--precision", "ap_fixed<8,3>"])
     assert "go with --hls4ml" in capsys.readouterr().err
+    assert main(["export", str(model_dir), "--hls4ml", "x", "--table-size", "1000"]) == 1
+    assert "power of two" in capsys.readouterr().err
     pytest.importorskip("hls4ml", reason="the [fpga] extra (hls4ml) is not installed")
     out = str(tmp_path / "hls")
     assert main(["export", str(model_dir), "--hls4ml", out, "--precision", "float"]) == 1
