@@ -24,7 +24,7 @@ AVX512 = "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SP
 AVX2 = "AVX AVX2 FMA3 F16C X86_V3"
 #: (environment, codec threads) of each process; the first is the reference.
 SETTINGS = [
-    ({}, 1),
+    ({"ATEN_CPU_CAPABILITY": "avx512"}, 1),
     ({"NPY_DISABLE_CPU_FEATURES": AVX512, "ATEN_CPU_CAPABILITY": "avx2"}, 2),
     (
         {
@@ -34,11 +34,11 @@ SETTINGS = [
         },
         3,
     ),
-    ({"ATEN_CPU_CAPABILITY": "avx512", "OMP_NUM_THREADS": "1"}, 2),
 ]
-#: (input, tolerances): float32 jets with E at 0.1 % and at a few float32 ulps (2**-23 is one
-#: ulp of relative spacing: 1e-5 % is about 1.7), E from pt and eta alone (m stored exactly);
-#: the ATLAS float64 jets at 0.1 % and at a few float64 ulps.
+#: (input, tolerances): float32 jets with E at 0.1 % (the tiny model's integer decoder on offer
+#: as a predictor) and at a few float32 ulps (1e-5 % is about 1.7 ulps of relative spacing),
+#: E from pt and eta alone (m stored exactly); the ATLAS float64 jets at 0.1 % and at a few
+#: float64 ulps.
 JOBS = [
     ("jets", "m=0.1%,pt=0.1%,eta=0.001,phi=0.001,E=0.1%"),
     ("jets", "m=1e-5%,pt=1e-5%,eta=1e-7,phi=1e-7,E=1e-5%"),
@@ -53,10 +53,19 @@ import numpy as np
 from numpy._core import _multiarray_umath as umath
 from jetzip.codec import compress_file, decompress_file
 
-jobs, threads = json.loads(sys.argv[1]), int(sys.argv[2])
+jobs, threads, model = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 report = {"numpy_features": sorted(k for k in umath.__cpu_dispatch__ if umath.__cpu_features__[k])}
+from jetzip.models import TrainedModel
+from jetzip.models.integer_decoder import integer_decoder
+
+latent = np.random.default_rng(5).normal(0.0, 2.0, (20_000, 3)).astype(np.float32)
+decoded = integer_decoder(TrainedModel.load(model)).decode(latent)
+report["integer_decoder"] = hashlib.sha256(decoded.tobytes()).hexdigest()
 for i, (source, tolerances, target) in enumerate(jobs):
-    compress_file(source, target, tolerances=tolerances, threads=threads, chunk_rows=10_000)
+    options = {"model": model} if i == 0 else {}
+    compress_file(
+        source, target, tolerances=tolerances, threads=threads, chunk_rows=10_000, **options
+    )
     table = decompress_file(target, threads=threads)
     decoded = hashlib.sha256()
     for name in table.names:
@@ -72,7 +81,7 @@ def inputs(tmp_path_factory) -> dict[str, str]:
     from conftest import ATLAS_4D
 
     tmp = tmp_path_factory.mktemp("determinism")
-    jets = synthetic_jets(30_000, seed=20)
+    jets = synthetic_jets(20_000, seed=20)
     pt, eta, m = (jets[c].astype(np.float64) for c in ("pt", "eta", "m"))
     jets.columns["E"] = np.hypot(pt * np.cosh(eta), m).astype(np.float32)
     write_table(jets, tmp / "jets.parquet")
@@ -83,11 +92,11 @@ def inputs(tmp_path_factory) -> dict[str, str]:
 
 
 def start_worker(
-    jobs: list[list[str]], environment: dict[str, str], threads: int
+    jobs: list[list[str]], environment: dict[str, str], threads: int, model: str
 ) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "NPY_DISABLE_CPU_FEATURES"}
     env.update(environment)
-    command = [sys.executable, "-c", WORKER, json.dumps(jobs), str(threads)]
+    command = [sys.executable, "-c", WORKER, json.dumps(jobs), str(threads), str(model)]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -97,7 +106,19 @@ def report_of(worker: subprocess.Popen) -> dict:
     return json.loads(stdout.decode().splitlines()[-1])
 
 
-def test_same_bytes_and_values_on_every_cpu_setting(inputs, tmp_path):
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> str:
+    """A tiny 4 -> 3 autoencoder on the jet columns (its decoder predicts in bounded mode)."""
+    from jetzip.training import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("model") / "tiny"
+    table = synthetic_jets(3000, seed=0).select(["m", "pt", "phi", "eta"])
+    config = TrainConfig(encoder=[16, 8], latent=3, epochs=3, batch_size=256, threads=1)
+    train(table, config, out, progress=False)
+    return str(out)
+
+
+def test_same_bytes_and_values_on_every_cpu_setting(inputs, model_dir, tmp_path):
     jobs = [(inputs[source], tol) for source, tol in JOBS if source in inputs]
     workers = [  # at once: the settings are independent processes
         start_worker(
@@ -107,12 +128,14 @@ def test_same_bytes_and_values_on_every_cpu_setting(inputs, tmp_path):
             ],
             environment,
             threads,
+            model_dir,
         )
         for k, (environment, threads) in enumerate(SETTINGS)
     ]
     reports = [report_of(worker) for worker in workers]
     reference = reports[0]
     for (environment, threads), report in zip(SETTINGS[1:], reports[1:], strict=True):
+        assert report["integer_decoder"] == reference["integer_decoder"], environment
         for i in range(len(jobs)):
             assert report[str(i)] == reference[str(i)], (
                 f"{jobs[i]} differs under {environment} with {threads} threads "
@@ -186,3 +209,29 @@ def test_columns_without_a_grid_decode_with_numpy_as_older_files_were_written():
     description["columns"]["pt"]["grid"] = "exactmath-9"
     with pytest.raises(CorruptFileError, match="unknown quantisation grid"):
         decode_chunk(description, dict(chunk.parts), plans, False, None)
+
+
+def test_integer_decoder_rows_are_independent_and_close_to_the_float_decoder(model_dir, tmp_path):
+    """The bounded mode's model prediction: each row's output depends on its latent only (any
+    batching gives the same bits), it stays close to the float decoder, and files record it."""
+    from jetzip.codec import compress_table
+    from jetzip.models import TrainedModel
+    from jetzip.models.integer_decoder import PREDICTOR, integer_decoder
+
+    model = TrainedModel.load(model_dir)
+    fixed = integer_decoder(model)
+    jets = synthetic_jets(5_000, seed=9)
+    latent = model.encode(jets.matrix(model.columns))
+    whole = fixed.decode(latent)
+    batches = np.concatenate([fixed.decode(latent[i : i + 777]) for i in range(0, 5_000, 777)])
+    np.testing.assert_array_equal(whole.view(np.uint64), batches.view(np.uint64))
+    floats = model.decode(latent)
+    for j, name in enumerate(model.columns):
+        if name in ("m", "pt"):  # relative closeness where values are far from zero
+            assert np.max(np.abs(whole[:, j] / floats[:, j] - 1)) < 1e-3, name
+    path = tmp_path / "b.jz"
+    compress_table(jets, path, tolerances="m=0.1%,pt=0.1%,eta=0.001,phi=0.001", model=model_dir)
+    assert describe_file(path)["header"]["model"]["predictor"] == PREDICTOR
+    back = decompress_file(path)
+    for name, tolerance in parse_tolerances("m=0.1%,pt=0.1%,eta=0.001,phi=0.001").items():
+        assert not tolerance.violations(jets[name], back[name]).any(), name

@@ -329,7 +329,14 @@ def compress_tables(
     mode, tolerances, default_tolerance = resolve_options(
         mode, tolerances, default_tolerance, has_model=autoencoder
     )
-    model = _with_engine(model, engine)
+    predictor = None  # how bounded columns' model predictions are computed (recorded)
+    if autoencoder and mode == "bounded":
+        from jetzip.models.integer_decoder import PREDICTOR, integer_decoder
+
+        fixed = integer_decoder(model)  # the same on every CPU, unlike the float network
+        model, predictor = (model, None) if fixed is None else (fixed, PREDICTOR)
+    if predictor is None:
+        model = _with_engine(model, engine)
     latent_dtype = latent_dtype or ("float32" if mode == "latent" else "float16")
     if latent_dtype not in LATENT_DTYPES:
         raise OptionError(
@@ -366,6 +373,7 @@ def compress_tables(
             "latent_dim": model.latent_dim,
             "n_parameters": int(model.n_parameters),
             "spec": _json_safe(model.spec),
+            "predictor": predictor,
         },
         "codec": {
             "integers": "pcodec",
@@ -619,7 +627,14 @@ def iter_decompress(
             for description, parts, _size in reader.chunks():
                 needs = description.get("latent_dtype") or description.get("entropy_model")
                 if trained is None and needs and header.get("model"):
-                    trained = _with_engine(_model_for(header, reader.model_bytes, model), engine)
+                    trained = _model_for(header, reader.model_bytes, model)
+                    predictor = header["model"].get("predictor")
+                    if predictor is None:  # the float network, as files before it were written
+                        trained = _with_engine(trained, engine)
+                    else:
+                        from jetzip.models.integer_decoder import recorded_decoder
+
+                        trained = recorded_decoder(trained, predictor)
                 yield description, parts, trained
 
         def decode(chunk: tuple[dict[str, Any], dict[str, bytes], Any]) -> Table:
