@@ -215,3 +215,15 @@ def test_evaluate_reports_the_training_summary(tmp_path: Path) -> None:
     training = metrics["model"]["training"]
     assert training["activations"] == result.summary["activations"]
     assert training["sparsity"] == "l1:0.1"
+
+
+def test_lr_find_adds_the_penalties_training_adds() -> None:
+    from jetzip.training.lr_find import lr_range_test
+
+    def losses(**options) -> list[float]:
+        config = small_config(**options)
+        return lr_range_test(jets(), config, min_lr=1e-4, max_lr=1e-3, steps=5).losses
+
+    plain = losses()
+    assert all(a < b for a, b in zip(plain, losses(sparsity="l1:1"), strict=True))
+    assert all(a < b for a, b in zip(plain, losses(l2=1.0), strict=True))

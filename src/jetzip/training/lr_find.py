@@ -16,7 +16,8 @@ from jetzip.table import Table
 from jetzip.training.config import TrainConfig
 from jetzip.training.data import model_spec, prepare_data
 from jetzip.training.distributed import resolve_device
-from jetzip.training.loop import LOSS_FUNCTIONS, make_optimizer, objective
+from jetzip.training.loop import LOSS_FUNCTIONS, l2_penalty, make_optimizer, objective
+from jetzip.training.sparsity import parse_sparsity
 
 #: Exponential moving average factor for the loss curve, and the divergence threshold.
 SMOOTHING = 0.98
@@ -56,6 +57,9 @@ def _range_test(
     data = prepare_data(table, config, device)
     spec = model_spec(config, len(data.columns))
     network = build_model(spec).to(device).train()
+    sparsity = parse_sparsity(config.sparsity)  # the penalties training would add
+    if sparsity is not None:
+        sparsity.check(spec["activation"])
     optimizer = make_optimizer(network, min_lr, config.weight_decay)
     loss_fn = LOSS_FUNCTIONS[config.loss]
     generator = torch.Generator().manual_seed(config.seed)
@@ -67,7 +71,9 @@ def _range_test(
         for group in optimizer.param_groups:
             group["lr"] = lr
         rows = torch.randint(len(data.train), (batch,), generator=generator).to(device)
-        loss = objective(network, data.train[rows], loss_fn, float(spec["kl_weight"]))
+        loss = objective(network, data.train[rows], loss_fn, float(spec["kl_weight"]), sparsity)
+        if config.l2:
+            loss = loss + l2_penalty(network, config.l2)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
