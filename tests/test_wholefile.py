@@ -1,0 +1,214 @@
+"""Whole files through .jz: synthetic events of every layout, then every real ROOT file.
+
+Decoded events are compared with the originals here, value by value, without the codec's help:
+same branches, entries, types and jagged counts; integers, bools and uncovered floats exact;
+bounded floats within their rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from conftest import ROOT_DIR, require_shared
+from jetzip.cli.main import main
+from jetzip.codec.policy import parse_policy
+from jetzip.codec.tolerance import Tolerance
+from jetzip.codec.wholefile import EventsReader, compress_events, describe_events
+from jetzip.events import EventChunk, TreeInfo, read_events
+
+RNG = np.random.default_rng(7)
+
+
+# ---------------------------------------------------------------------- independent checks
+def assert_close(original: ak.Array, restored: ak.Array, tol: Tolerance | None, where: str):
+    """Same type, same structure at every depth, values exact or within `tol`."""
+    assert str(original.type) == str(restored.type), where
+    if original.fields:
+        for field in original.fields:
+            assert_close(original[field], restored[field], tol, f"{where}.{field}")
+        return
+    if "string" in str(original.type) or "?" in str(original.type):
+        assert ak.to_list(original) == ak.to_list(restored), where
+        return
+    for axis in range(1, original.ndim):
+        a = ak.flatten(ak.num(original, axis=axis), axis=None)
+        b = ak.flatten(ak.num(restored, axis=axis), axis=None)
+        assert np.array_equal(ak.to_numpy(a), ak.to_numpy(b)), f"{where}: counts at depth {axis}"
+    a = ak.to_numpy(ak.flatten(original, axis=None))
+    b = ak.to_numpy(ak.flatten(restored, axis=None))
+    assert a.dtype == b.dtype, where
+    if a.dtype.kind != "f" or tol is None:
+        assert a.tobytes() == b.tobytes(), f"{where} is not exact"
+        return
+    assert not tol.violations(a, b).any(), f"{where} misses {tol.to_text()}"
+
+
+def assert_events_close(original: ak.Array, restored: ak.Array, rules: dict) -> None:
+    assert list(restored.fields) == list(original.fields)
+    assert len(restored) == len(original)
+    for name in original.fields:
+        rule = rules.get(name)
+        assert_close(original[name], restored[name], rule and rule.tolerance, name)
+
+
+def chunk_of(arrays: dict, first: int = 0) -> EventChunk:
+    array = ak.zip(arrays, depth_limit=1)
+    branches = {n: {"type": str(array[n].type.content)} for n in array.fields}
+    info = TreeInfo("synthetic.root", "root", "Events", "TTree", branches, {"Jet": ["Jet_pt"]})
+    return EventChunk(array, first, info)
+
+
+def synthetic(n: int, first: int = 0) -> EventChunk:
+    counts = RNG.poisson(2.5, n)
+    counts[::7] = 0  # empty events
+    jets = int(counts.sum())
+    pt = (RNG.exponential(30.0, jets) + 20).astype(np.float32)
+    nullable = ak.Array([None if i % 5 == 0 else i for i in range(first, first + n)])
+    return chunk_of(
+        {
+            "run": np.full(n, 1, np.uint32),
+            "event": np.arange(first, first + n, dtype=np.uint64),
+            "nJet": counts.astype(np.uint32),
+            "Jet_pt": ak.unflatten(pt, counts),
+            "Jet_eta": ak.unflatten(RNG.uniform(-2.5, 2.5, jets).astype(np.float32), counts),
+            "Jet_id": ak.unflatten(RNG.integers(0, 7, jets).astype(np.int32), counts),
+            "Jet_good": ak.unflatten(RNG.random(jets) > 0.3, counts),
+            "MET_pt": RNG.exponential(40.0, n),
+            "weights": RNG.normal(1, 0.1, (n, 3)).astype(np.float32),  # fixed-size array
+            "tracks": ak.unflatten(ak.unflatten(RNG.random(jets * 2), np.full(jets, 2)), counts),
+            "maybe": nullable,
+            "label": [f"e{i}" for i in range(first, first + n)],
+        },
+        first,
+    )
+
+
+TOLERANCE = "*_pt=0.1%,*_eta=0.001,MET_pt=0.5%"
+
+
+@pytest.fixture(scope="module")
+def two_chunk_file(tmp_path_factory) -> tuple[Path, list[EventChunk]]:
+    chunks = [synthetic(300), synthetic(257, first=300)]
+    path = tmp_path_factory.mktemp("wf") / "events.jz"
+    compress_events(chunks, path, policy=parse_policy(TOLERANCE))
+    return path, chunks
+
+
+def test_every_layout_round_trips_within_its_rule(two_chunk_file) -> None:
+    path, chunks = two_chunk_file
+    original = ak.concatenate([c.arrays for c in chunks])
+    reader = EventsReader(path)
+    restored = ak.concatenate([c.arrays for c in reader.iter_chunks()])
+    rules = parse_policy(TOLERANCE).resolve({n: True for n in original.fields})
+    assert_events_close(original, restored, rules)
+    assert reader.num_entries == 557
+    # bounded columns really were quantised (not stored exactly by accident)
+    assert not np.array_equal(ak.flatten(restored.Jet_pt), ak.flatten(original.Jet_pt))
+
+
+def test_entry_ranges_across_chunks_and_branch_subsets(two_chunk_file) -> None:
+    path, chunks = two_chunk_file
+    original = ak.concatenate([c.arrays for c in chunks])
+    reader = EventsReader(path)
+    parts = list(reader.iter_chunks(["nJet", "label", "maybe"], entry_start=290, entry_stop=310))
+    assert [(p.first_event, p.n_events) for p in parts] == [(290, 10), (300, 10)]
+    got = ak.concatenate([p.arrays for p in parts])
+    assert got.fields == ["nJet", "label", "maybe"]
+    assert ak.to_list(got) == ak.to_list(original[["nJet", "label", "maybe"]][290:310])
+
+
+def test_shared_counts_are_stored_once_and_info_lists_rules(two_chunk_file) -> None:
+    path, _ = two_chunk_file
+    info = describe_events(path)
+    by_name = {b["name"]: b for b in info["branches"]}
+    # nJet equals the Jet_* offsets' counts: stored once, referenced by the others
+    assert by_name["nJet"]["bytes"] + by_name["Jet_eta"]["bytes"] > 0
+    assert by_name["Jet_id"]["bytes"] < by_name["Jet_eta"]["bytes"]
+    assert by_name["Jet_pt"]["rule"].startswith("0.1% (*_pt")
+    assert by_name["Jet_id"]["rule"] == "exact"
+    assert by_name["MET_pt"]["max_rel_error"] <= 0.005
+    assert info["n_events"] == 557
+
+
+def test_bounded_column_never_larger_than_lossless(tmp_path) -> None:
+    noise = RNG.random(5000).astype(np.float32) + 1  # a bound finer than float32's own steps
+    chunk = chunk_of({"x": noise, "Jet_pt": ak.unflatten(noise, np.ones(5000, int))})
+    compress_events([chunk], tmp_path / "a.jz", policy=parse_policy("x=1e-9%"))
+    info = describe_events(tmp_path / "a.jz")
+    x = next(b for b in info["branches"] if b["name"] == "x")
+    assert x["lossless_fallbacks"] == 1 and x["max_abs_error"] == 0.0
+    assert x["bytes"] <= 4 * 5000
+    restored = next(EventsReader(tmp_path / "a.jz").iter_chunks()).arrays
+    assert np.array_equal(ak.to_numpy(restored.x), noise)
+
+
+# ---------------------------------------------------------------------- real files
+#: Branch subsets for the files with hundreds of branches (a whole-tree run of those takes
+#: minutes here; benchmarks/wholefile.py runs them whole): scalars, bools, jagged collections,
+#: records and counts of each.
+SUBSETS = {
+    "nanoAOD_2015_CMS_Open_Data_ttbar.root": "run,event,nJet,Jet_*,nMuon,Muon_*,MET_*,HLT_Iso*",
+    "cmsopendata2015_ttbar_19980_NANOAOD_RNTupleImporter_rntuple_v1-0-0-1.root": (
+        "run,event,nJet,Jet_*,nMuon,Muon_*,MET_*,HLT_Iso*"
+    ),
+    "uproot-issue-123a.root": "AnalysisJetsAuxDyn.*,EventInfoAuxDyn.subEvent*",
+    "uproot-issue-798.root": "AnalysisJetsAuxDyn.*,EventInfoAuxDyn.subEvent*",
+    "uproot-issue-951.root": "AnalysisJetsAuxDyn.*,EventInfoAuxDyn.subEvent*",
+    "uproot-physlite-rntuple_v1-0-0-0.root": "AnalysisJetsAuxDyn:*,EventInfoAuxDyn:*Number",
+    "uproot-mc10events.root": "AK4CHS*,Info*,Muon*",
+    "uproot-issue513.root": "Jet*,Event*,GenJet*",
+}
+ROOT_FILES = sorted(p.name for p in ROOT_DIR.glob("*.root")) if ROOT_DIR.exists() else []
+RULE = "*=0.1%"
+
+
+@pytest.mark.parametrize("name", ROOT_FILES or ["(no shared data)"])
+def test_real_file_round_trips_to_root_and_parquet(name: str, tmp_path: Path, capsys) -> None:
+    source = require_shared(ROOT_DIR / name)
+    subset = ["--branches", SUBSETS[name]] if name in SUBSETS else []
+    jz = tmp_path / "x.jz"
+    argv = ["compress", str(source), "-o", str(jz), "--tolerance", RULE, "--quiet"]
+    assert main([*argv, "--skip-unsupported", *subset]) == 0
+    options = {"skip_unsupported": True, "branches": SUBSETS.get(name)}
+    original = read_events(source, **options)
+    rules = parse_policy(RULE).resolve(
+        {n: "float" in str(original.arrays[n].type) for n in original.arrays.fields}
+    )
+    kind = original.info.kind
+    for suffix in (".root", ".parquet"):
+        out = tmp_path / f"back{suffix}"
+        assert main(["decompress", str(jz), "-o", str(out)]) == 0
+        restored = read_events(out)
+        assert_events_close(original.arrays, restored.arrays, rules)
+        if suffix == ".root":
+            with uproot.open(out) as f:
+                tree = f[original.info.tree]
+                assert tree.num_entries == len(original.arrays)
+                assert ("RNTuple" in type(tree).__name__) == (kind == "RNTuple")
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--branches", "Nope_*"], "Nope_*"),
+        (["--tolerance", "Nope_*=0.1%"], "matches no branch"),
+        (["--precision", "cms"], "unknown precision preset"),
+        ([], "--skip-unsupported"),
+    ],
+)
+def test_bad_whole_file_input_is_one_line_and_nothing_written(
+    extra, message, tmp_path, capsys
+) -> None:
+    source = require_shared(ROOT_DIR / "uproot-issue-816.root")  # has nested-list branches
+    if extra:
+        extra = [*extra, "--skip-unsupported"]
+    out = tmp_path / "x.jz"
+    assert main(["compress", str(source), "-o", str(out), *extra]) != 0
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err, err
+    assert not out.exists() and not list(tmp_path.iterdir())
