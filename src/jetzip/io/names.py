@@ -27,6 +27,11 @@ CANONICAL_NAMES: dict[str, str] = {
     "px": "px",
     "py": "py",
     "pz": "pz",
+    # members of a TLorentzVector (a vector<TLorentzVector> read as a record)
+    "fp.fx": "px",
+    "fp.fy": "py",
+    "fp.fz": "pz",
+    "fe": "E",
 }
 
 #: Columns whose values carry an energy dimension (their unit is MeV or GeV).

@@ -1,16 +1,18 @@
 """ROOT files through uproot + awkward: TTrees and RNTuples in, TTrees out.
 
 A tree holding a jagged jet collection (one list of jets per event) becomes one row per jet with
-the entry number as event index; a tree of plain numbers becomes one row per entry. The common
-layouts are found without options: CMS NanoAOD ``Jet_pt/eta/phi/mass``, ATLAS PHYSLITE
-``AnalysisJetsAuxDyn.pt/eta/phi/m`` and Cartesian ``Jet_Px/Py/Pz/E``. A collection is all branches
-sharing a prefix up to the first ``_`` or ``.``; its variables get canonical names (m, pt, eta,
-phi, E, px, py, pz; see `jetzip.io.names`), the other per-jet variables keep their suffix.
+the entry number as event index; a tree of plain numbers becomes one row per entry. The standard
+jet collection is found without options (`jetzip.io.collections.pick_jets`): CMS NanoAOD
+``Jet_pt/eta/phi/mass``, ATLAS PHYSLITE ``AnalysisJetsAuxDyn.pt`` (``:pt`` in an RNTuple) over
+large-R or truth jets, Delphes ``Jet.PT``, TClonesArray jets (``AK4CHS.pt``), a
+``vector<TLorentzVector>`` (``selJet.fP.fX``), Cartesian ``Jet_Px/Py/Pz/E``, and a flat tree of
+one jet per entry (``Jet_pt`` doubles). Branches are found as `jetzip.io.trees` finds them
+(sub-branches of split objects included); a collection's variables get canonical names (m, pt,
+eta, phi, E, px, py, pz; see `jetzip.io.names`), the other per-jet variables keep their suffix.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +23,12 @@ import numpy as np
 import uproot
 
 from jetzip.errors import InputError
+from jetzip.io import trees
 from jetzip.io.frames import HEADER_KEY, decode_header, encode_header, restore_meta
 from jetzip.io.names import ENERGY_COLUMNS, canonical_name
 from jetzip.table import Table
 
-TREE_CLASSES = ("TTree", "ROOT::RNTuple", "ROOT::Experimental::RNTuple")
-#: Collection prefixes of the layouts we know, most specific first, with their energy unit.
-KNOWN_COLLECTIONS: dict[str, str] = {"AnalysisJetsAuxDyn.": "MeV", "Jet_": "GeV"}
-KINEMATIC_SETS = ({"pt", "eta", "phi"}, {"px", "py", "pz", "E"})
+TREE_CLASSES = tuple(trees.TREE_CLASSES)
 #: Kinematic columns come first, in this order, then the other per-object variables.
 KINEMATIC_ORDER = ("pt", "eta", "phi", "m", "px", "py", "pz", "E")
 KINEMATIC_COLUMNS = frozenset(KINEMATIC_ORDER)
@@ -38,13 +38,6 @@ DEFAULT_TREE = "events"
 DEFAULT_RECORD = "Jet"
 #: Entries per basket when writing (ROOT's own baskets hold a few thousand entries).
 ENTRIES_PER_BASKET = 20_000
-_PREFIX = re.compile(r"^([^_.]+[_.])(.+)$")
-
-
-def _split(name: str) -> tuple[str, str] | None:
-    """(prefix, variable) at the first '_' or '.', e.g. ('Jet_', 'pt')."""
-    match = _PREFIX.match(name)
-    return (match.group(1), match.group(2)) if match else None
 
 
 @dataclass
@@ -52,18 +45,20 @@ class Layout:
     """What to read from one tree: per-object branches of one collection, or flat branches."""
 
     tree_name: str
-    tree: Any
+    found: trees.TreeLeaves
     tree_class: str
     collection: str | None
+    jagged: bool
     branches: dict[str, str]  # column name -> branch name, in output order
     skipped: dict[str, str] = field(default_factory=dict)
     event_branch: str | None = None
     units: dict[str, str] = field(default_factory=dict)
     header_meta: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def jagged(self) -> bool:
-        return self.collection is not None
+    def read(self, names: Sequence[str], start: int, stop: int) -> dict[str, Any]:
+        """Arrays of the named branches for entries [start, stop)."""
+        leaves = {leaf.name: leaf for leaf in self.found.leaves}
+        return trees.read_leaves(self.found, [leaves[n] for n in names], start, stop)
 
 
 # ---------------------------------------------------------------------- inspecting trees
@@ -74,18 +69,6 @@ def _trees(file: Any) -> dict[str, str]:
         for name, cls in file.classnames(recursive=True, cycle=False).items()
         if cls in TREE_CLASSES
     }
-
-
-def _form(tree: Any, name: str) -> Any:
-    """Awkward form of one branch (TTree) or field (RNTuple); None when it has no simple form."""
-    item = tree[name]
-    try:
-        if hasattr(item, "interpretation"):
-            return item.interpretation.awkward_form(tree.file)
-        record, _ = item.to_akform()
-        return record.contents[0]
-    except Exception:  # uproot raises assorted errors for classes it cannot express as arrays
-        return None
 
 
 def _kind(form: Any) -> str:
@@ -104,65 +87,44 @@ def _kind(form: Any) -> str:
     return "jagged" if content is not form else "flat"
 
 
-def _collections(names: Sequence[str]) -> dict[str, dict[str, str]]:
-    """prefix -> {canonical variable -> branch} for every prefix with a full kinematic set."""
-    found: dict[str, dict[str, str]] = {}
-    for name in names:
-        parts = _split(name)
-        if parts:
-            found.setdefault(parts[0], {})[canonical_name(parts[1])] = name
-    return {
-        prefix: variables
-        for prefix, variables in found.items()
-        if any(kinematics <= variables.keys() for kinematics in KINEMATIC_SETS)
-    }
-
-
-def _jet_rank(prefix: str) -> int:
-    """How sure we are that a collection holds the jets (0: not at all)."""
-    if prefix in KNOWN_COLLECTIONS:
-        return 3 + len(KNOWN_COLLECTIONS) - list(KNOWN_COLLECTIONS).index(prefix)
-    return 1 if "jet" in prefix.lower() else 0
-
-
-def _top_level(tree: Any) -> list[str]:
-    """Top-level branch / field names (sub-branches of split objects are not columns)."""
-    return list(tree.keys(recursive=False))
-
-
-def _choose_tree(file: Any, tree: str | None, collection: str | None) -> tuple[str, str | None]:
-    """The tree to read and its jet collection (None: read flat branches)."""
-    trees = _trees(file)
-    if not trees:
+def _choose_tree(
+    file: Any, tree: str | None, collection: str | None
+) -> tuple[trees.TreeLeaves, str | None, bool]:
+    """The tree to read, its jet collection's prefix (None: read flat branches) and whether
+    that collection holds a list per entry (False: one jet per entry, a flat tree of jets)."""
+    classes = _trees(file)
+    if not classes:
         raise InputError("the ROOT file holds no TTree or RNTuple")
-    if tree is not None:
-        if tree not in trees:
-            raise InputError(f"no tree {tree!r} in the file; trees: {', '.join(trees)}")
-        candidates = [tree]
-    else:
-        candidates = list(trees)
-    best: tuple[int, str, str | None] | None = None
-    for name in candidates:
-        keys = _top_level(file[name])
-        if collection is not None:
-            if any(key.startswith(collection) for key in keys):
-                return name, collection
-            continue
-        ranked = [(_jet_rank(p), p) for p in _collections(keys)]
-        rank, prefix = max(ranked, default=(0, None))
-        if rank and (best is None or rank > best[0]):
-            best = (rank, name, prefix)
+    if tree is not None and tree not in classes:
+        raise InputError(f"no tree {tree!r} in the file; trees: {', '.join(classes)}")
     if collection is not None:
-        where = f"tree {tree!r}" if tree else f"any tree ({', '.join(trees)})"
+        for name in [tree] if tree else list(classes):
+            found = trees.tree_leaves(file, name, trees.TREE_CLASSES[classes[name]])
+            names = [leaf.name for leaf in found.leaves] + list(found.unsupported)
+            if any(n.startswith(collection) for n in names):
+                jagged = any(
+                    isinstance(leaf.form, ak.forms.ListOffsetForm | ak.forms.ListForm)
+                    for leaf in found.leaves
+                    if leaf.name.startswith(collection)
+                )
+                return found, collection, jagged
+        where = f"tree {tree!r}" if tree else f"any tree ({', '.join(classes)})"
         raise InputError(f"no branches start with {collection!r} in {where}")
-    if best is not None:
-        return best[1], best[2]
-    if len(candidates) == 1:
-        return candidates[0], None
-    raise InputError(
-        f"no jet collection found automatically; trees: {', '.join(trees)} "
-        "(choose with --tree, and --collection PREFIX for the objects)"
-    )
+    if tree is None:
+        try:
+            found = trees.choose_tree(file, None)
+        except InputError:
+            raise InputError(
+                f"no jet collection found automatically; trees: {', '.join(classes)} "
+                "(choose with --tree, and --collection PREFIX for the objects)"
+            ) from None
+    else:
+        found = trees.tree_leaves(file, tree, trees.TREE_CLASSES[classes[tree]])
+    info, pick = trees.pick_collection(found, found.leaves, None)
+    if pick is None:
+        return found, None, False
+    first = info.collections[pick.collection][0]
+    return found, pick.prefix, info.branches[first]["type"].startswith("var")
 
 
 def _stored_header(file: Any) -> tuple[dict[str, str], dict[str, Any]]:
@@ -182,18 +144,28 @@ def _layout(
     units, header_meta = _stored_header(file)
     if tree is None and collection is None:  # a file jetzip wrote says where its table is
         tree, collection = header_meta.get("tree"), header_meta.get("collection")
-    tree_name, prefix = _choose_tree(file, tree, collection)
-    handle = file[tree_name]
+    found, prefix, jagged = _choose_tree(file, tree, collection)
     written_names = {b: c for c, b in header_meta.get("branches", {}).items()}
-    keys = _top_level(handle)
-    skipped: dict[str, str] = {}
-    wanted_kind = "jagged" if prefix else "flat"
+    skipped = {
+        name: _kind(found.unsupported_forms[name]) if name in found.unsupported_forms else why
+        for name, why in found.unsupported.items()
+        if prefix is None or name.startswith(prefix)
+    }
+    wanted_kind = "jagged" if jagged else "flat"
     chosen: dict[str, str] = {}
-    candidates = [k for k in keys if prefix is None or k.startswith(prefix)]
-    for key in candidates:
-        if key == header_meta.get("event_branch"):
+    for leaf in found.leaves:
+        key = leaf.name
+        if (prefix is not None and not key.startswith(prefix)) or key == header_meta.get(
+            "event_branch"
+        ):
             continue
-        kind = _kind(_form(handle, key))
+        owner = leaf.path.split("/")[0] if "/" in leaf.path or leaf.fields else None
+        if owner is not None and (prefix is None or owner != prefix[:-1]):
+            # a member of an object inside the collection (an ElementLink's keys): not a jet
+            # variable; the collection itself may be objects (TClonesArray, TLorentzVector)
+            skipped[owner] = "not a list of plain numbers (nested or an object)"
+            continue
+        kind = _kind(leaf.form)
         if kind == wanted_kind:
             name = key[len(prefix) :] if prefix else key
             chosen[written_names.get(key, canonical_name(name) if prefix else name)] = key
@@ -210,15 +182,17 @@ def _layout(
     if branches:
         chosen = _pick_branches(chosen, branches, prefix)
     if not chosen:
-        raise InputError(f"tree {tree_name!r} has no numeric branches to read")
-    if prefix in KNOWN_COLLECTIONS and not units:
-        units = {c: KNOWN_COLLECTIONS[prefix] for c in chosen if c in ENERGY_COLUMNS}
+        raise InputError(f"tree {found.name!r} has no numeric branches to read")
+    known_unit = trees.KNOWN_UNITS.get(prefix[:-1]) if prefix else None
+    if known_unit and not units:
+        units = {c: known_unit for c in chosen if c in ENERGY_COLUMNS}
         units.update({c: "" for c in ("eta", "phi") if c in chosen})
     return Layout(
-        tree_name=tree_name,
-        tree=handle,
-        tree_class=_trees(file)[tree_name],
+        tree_name=found.name,
+        found=found,
+        tree_class=_trees(file)[found.name],
         collection=prefix,
+        jagged=jagged,
         branches=chosen,
         skipped=skipped,
         event_branch=header_meta.get("event_branch"),
@@ -254,8 +228,7 @@ def _read_entries(layout: Layout, start: int, stop: int) -> Table:
     names = list(layout.branches.values())
     if layout.event_branch:
         names.append(layout.event_branch)
-    # Exact names as expressions: one call, and no filter scan over thousands of branches.
-    arrays = layout.tree.arrays(names, entry_start=start, entry_stop=stop, library="ak")
+    arrays = layout.read(names, start, stop)
     columns: dict[str, np.ndarray] = {}
     counts = None
     for column, branch in list(layout.branches.items()):
@@ -297,11 +270,12 @@ def _meta(layout: Layout) -> dict[str, Any]:
 
 def _entry_bounds(layout: Layout, chunk_rows: int) -> list[tuple[int, int]]:
     """Entry ranges whose rows stay within chunk_rows (an event is never split)."""
-    n_entries = layout.tree.num_entries
+    n_entries = layout.found.handle.num_entries
     if not layout.jagged:
         return [(s, min(s + chunk_rows, n_entries)) for s in range(0, n_entries, chunk_rows)]
     first_branch = next(iter(layout.branches.values()))
-    counts = ak.to_numpy(ak.num(layout.tree[first_branch].array(library="ak"), axis=1))
+    first = layout.read([first_branch], 0, n_entries)[first_branch]
+    counts = ak.to_numpy(ak.num(first, axis=1))
     bounds, start, rows = [], 0, 0
     for entry, count in enumerate(counts.tolist()):
         if rows and rows + count > chunk_rows:
@@ -330,15 +304,13 @@ def iter_root(
     """
     with uproot.open(path) as file:
         layout = _layout(file, tree, collection, branches)
-        n_entries = layout.tree.num_entries
-        if chunk_rows is None:
-            table = _read_entries(layout, 0, n_entries)
-            if layout.jagged:
+        n_entries = layout.found.handle.num_entries
+        bounds = [(0, n_entries)] if chunk_rows is None else _entry_bounds(layout, chunk_rows)
+        for start, stop in bounds:
+            table = _read_entries(layout, start, stop)
+            if layout.jagged:  # every chunk: events without jets after the last one count too
                 table.meta["n_events"] = n_entries
             yield table
-            return
-        for start, stop in _entry_bounds(layout, chunk_rows):
-            yield _read_entries(layout, start, stop)
 
 
 # ---------------------------------------------------------------------- writing

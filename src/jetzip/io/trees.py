@@ -78,6 +78,7 @@ class TreeLeaves:
     handle: Any
     leaves: list[Leaf] = field(default_factory=list)
     unsupported: dict[str, str] = field(default_factory=dict)
+    unsupported_forms: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     generated: set[str] = field(default_factory=set)
 
@@ -156,6 +157,7 @@ def _add(found: TreeLeaves, leaf: Leaf) -> None:
     why = unsupported_reason(form, found.kind)
     if why:
         found.unsupported[leaf.name] = why
+        found.unsupported_forms[leaf.name] = form
     else:
         found.leaves.append(leaf)
 
@@ -169,7 +171,8 @@ def _ttree_leaves(found: TreeLeaves, file: Any) -> None:
                 _add(found, Leaf(name, path, (), form, None, branch))  # TClonesArray count
                 own = name
             for sub in branch.branches:
-                sub_name = sub.name if sub.name.startswith(name + ".") else f"{name}.{sub.name}"
+                parent = name.rstrip(".")  # xAOD aux stores end in '.' ("EventInfoAux.")
+                sub_name = sub.name if sub.name.startswith(parent + ".") else f"{parent}.{sub.name}"
                 visit(sub, sub_name, f"{path}/{sub.name}", own)
             return
         if form is None:
@@ -248,7 +251,7 @@ def _trees(file: Any) -> dict[str, str]:
     }
 
 
-def _read(found: TreeLeaves, leaves: Sequence[Leaf], start: int, stop: int) -> dict[str, Any]:
+def read_leaves(found: TreeLeaves, leaves: Sequence[Leaf], start: int, stop: int) -> dict[str, Any]:
     """Arrays of `leaves` for entries [start, stop), by leaf name."""
     if found.kind == "TTree":  # branch by branch: Delphes names confuse uproot's expressions
         branches = {leaf.path: leaf.branch for leaf in leaves}
@@ -274,13 +277,13 @@ def _readable_sample(found: TreeLeaves, leaves: list[Leaf], stop: int) -> tuple[
     """Events [0, stop) of every leaf (the first chunk; it also decides which jagged branches
     share a structure); leaves uproot fails to read become unsupported."""
     try:
-        return leaves, _read(found, leaves, 0, stop)
+        return leaves, read_leaves(found, leaves, 0, stop)
     except Exception:  # find which ones: uproot raises assorted errors for undecodable data
         pass
     good, sample = [], {}
     for leaf in leaves:
         try:
-            sample.update(_read(found, [leaf], 0, stop))
+            sample.update(read_leaves(found, [leaf], 0, stop))
             good.append(leaf)
         except Exception as exc:  # any failure means "cannot be read"
             found.unsupported[leaf.name] = f"uproot cannot read it ({_first_line(exc)})"
@@ -401,9 +404,10 @@ def _info(path: Path, found: TreeLeaves, leaves: list[Leaf], sample: dict | None
 
 
 # ---------------------------------------------------------------------- choosing
-def _pick(
+def pick_collection(
     found: TreeLeaves, leaves: list[Leaf], sample: dict | None
 ) -> tuple[TreeInfo, JetPick | None]:
+    """The tree's TreeInfo (collections grouped) and the jets the jets workflow would read."""
     info = _info(Path(found.handle.file.file_path), found, leaves, sample)
     jagged = {c for c, m in info.collections.items() if info.branches[m[0]]["type"][:3] == "var"}
     return info, pick_jets(info.collections, jagged)
@@ -486,15 +490,15 @@ def iter_tree_events(
         if not leaves:
             raise InputError(f"tree {found.name!r} has no branch that can be stored")
         leaves = _check_counts(leaves, sample, found.notes)
-        info, _ = _pick(found, leaves, sample)
+        info, _ = pick_collection(found, leaves, sample)
         leaves = _link_counts(leaves, info.collections, sample)
-        info, _ = _pick(found, leaves, sample)
+        info, _ = pick_collection(found, leaves, sample)
         if refused:
             left_out = ", ".join(f"{name} ({why})" for name, why in refused.items())
             info.notes.append(f"left out (--skip-unsupported): {left_out}")
         for start in range(0, max(n_entries, 1), step_events):
             stop = min(start + step_events, n_entries)
-            values = sample if start == 0 else _read(found, leaves, start, stop)
+            values = sample if start == 0 else read_leaves(found, leaves, start, stop)
             arrays = ak.zip({leaf.name: values[leaf.name] for leaf in leaves}, depth_limit=1)
             yield EventChunk(arrays=arrays, first_event=start, info=info)
 
@@ -503,7 +507,7 @@ def _objects(found: TreeLeaves, member: str) -> int | None:
     """Objects of a jagged collection over the whole tree (None when uproot cannot read it)."""
     leaf = next(leaf for leaf in found.leaves if leaf.name == member)
     try:
-        values = _read(found, [leaf], 0, found.handle.num_entries)[member]
+        values = read_leaves(found, [leaf], 0, found.handle.num_entries)[member]
     except Exception:  # described as unreadable
         return None
     return int(ak.sum(ak.num(values, axis=1)))
@@ -516,7 +520,7 @@ def describe_root(path: Path) -> dict[str, Any]:
         trees, picks = [], []
         for name, kind in _trees(file).items():
             found = tree_leaves(file, name, kind)
-            info, pick = _pick(found, found.leaves, None)
+            info, pick = pick_collection(found, found.leaves, None)
             collections = []
             for collection, members in info.collections.items():
                 entry: dict[str, Any] = {"name": collection, "branches": len(members)}
