@@ -97,6 +97,48 @@ def describe_table(table: Table, path: Path) -> list[str]:
     return lines
 
 
+#: Refused branch names `info` shows per tree before "..." (compress names every one).
+SHOWN_UNSUPPORTED = 8
+
+
+def _collection_size(collection: dict[str, Any]) -> str:
+    if collection.get("per_event"):
+        count = "per event"
+    elif collection["objects"] is None:
+        count = "objects unreadable"
+    else:
+        count = f"{collection['objects']:,} objects"
+    return f"{collection['name']} ({count}, {collection['branches']} branches)"
+
+
+def describe_source_lines(summary: dict[str, Any]) -> list[str]:
+    """The lines `info` prints for `jetzip.events.describe_source`: every tree with its
+    collections and object counts, what cannot be stored, and which jets would be read and why."""
+    lines = [f"trees:    {len(summary['trees'])}"]
+    for tree in summary["trees"]:
+        lines.append(
+            f"  {tree['name']} ({tree['kind']}, {tree['entries']:,} entries, "
+            f"{tree['branches']} branches)"
+        )
+        sizes = [_collection_size(c) for c in tree["collections"]]
+        if sizes:
+            lines.append("    collections: " + ", ".join(sizes))
+        refused = tree["unsupported"]
+        if refused:
+            shown = ", ".join(refused[:SHOWN_UNSUPPORTED]) + (
+                ", ..." if len(refused) > SHOWN_UNSUPPORTED else ""
+            )
+            lines.append(f"    cannot be stored ({len(refused)}, --skip-unsupported): {shown}")
+        lines.extend(f"    note: {note}" for note in tree["notes"])
+    pick = summary["pick"]
+    if pick is None:
+        lines.append("jets:     no collection looks like jets")
+    else:
+        others = f"; others: {', '.join(pick['others'])}" if pick["others"] else ""
+        lines.append(f"jets:     {pick['tree']} / {pick['prefix']}* ({pick['why']}){others}")
+    return lines
+
+
 def describe_container(path: Path) -> list[str]:
     """The single place where `info` hands a .jz file to the container layer."""
     from jetzip.cli.codec_commands import describe
@@ -112,12 +154,17 @@ def describe_container(path: Path) -> list[str]:
 )
 def info(args: argparse.Namespace) -> int:
     """Print the format, row and event counts, every column with dtype, unit and min/mean/max
-    (NaN/inf counted apart), and format details: for ROOT the tree, the collection found, which
+    (NaN/inf counted apart), and format details: for ROOT first every tree and collection with
+    object counts and the jets it picks and why, then the jets read: the collection found, which
     branch each column came from and which branches were skipped and why."""
     path = Path(args.path)
     if path.suffix.lower() == CONTAINER_SUFFIX and path.is_file():
         print("\n".join(describe_container(path)))
         return 0
+    if path.suffix.lower() == ".root" and path.is_file():
+        from jetzip.events import describe_source
+
+        print("\n".join(describe_source_lines(describe_source(path))))
     print("\n".join(describe_table(read_table(path, **reader_options(args)), path)))
     return 0
 
