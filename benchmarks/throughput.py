@@ -549,7 +549,17 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "environment": describe_environment(
-            ("jetzip", "numpy", "pcodec", "zstandard", "pyarrow", "torch", "onnxruntime")
+            (
+                "jetzip",
+                "numpy",
+                "numba",
+                "pcodec",
+                "zstandard",
+                "pyarrow",
+                "torch",
+                "onnxruntime",
+                "pysz",
+            )
         ),
         "os_cpu_count": os.cpu_count(),
         "load_average_at_end": os.getloadavg(),
