@@ -126,6 +126,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
         raise OptionError("give RECONSTRUCTED (or --compare OTHER_DATA --model MODEL_DIR)")
     if is_batch([args.original], None) or Path(args.reconstructed).is_dir():
         return evaluate_batch(args, _read_options(args))
+    if Path(args.reconstructed).suffix == JZ_SUFFIX:
+        from jetzip.evaluate.wholefile import is_whole_file
+
+        if is_whole_file(args.reconstructed):
+            return _evaluate_whole_file(args)
     from jetzip.evaluate import evaluate, format_summary_table, write_report
 
     model = None
@@ -166,5 +171,46 @@ def evaluate_command(args: argparse.Namespace) -> int:
     )
     print(format_summary_table(metrics))
     print(f"report: {page}")
-    violated = any(t["violations"] for t in (metrics.get("tolerances") or {}).values())
-    return 2 if violated else 0
+    return _status([metrics])
+
+
+def _status(all_metrics: list[Any]) -> int:
+    """2 when any rule is broken anywhere, else 0."""
+    rules = [t for m in all_metrics for t in (m.get("tolerances") or {}).values()]
+    return 2 if any(t["violations"] for t in rules) else 0
+
+
+def _evaluate_whole_file(args: argparse.Namespace) -> int:
+    """A whole-file .jz against its source: one report section per collection and one for the
+    event-level branches (`--tolerance` names branches, e.g. Jet_pt=0.1%)."""
+    from jetzip.evaluate import format_summary_table
+    from jetzip.evaluate.plots import PlotStyle
+    from jetzip.evaluate.report import write_sections
+    from jetzip.evaluate.wholefile import event_sections
+
+    if args.model is not None:
+        raise OptionError("--model applies to jet tables, not whole-file .jz files")
+    sections, skipped = event_sections(
+        args.original,
+        args.reconstructed,
+        tolerances=args.tolerance,
+        recovered_within=args.recovered_within,
+        tree=args.tree,
+    )
+    page = write_sections(
+        args.output,
+        sections,
+        command=_command_line(args),
+        style=PlotStyle(args.style, args.status, args.data),
+        all_plots=args.all_plots,
+        notes=[f"Not evaluated (not one number per object or event): {', '.join(skipped)}."]
+        if skipped
+        else [],
+    )
+    for section in sections:
+        print(f"== {section.name} ({section.metrics['n_rows']} {section.objects}s)")
+        print(format_summary_table(section.metrics))
+    if skipped:
+        print(f"not evaluated ({len(skipped)} branches of other shapes): {', '.join(skipped)}")
+    print(f"report: {page}")
+    return _status([s.metrics for s in sections])

@@ -71,13 +71,18 @@ def baseline_comparison(
     *,
     max_rows: int = BASELINE_ROWS,
 ) -> dict[str, Any]:
-    """Bytes per jet of the float columns, jetzip's against today's ways of storing the same
-    values (`jetzip.baselines`), each with the number of values that break this file's rules.
+    """Bytes per jet of the columns with a tolerance (of every float column when none has
+    one), jetzip's against today's ways of storing the same values (`jetzip.baselines`), each
+    with the number of values that break their tolerance.
 
-    Integer and bool columns are left out of every method (all store them losslessly); the
-    baselines run on the first `max_rows` rows, jetzip's figure is its whole file's payload.
+    Columns stored exactly, integer and bool ones are left out of every method (all store them
+    losslessly; the baselines' float32 could not even hold a float64 one exactly). The baselines
+    run on the first `max_rows` rows; jetzip's figure is its whole file's payload.
     """
-    floats = original.float_names
+    floats = [n for n in original.float_names if n in tolerances] or [
+        n for n in original.float_names if n not in exact
+    ]
+    exact = [n for n in exact if n in floats]
     sample = {n: original[n][:max_rows] for n in floats}
     n_sample = min(original.n_rows, max_rows)
     column_bytes = compression.get("column_bytes") or {}
@@ -227,6 +232,7 @@ def evaluate(
     *,
     model: Any = None,
     tolerances: str | Mapping[str, Tolerance] | None = None,
+    exact: Sequence[str] = (),
     compressed_path: str | Path | None = None,
     original_path: str | Path | None = None,
     model_dir: str | Path | None = None,
@@ -237,7 +243,8 @@ def evaluate(
     """All metrics comparing `reconstructed` with `original` (rows matched by position).
 
     Raises InputError when rows, columns or event indices do not match, OptionError for bad
-    tolerances. With `model` (a `jetzip.models.TrainedModel`), adds the normalised MSE and, when
+    tolerances. `exact` names columns that must come back identical. With `model` (a
+    `jetzip.models.TrainedModel`), adds the normalised MSE and, when
     `measure_costs`, the model's size and speed on this machine. With `compressed_path` (a .jz
     file), adds bytes per jet and ratios, using the container's description of its parts, checks
     the rules its header records, and (`compare_baselines`) measures the baselines on this table.
@@ -248,15 +255,15 @@ def evaluate(
         "units": {n: original.units.get(n, "") for n in original.names},
     }
     rules = as_tolerances(tolerances)
-    exact: list[str] = []
+    exact = list(exact)
     description = None
     if compressed_path is not None:
         from jetzip.container import describe_file
 
         description = describe_file(compressed_path)
-        stored, exact, metrics["storage"] = header_rules(description)
+        stored, stored_exact, metrics["storage"] = header_rules(description)
         rules = {**stored, **rules}
-        exact = [n for n in exact if n not in rules]
+        exact = [n for n in dict.fromkeys([*exact, *stored_exact]) if n not in rules]
     metrics.update(
         compare_tables(
             original,

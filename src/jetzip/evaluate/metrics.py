@@ -50,11 +50,15 @@ from jetzip.errors import InputError
 from jetzip.table import Table
 
 RELATIVE = "relative"
+#: A relative tolerance on a signed variable (eta, px): (x' - x) / |x|, undefined only at x = 0.
+SIGNED_RELATIVE = "relative to |x|"
 ANGLE = "angle"
 ABSOLUTE = "absolute"
 
 #: Standard deviation of a unit normal truncated at +-2 sigma: corrects the clipped std.
 _TRUNCATED_STD_2SIGMA = 0.8796
+#: Momentum components are signed: their relative residual divides by |x|.
+_SIGNED_SCALE_NAMES = {"px", "py", "pz"}
 _SCALE_NAMES = {"m", "mass", "e", "energy", "pt", "px", "py", "pz", "p", "et", "met", "sumet", "ht",
                 "mt"}  # fmt: skip
 _PREFIX = re.compile(r"^.*[._:]")
@@ -72,9 +76,11 @@ def residual_kind(column: str, tolerance: Tolerance | None = None) -> str:
     name = base_name(column)
     if name.endswith("phi") and (tolerance is None or not tolerance.relative):
         return ANGLE
-    if tolerance is not None:
-        return RELATIVE if tolerance.relative else ABSOLUTE
-    return RELATIVE if name in _SCALE_NAMES else ABSOLUTE
+    if tolerance is not None and not tolerance.relative:
+        return ABSOLUTE
+    if name in _SCALE_NAMES and name not in _SIGNED_SCALE_NAMES:
+        return RELATIVE
+    return SIGNED_RELATIVE if tolerance is not None or name in _SIGNED_SCALE_NAMES else ABSOLUTE
 
 
 def wrap_angle(delta: np.ndarray) -> np.ndarray:
@@ -83,7 +89,8 @@ def wrap_angle(delta: np.ndarray) -> np.ndarray:
 
 
 def residuals(original: np.ndarray, reconstructed: np.ndarray, kind: str) -> np.ndarray:
-    """Residual per row (float64); NaN where a relative residual is undefined (x <= 0)."""
+    """Residual per row (float64); NaN where a relative residual is undefined (x <= 0, or
+    x = 0 for SIGNED_RELATIVE)."""
     x = np.asarray(original, dtype=np.float64)
     delta = np.asarray(reconstructed, dtype=np.float64) - x
     if kind == ANGLE:
@@ -93,6 +100,11 @@ def residuals(original: np.ndarray, reconstructed: np.ndarray, kind: str) -> np.
         positive = x > 0
         out[positive] = delta[positive] / x[positive]
         return out
+    if kind == SIGNED_RELATIVE:
+        out = np.full_like(delta, np.nan)
+        nonzero = x != 0
+        out[nonzero] = delta[nonzero] / np.abs(x[nonzero])
+        return out
     return delta
 
 
@@ -101,7 +113,7 @@ def recovered_mask(
 ) -> np.ndarray:
     """True where a value is recovered within `within`: |x' - x| <= within |x| for relative
     residuals (the inequality a relative tolerance is checked with), |r| <= within otherwise."""
-    if kind != RELATIVE:
+    if kind not in (RELATIVE, SIGNED_RELATIVE):
         return np.abs(r) <= within
     x = np.asarray(original, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -209,7 +221,7 @@ def column_metrics(
         )
     )
     result["n_excluded"] = int(np.count_nonzero(~included))
-    if kind == RELATIVE and result["n_excluded"]:
+    if kind in (RELATIVE, SIGNED_RELATIVE) and result["n_excluded"]:
         x = np.asarray(original, dtype=np.float64)[~included]
         delta = np.asarray(reconstructed, dtype=np.float64)[~included] - x
         finite = delta[np.isfinite(delta)]

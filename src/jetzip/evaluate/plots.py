@@ -27,10 +27,16 @@ import numpy as np
 from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 from matplotlib.text import Text
-from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
+from matplotlib.ticker import (
+    FormatStrFormatter,
+    LogFormatterSciNotation,
+    LogLocator,
+    MaxNLocator,
+    NullFormatter,
+)
 
 from jetzip.codec.tolerance import Tolerance
-from jetzip.evaluate.metrics import ANGLE, RELATIVE, base_name, core_sigma
+from jetzip.evaluate.metrics import ANGLE, RELATIVE, SIGNED_RELATIVE, base_name, core_sigma
 
 #: Page width of a normal figure in CSS pixels; the PNG has twice as many (sharp on HiDPI).
 FIGURE_CSS_WIDTH = 540
@@ -119,6 +125,8 @@ def residual_label(name: str, kind: str) -> str:
     """Axis label saying which residual convention the column uses."""
     if kind == RELATIVE:
         return f"({name}' - {name}) / {name}"
+    if kind == SIGNED_RELATIVE:
+        return f"({name}' - {name}) / |{name}|"
     if kind == ANGLE:
         return f"{name}' - {name} [rad]"
     return f"{name}' - {name}"
@@ -150,13 +158,16 @@ def compact_ticks(*axes: Axis) -> None:
         axis.set_major_formatter(FormatStrFormatter("%g"))
 
 
-def _log_x(ax: plt.Axes) -> None:
-    """Log x axis labelled at 1, 2, 5 x 10^n as plain numbers (minor labels such as 2x10^1
-    collide, decades alone may leave a single label)."""
+def _log_x(ax: plt.Axes, high: float) -> None:
+    """Log x axis labelled at 1, 2, 5 x 10^n as plain numbers up to 10^4 (labels on decades
+    alone may leave one); beyond, on decades as 10^n (500000 and 1e+06 read badly)."""
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    compact_ticks(ax.xaxis)
+    if high < 1e4:
+        ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        compact_ticks(ax.xaxis)
+    else:
+        ax.xaxis.set_major_formatter(LogFormatterSciNotation())
 
 
 # ---------------------------------------------------------------------------- text checks
@@ -268,6 +279,7 @@ def distribution_figure(
     unit: str,
     kind: str,
     style: PlotStyle,
+    objects: str = "jet",
 ) -> Figure:
     """Original (points, Poisson errors) and decoded (line) histograms, with decoded/original
     ratio (hatched: the original's statistical uncertainty) and pull panels."""
@@ -286,7 +298,7 @@ def distribution_figure(
         )
         mplhep.histplot(h_orig, ax=top, histtype="errorbar", color="black", label="original")
         mplhep.histplot(h_reco, ax=top, yerr=False, color="tab:red", lw=2, label="decoded")
-        top.set_ylabel("jets / bin")
+        top.set_ylabel(f"{objects}s / bin")
         top.set_xlabel("")
         counts = h_orig.values()
         if counts.max(initial=0) > 100 * max(1.0, float(np.median(counts))):
@@ -323,7 +335,7 @@ def distribution_figure(
         ratio.set_yticks([1 - half / 2, 1, 1 + half / 2])
         compact_ticks(ratio.yaxis)
         if log_x:
-            _log_x(pull)
+            _log_x(pull, edges[-1])
         fig.subplots_adjust(left=0.16, right=0.96, top=0.93, bottom=0.1)
         fig.align_ylabels()
         style.mark(top)
@@ -339,6 +351,7 @@ def residual_figure(
     *,
     bound: Tolerance | None = None,
     uniform: bool = False,
+    objects: str = "jet",
 ) -> Figure:
     """Residual histogram against its tolerance band.
 
@@ -390,7 +403,7 @@ def residual_figure(
             ]
             ax.set_yscale("log")
         ax.set_xlim(edges[0], edges[-1])
-        ax.set_ylabel("jets / bin")
+        ax.set_ylabel(f"{objects}s / bin")
         compact_ticks(ax.xaxis)
         ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
         # Beside the axes: a flat (uniform) histogram leaves no free corner inside them.
@@ -559,7 +572,7 @@ def profile_figure(
             ax.tick_params(labelsize=12)
             ax.minorticks_off()
             if use_log_x(x, RELATIVE if base_name(bin_column) in ("pt", "m") else ANGLE):
-                _log_x(ax)
+                _log_x(ax, edges[-1])
             ax.set_xlim(edges[0], edges[-1])
             if idx == 0:
                 ax.legend(fontsize=11, loc="lower left", ncols=3)

@@ -40,6 +40,9 @@ MAX_LATENT_ROWS = 20_000
 #: kinematic ones first); `all_plots` draws every column. Keeps the page at ~25 figures.
 DEFAULT_COLUMN_FIGURES = 6
 _KINEMATIC_ORDER = ("pt", "eta", "phi", "m", "mass", "e", "px", "py", "pz")
+#: The same per section of a whole file, and the most figures a page gets unless all_plots.
+SECTION_COLUMN_FIGURES = 3
+MAX_FIGURES = 25
 
 _SUMMARY_KEYS = (
     "mean", "rms", "std", "half_width_68", "core_sigma", "p99_abs", "max_abs",
@@ -184,11 +187,12 @@ def plot_tasks(
     all_plots: bool = False,
     model: Any = None,
     model_dir: str | Path | None = None,
+    columns: int = DEFAULT_COLUMN_FIGURES,
 ) -> list[PlotTask]:
     """Every figure of one section, in page order.
 
     Only lossy columns are plotted (exact ones are listed on the page); by default the first
-    DEFAULT_COLUMN_FIGURES of them (kinematic first) get distribution and residual figures,
+    `columns` of them (kinematic first) get distribution and residual figures,
     profiles are vs pt and eta, and the per-column bytes figure is left out. `all_plots` draws
     every column (exact ones too), the profile vs m and the per-column bytes.
     """
@@ -199,7 +203,7 @@ def plot_tasks(
     bounds = _bounds(metrics)
     storage = metrics.get("storage") or {}
     lossy = lossy_columns(metrics)
-    shown = lossy if all_plots else lossy[:DEFAULT_COLUMN_FIGURES]
+    shown = lossy if all_plots else lossy[:columns]
     tasks: list[PlotTask] = []
 
     def add(heading: str, name: str, build: Callable[[], Any], wide: bool = False) -> None:
@@ -209,7 +213,11 @@ def plot_tasks(
     compression = metrics.get("compression") or {}
     if compression.get("baselines"):
         methods = compression["baselines"]["methods"]
-        add(HEADINGS[0], "bytes_per_jet", partial(plots.bytes_figure, methods, style, "jet"))
+        add(
+            HEADINGS[0],
+            "bytes_per_jet",
+            partial(plots.bytes_figure, methods, style, section.objects),
+        )
     if all_plots and compression.get("column_bytes"):
         draw = partial(
             plots.column_bytes_figure, compression["column_bytes"], original.n_rows, style
@@ -227,6 +235,7 @@ def plot_tasks(
             units[name],
             kinds[name],
             style,
+            section.objects,
         )
         add(HEADINGS[1], f"distribution_{plots.safe_name(name)}", draw)
     r = residual_matrix(original, reconstructed, shown, kinds)
@@ -240,6 +249,7 @@ def plot_tasks(
             style,
             bound=bounds.get(name),
             uniform=storage.get(name) == "bounded",
+            objects=section.objects,
         )
         add(HEADINGS[2], f"residual_{plots.safe_name(name)}", draw)
     corner = shown[: plots.MAX_CORNER_COLUMNS]
@@ -392,8 +402,9 @@ def _bytes_section(metrics: Mapping[str, Any], objects: str) -> str:
     compression = metrics.get("compression")
     if not compression:
         return ""
+    what = "Its branches in the .jz file" if compression.get("objects") else "This .jz file"
     out = (
-        f"<h2>Bytes per {objects}</h2><p>This .jz file: <b>{compression['bytes_per_jet']:.3f}"
+        f"<h2>Bytes per {objects}</h2><p>{what}: <b>{compression['bytes_per_jet']:.3f}"
         f"</b> bytes per {objects} ({compression['file_bytes']:,} bytes for "
         f"{metrics['n_rows']:,} {objects}s, {_number(compression['ratio_vs_raw_float32'])}x "
         "smaller than raw float32"
@@ -408,13 +419,12 @@ def _bytes_section(metrics: Mapping[str, Any], objects: str) -> str:
             for m in baselines["methods"]
         ]
         out += (
-            f'<p class="note">Float columns only ({len(baselines["columns"])}; integer and bool '
-            "columns are stored losslessly by every method); jetzip's payload is its whole "
-            f"file's, the baselines are measured on its first {baselines['rows']:,} {objects}s."
-            "</p>"
-            + _table(
-                ("method (float columns)", f"bytes / {objects}", "values breaking the rules"), rows
-            )
+            f'<p class="note">Columns compared: {html.escape(", ".join(baselines["columns"]))} '
+            "(those with a tolerance, or every float column when none has one; columns stored "
+            "exactly, integer and bool ones are stored losslessly by every method and left "
+            f"out). jetzip's figure is its whole file's payload for these columns; the baselines "
+            f"are measured on its first {baselines['rows']:,} {objects}s.</p>"
+            + _table(("method", f"bytes / {objects}", "values breaking the rules"), rows)
         )
         if baselines["skipped"]:
             out += (
@@ -522,7 +532,8 @@ def _section_html(section: Section, report_dir: Path, level: int) -> str:
     # Sections of a whole file: headings one level down, under the section's own name.
     for n in (3, 2):
         body = body.replace(f"<h{n}>", f"<h{n + 1}>").replace(f"</h{n}>", f"</h{n + 1}>")
-    return f"<h2>{html.escape(section.name)}</h2>\n{body}"
+    title = f"{section.name} ({section.metrics['n_rows']:,} {section.objects}s)"
+    return f'<h2 id="{plots.safe_name(section.name)}">{html.escape(title)}</h2>\n{body}'
 
 
 def render_html(
@@ -532,10 +543,17 @@ def render_html(
     command: str | None = None,
     created: str = "",
     version: str = "",
+    notes: Sequence[str] = (),
 ) -> str:
     """The whole page as one string (images embedded), one part per section."""
     level = 1 if len(sections) == 1 else 2
-    parts = [_section_html(section, report_dir, level) for section in sections]
+    parts = [f'<p class="note">{html.escape(note)}</p>' for note in notes]
+    if level == 2:
+        links = ", ".join(
+            f'<a href="#{plots.safe_name(s.name)}">{html.escape(s.name)}</a>' for s in sections
+        )
+        parts.append(f"<p>Sections: {links}.</p>")
+    parts += [_section_html(section, report_dir, level) for section in sections]
     parts.append(
         "<h2>Provenance</h2>"
         f"<p>jetzip {html.escape(version)}, created {html.escape(created)}.</p>"
@@ -579,6 +597,12 @@ def write_report(
     )
 
 
+def _jet_rank(name: str) -> int:
+    """0 for the jets collection ("Jet", "Jets"), 1 for other jets (FatJet), 2 otherwise."""
+    lower = name.lower()
+    return 0 if lower.rstrip("s") == "jet" else 1 if "jet" in lower else 2
+
+
 def write_sections(
     report_dir: str | Path,
     sections: Sequence[Section],
@@ -589,6 +613,7 @@ def write_sections(
     progress: bool | None = None,
     style: plots.PlotStyle | None = None,
     all_plots: bool = False,
+    notes: Sequence[str] = (),
 ) -> Path:
     """Write metrics.json, plots/ and index.html into `report_dir` (atomically); return the page.
 
@@ -596,25 +621,39 @@ def write_sections(
     event-level branches); with one section, metrics.json is its metrics, else
     ``{"sections": {name: metrics}}``. `style` defaults to ATLAS; `all_plots` draws every
     column and figure (see `plot_tasks`); `progress=None` shows a progress bar only on a
-    terminal. `model` belongs to the first section.
+    terminal. `model` belongs to the first section; `notes` are shown at the top of the page.
     """
     report_dir = Path(report_dir)
     style = style or plots.PlotStyle()
     with atomic_output(report_dir, directory=True) as tmp:
         plot_dir = tmp / PLOT_SUBDIR
         plot_dir.mkdir()
-        tasks = []
+        planned = []
         for i, section in enumerate(sections):
             section.plots = []
             section_model = (model, model_dir) if i == 0 else (None, None)
-            for task in plot_tasks(
+            drawn = plot_tasks(
                 section,
                 style,
                 all_plots=all_plots,
                 model=section_model[0],
                 model_dir=section_model[1],
-            ):
-                tasks.append((section, task))
+                columns=DEFAULT_COLUMN_FIGURES if len(sections) == 1 else SECTION_COLUMN_FIGURES,
+            )
+            planned.append((section, drawn))
+        # Within the figure budget, the jets come first (jetzip's first objects).
+        tasks, unplotted = [], []
+        for section, drawn in sorted(planned, key=lambda item: _jet_rank(item[0].name)):
+            if not all_plots and drawn and len(tasks) + len(drawn) > MAX_FIGURES:
+                unplotted.append(section.name)
+                continue
+            tasks += [(section, task) for task in drawn]
+        if unplotted:
+            notes = [
+                *notes,
+                f"Figures left out to keep the page short (--all-plots draws them): "
+                f"{', '.join(unplotted)}; their numbers are all here.",
+            ]
         bar = tqdm(
             tasks, desc="plots", unit="plot", disable=None if progress is None else not progress
         )
@@ -634,6 +673,7 @@ def write_sections(
             command=command,
             created=first.get("created", ""),
             version=first.get("jetzip_version", ""),
+            notes=notes,
         )
         (tmp / "index.html").write_text(page)
     return report_dir / "index.html"
