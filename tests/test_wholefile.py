@@ -19,6 +19,7 @@ from jetzip.codec.policy import parse_policy
 from jetzip.codec.tolerance import Tolerance
 from jetzip.codec.wholefile import EventsReader, compress_events, describe_events
 from jetzip.events import EventChunk, TreeInfo, read_events
+from jetzip.io import read_table
 
 RNG = np.random.default_rng(7)
 
@@ -212,3 +213,18 @@ def test_bad_whole_file_input_is_one_line_and_nothing_written(
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err, err
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_decompress_one_collection_as_a_flat_table(two_chunk_file, tmp_path, capsys) -> None:
+    path, chunks = two_chunk_file
+    original = ak.concatenate([c.arrays for c in chunks])
+    out = tmp_path / "jets.parquet"
+    assert main(["decompress", str(path), "-o", str(out), "--collection", "Jet"]) == 0
+    table = read_table(out)
+    counts = ak.to_numpy(ak.num(original.Jet_pt))
+    assert table.names == ["pt"] and table.n_rows == counts.sum()
+    np.testing.assert_array_equal(table.event, np.repeat(np.arange(len(original)), counts))
+    pt = ak.to_numpy(ak.flatten(original.Jet_pt))
+    assert not Tolerance(1e-3, True).violations(pt, table["pt"]).any()
+    assert main(["decompress", str(path), "-o", str(tmp_path / "x.csv"), "--collection", "Nope"])
+    assert "no collection 'Nope'" in capsys.readouterr().err

@@ -23,7 +23,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from jetzip.codec.wholefile import EventsReader, is_events_file
+from jetzip.codec.wholefile import EventsReader, is_events_file, member_field
 from jetzip.container import open_reader
 from jetzip.errors import InputError, OptionError
 
@@ -51,12 +51,6 @@ def _names(
         if not names:
             raise InputError(f"filter_name {filter_name!r} matches no branch (see .keys())")
     return names
-
-
-def _member_field(collection: str, name: str) -> str:
-    """`Jet_pt` -> `pt`, `AnalysisJetsAuxDyn.pt` -> `pt` (collection prefix and separator)."""
-    rest = name.removeprefix(collection)
-    return rest[1:] if rest and rest[0] in "_.:" else rest or name
 
 
 def _with_vector(record: ak.Array) -> ak.Array:
@@ -89,7 +83,7 @@ def zip_collections(events: ak.Array, collections: dict[str, list[str]]) -> ak.A
         if len(group) < 2 or collection in fields:
             continue
         record = ak.zip(
-            {_member_field(collection, m): events[m] for m in group},
+            {member_field(collection, m): events[m] for m in group},
             depth_limit=2 if lists else 1,
         )
         out[collection] = _with_vector(record)

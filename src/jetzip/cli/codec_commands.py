@@ -315,6 +315,11 @@ def compress(args: argparse.Namespace) -> int:
         "only for latent-mode files)",
     ),
     arg(
+        "--collection",
+        help="whole files: write one collection as a flat table (a row per object, the event "
+        "index), e.g. Jet or AnalysisJetsAuxDyn, in any table format",
+    ),
+    arg(
         "--kind",
         metavar="{TTree,RNTuple}",
         help="whole files to .root: write a TTree or an RNTuple (default: what the input was)",
@@ -333,13 +338,21 @@ def decompress(args: argparse.Namespace) -> int:
 
         if args.model or args.engine:
             raise OptionError("--model and --engine apply to flat (jets) files only")
+        if args.collection:
+            from jetzip.codec.wholefile import collection_table
+            from jetzip.io import write_table
+
+            table = collection_table(args.file[0], args.collection)
+            write_table(table, args.output)
+            print(f"wrote {table.n_rows:,} rows of {args.collection} to {args.output}")
+            return 0
         n_events = decompress_events(
             args.file[0], args.output, kind=args.kind, threads=args.threads
         )
         print(f"wrote {n_events:,} events to {args.output}")
         return 0
-    if args.kind is not None:
-        raise OptionError("--kind applies to whole-file .jz files only")
+    if args.kind is not None or args.collection is not None:
+        raise OptionError("--kind and --collection apply to whole-file .jz files only")
     n_rows = decompress_to(
         args.file[0], args.output, model=args.model, engine=args.engine, threads=args.threads
     )

@@ -605,6 +605,56 @@ class EventsReader:
             ) from None
 
 
+def member_field(collection: str, name: str) -> str:
+    """`Jet_pt` -> `pt`, `AnalysisJetsAuxDyn.pt` -> `pt` (collection prefix and separator)."""
+    rest = name.removeprefix(collection)
+    return rest[1:] if rest and rest[0] in "_.:" else rest or name
+
+
+def collection_table(path: str | os.PathLike[str], collection: str) -> Table:
+    """One collection of a whole-file .jz as a flat table (a row per object, the event index,
+    units): the jets workflow's layout. Its numeric branches that share the collection's counts
+    (or, for an event-level collection such as MET, its scalars) become the columns."""
+    reader = EventsReader(path)
+    members = reader.info.collections.get(collection)
+    if not members:
+        known = ", ".join(reader.info.collections) or "none"
+        raise InputError(
+            f"no collection {collection!r} in {reader.path.name} (collections: {known})"
+        )
+    tables = []
+    for chunk in reader.iter_chunks(members):
+        arrays = chunk.arrays
+        numeric = [
+            m for m in members if arrays[m].fields == [] and "string" not in str(arrays[m].type)
+        ]
+        lists = [m for m in numeric if arrays[m].ndim == 2]
+        if lists:
+            counts = ak.to_numpy(ak.num(arrays[lists[0]]))
+            chosen = [m for m in lists if np.array_equal(ak.to_numpy(ak.num(arrays[m])), counts)]
+            columns = {
+                member_field(collection, m): ak.to_numpy(ak.flatten(arrays[m])) for m in chosen
+            }
+        else:
+            counts = np.ones(len(arrays), dtype=np.int64)
+            chosen = [m for m in numeric if arrays[m].ndim == 1]
+            columns = {member_field(collection, m): ak.to_numpy(arrays[m]) for m in chosen}
+        if not columns:
+            raise InputError(f"collection {collection!r} has no numeric per-object branches")
+        event = np.repeat(np.arange(chunk.first_event, chunk.first_event + len(arrays)), counts)
+        units = {
+            member_field(collection, m): unit
+            for m in chosen
+            if (unit := reader.info.branches.get(m, {}).get("unit"))
+        }
+        branches = {member_field(collection, m): m for m in chosen}
+        meta = {"format": "jz", "collection": collection, "branches": branches}
+        tables.append(Table(columns, event=event, units=units, meta=meta))
+    table = Table.concat(tables)
+    table.meta["n_events"] = reader.num_entries
+    return table
+
+
 def decompress_events(
     path: str | os.PathLike[str],
     output: str | os.PathLike[str],
