@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,21 +91,27 @@ def _hls4ml() -> Any:
     return hls4ml
 
 
-def _convert(hls4ml: Any, network: nn.Sequential, width: int, result: HlsExport, out: Path) -> Any:
-    """hls4ml's conversion and C-simulation build; its chatter (topology, layer list) is kept
-    off stdout and shown only when it fails."""
+def _build(
+    hls4ml: Any, parts: dict[str, nn.Sequential], width: int, result: HlsExport, out: Path
+) -> dict[str, Any]:
+    """hls4ml's conversion of every part, then their C-simulation builds, the g++ runs side by
+    side; hls4ml's chatter (topology, layer list) is kept off stdout and shown only on failure."""
     log = io.StringIO()
     try:
         with contextlib.redirect_stdout(log):
-            return _convert_quietly(hls4ml, network, width, result, out)
+            models = {
+                name: _convert(hls4ml, net, width, result, out / name)
+                for name, net in parts.items()
+            }
+            with ThreadPoolExecutor(len(models)) as pool:
+                list(pool.map(lambda hls_model: hls_model.compile(), models.values()))
+            return models
     except Exception:
         sys.stderr.write(log.getvalue())
         raise
 
 
-def _convert_quietly(
-    hls4ml: Any, network: nn.Sequential, width: int, result: HlsExport, out: Path
-) -> Any:
+def _convert(hls4ml: Any, network: nn.Sequential, width: int, result: HlsExport, out: Path) -> Any:
     config = hls4ml.utils.config_from_pytorch_model(
         network,
         input_shape=(width,),
@@ -118,11 +125,9 @@ def _convert_quietly(
         if index.isdigit() and isinstance(network[int(index)], _BOUNDED):
             layer["TableSize"] = result.table_size
             layer["Precision"]["table"] = _TABLE_PRECISION
-    hls_model = hls4ml.converters.convert_from_pytorch_model(
+    return hls4ml.converters.convert_from_pytorch_model(
         network, hls_config=config, output_dir=str(out), backend="Vivado", io_type="io_parallel"
     )
-    hls_model.compile()
-    return hls_model
 
 
 def export_hls4ml(
@@ -149,10 +154,7 @@ def export_hls4ml(
         {name: multipliers(net) for name, net in parts.items()},
     )
     with atomic_output(Path(out_dir), directory=True) as tmp:
-        compiled = {
-            name: _convert(hls4ml, net, len(model.columns), result, tmp / name)
-            for name, net in parts.items()
-        }
+        compiled = _build(hls4ml, parts, len(model.columns), result, tmp)
         if jets is not None:
             _compare(model, parts, compiled, jets, result)
     return result
