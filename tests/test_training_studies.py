@@ -227,3 +227,15 @@ def test_lr_find_adds_the_penalties_training_adds() -> None:
     plain = losses()
     assert all(a < b for a, b in zip(plain, losses(sparsity="l1:1"), strict=True))
     assert all(a < b for a, b in zip(plain, losses(l2=1.0), strict=True))
+
+
+def test_a_fine_tuning_run_resumes_with_its_history(tmp_path: Path) -> None:
+    train(jets(), small_config(epochs=3), tmp_path / "base", progress=False)
+    tuned = tmp_path / "tuned"
+    options = {"init": str(tmp_path / "base"), "schedule": "constant"}
+    train(jets(seed=1), small_config(epochs=2, **options), tuned, progress=False)
+    train(jets(seed=1), small_config(epochs=4, **options), tuned, resume=True, progress=False)
+    assert [int(r["epoch"]) for r in history(tuned)] == list(range(1, 8))
+    straight = tmp_path / "straight"
+    train(jets(seed=1), small_config(epochs=4, **options), straight, progress=False)
+    assert history(tuned)[-1]["val_loss"] == history(straight)[-1]["val_loss"]
