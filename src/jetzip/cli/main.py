@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "jetzip.cli.train_commands",
     "jetzip.cli.evaluate_command",
     "jetzip.cli.export_command",
+    "jetzip.cli.model_commands",
 )
 
 
