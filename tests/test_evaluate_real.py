@@ -73,3 +73,30 @@ def test_nanoaod_report_is_compact(tmp_path: Path, capfd: pytest.CaptureFixture[
     methods = [m["method"] for m in metrics["compression"]["baselines"]["methods"]]
     assert methods[0] == "jetzip (this file)" and "CMS NanoAOD precision + LZMA" in methods
     assert "Not plotted, reproduced exactly (36)" in (out / "index.html").read_text()
+
+
+def test_whole_file_report_has_a_section_per_collection(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A whole-file .jz (NanoAOD precision) of the jets and a few event-level branches: a Jet
+    section and an event-level one, each with the header's rules, all met."""
+    need(NANOAOD)
+    import jetzip
+
+    jz = tmp_path / "whole.jz"
+    branches = "Jet_pt,Jet_eta,Jet_phi,Jet_mass,Jet_jetId,nJet,MET_pt,run"
+    jetzip.compress(NANOAOD, jz, precision="nanoaod", branches=branches)
+    out = tmp_path / "report"
+    assert main(["evaluate", str(NANOAOD), str(jz), "-o", str(out), "--style", "CMS"]) == 0
+    assert capfd.readouterr().err == ""
+    sections = json.loads((out / "metrics.json").read_text())["sections"]
+    assert list(sections) == ["Jet", "event-level branches"]
+    jets, events = sections["Jet"], sections["event-level branches"]
+    assert jets["n_rows"] == 537 and events["n_rows"] == 200
+    assert "pt" in jets["columns"] and "MET_pt" in events["columns"]
+    rules = {**jets["tolerances"], **events["tolerances"]}
+    assert jets["tolerances"]["pt"]["tolerance"] != "exact"
+    assert all(t["violations"] == 0 for t in rules.values())
+    pngs = [p.stem for p in (out / "plots").glob("*.png")]
+    assert 0 < len(pngs) <= 25 and "Jet_residual_pt" in pngs
+    assert "Jet (537 objects)" in (out / "index.html").read_text()

@@ -402,6 +402,7 @@ def residual_figure(
                 f"|r| > 5σ: {beyond5:.2g} %",
             ]
             ax.set_yscale("log")
+            ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlim(edges[0], edges[-1])
         ax.set_ylabel(f"{objects}s / bin")
         compact_ticks(ax.xaxis)

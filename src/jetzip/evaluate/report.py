@@ -205,10 +205,10 @@ def plot_tasks(
     lossy = lossy_columns(metrics)
     shown = lossy if all_plots else lossy[:columns]
     tasks: list[PlotTask] = []
+    width = plots.WIDE_CSS_WIDTH
 
     def add(heading: str, name: str, build: Callable[[], Any], wide: bool = False) -> None:
-        width = plots.WIDE_CSS_WIDTH if wide else plots.FIGURE_CSS_WIDTH
-        tasks.append((heading, prefix + name, build, width))
+        tasks.append((heading, prefix + name, build, width if wide else plots.FIGURE_CSS_WIDTH))
 
     compression = metrics.get("compression") or {}
     if compression.get("baselines"):
@@ -266,7 +266,8 @@ def plot_tasks(
             style,
             [bounds[n].value if n in bounds else None for n in corner],
         )
-        add(HEADINGS[3], "residual_corner", draw, wide=True)
+        # About 240 px per pair-plot row: two columns fit the normal width.
+        add(HEADINGS[3], "residual_corner", draw, wide=len(corner) > 2)
     variables = (*plots.PROFILE_VARIABLES, "m", "mass") if all_plots else plots.PROFILE_VARIABLES
     for b in plots.profile_columns(metrics["columns"], variables) if shown else []:
         draw = partial(
@@ -625,6 +626,7 @@ def write_sections(
     """
     report_dir = Path(report_dir)
     style = style or plots.PlotStyle()
+    sections = sorted(sections, key=lambda section: _jet_rank(section.name))
     with atomic_output(report_dir, directory=True) as tmp:
         plot_dir = tmp / PLOT_SUBDIR
         plot_dir.mkdir()
@@ -641,9 +643,9 @@ def write_sections(
                 columns=DEFAULT_COLUMN_FIGURES if len(sections) == 1 else SECTION_COLUMN_FIGURES,
             )
             planned.append((section, drawn))
-        # Within the figure budget, the jets come first (jetzip's first objects).
+        # The jets come first (jetzip's first objects), on the page and in the figure budget.
         tasks, unplotted = [], []
-        for section, drawn in sorted(planned, key=lambda item: _jet_rank(item[0].name)):
+        for section, drawn in planned:
             if not all_plots and drawn and len(tasks) + len(drawn) > MAX_FIGURES:
                 unplotted.append(section.name)
                 continue

@@ -126,6 +126,8 @@ def event_sections(
             recovered_within=recovered_within,
         )
         metrics["compression"] = _section_bytes(before, usable, short, stored, objects)
+        # Bounded branches are quantised inside their band: uniform residuals, no Gaussian.
+        metrics["storage"] = {n: "bounded" if n in section_rules else "lossless" for n in short}
         sections.append(Section(name, before, after, metrics, objects=objects))
     if empty:
         skipped.append(f"(collections without any object: {', '.join(empty)})")
