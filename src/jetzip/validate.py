@@ -152,8 +152,11 @@ def terminal_safe_tree(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- a flat table's sections
+#: Compression modes, how a column is stored, what runs a network, how a latent is stored: the
+#: codec's vocabulary, defined here so that a file can be checked against it.
 MODES = ("bounded", "latent", "lossless")
 KINDS = ("lossless", "bounded", "latent")
+#: What runs the network: PyTorch or ONNX Runtime (faster; the two differ in the last bits).
 ENGINES = ("torch", "onnx")
 LATENT_DTYPES = ("float32", "float16", "bfloat16")
 _SHA256_DIGITS = frozenset("0123456789abcdef")

@@ -41,11 +41,8 @@ from jetzip.entropy.model import EntropyModel, is_entropy_model_bytes, is_entrop
 from jetzip.errors import CorruptFileError, InputError, OptionError
 from jetzip.fileutil import atomic_output
 from jetzip.table import Table
-from jetzip.validate import check_table_header
+from jetzip.validate import ENGINES, MODES, check_table_header
 
-MODES = ("bounded", "latent", "lossless")
-#: What runs the network: PyTorch or ONNX Runtime (faster; the two differ in the last bits).
-ENGINES = ("torch", "onnx")
 DEFAULT_CHUNK_ROWS = 1_000_000
 #: Most threads the codec uses by default (a chunk has few columns to spread over).
 MAX_DEFAULT_THREADS = 4
