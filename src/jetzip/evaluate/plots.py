@@ -373,7 +373,7 @@ def residual_figure(
     h = _filled(edges, np.clip(r, edges[0], edges[-1]), residual_label(column, kind))
     lines = [f"RMS {stats['rms']:.3g}", f"max |r| {stats['max_abs']:.3g}"]
     with style.context():
-        fig, ax = plt.subplots(figsize=(15, 8))
+        fig, ax = plt.subplots(figsize=(13, 8))
         if bound is not None:
             ax.axvspan(
                 -bound.value,
@@ -418,7 +418,7 @@ def residual_figure(
             frameon=False,
         )
         headroom(ax, 0.25)
-        fig.subplots_adjust(left=0.11, right=0.6, top=0.92, bottom=0.13)
+        fig.subplots_adjust(left=0.12, right=0.64, top=0.92, bottom=0.13)
         style.mark(ax)
     return fig
 
