@@ -121,14 +121,15 @@ def test_cli_engine_flags(tmp_path, capsys, model_dir, jets):
     assert run(capsys, "decompress", str(jz), "-o", str(reference))[0] == 0
     assert_close_to_torch(read_table(out), read_table(reference))
 
-    status, _, stderr = run(capsys, *compress, "--engine", "cuda")
+    status, _, stderr = run(capsys, *compress, "--engine", "cuda", "--force")
     assert status == 1 and stderr.count("\n") == 1 and "unknown engine 'cuda'" in stderr
     bounded = tmp_path / "bounded.jz"
     bounded_compress = ["compress", str(source), "-o", str(bounded), "--tolerance", "pt=1%"]
     assert run(capsys, *bounded_compress, "--model", str(model_dir), "--engine", "onnx")[0] == 0
-    status, _, stderr = run(capsys, "decompress", str(bounded), "-o", str(out), "--engine", "torch")
+    decompress = ["decompress", str(bounded), "-o", str(out), "--force"]
+    status, _, stderr = run(capsys, *decompress, "--engine", "torch")
     assert status == 1 and stderr.count("\n") == 1 and "--engine onnx" in stderr
-    assert run(capsys, "decompress", str(bounded), "-o", str(out))[0] == 0
+    assert run(capsys, *decompress)[0] == 0
 
 
 def test_exported_graph_is_cached_and_a_damaged_entry_is_rebuilt(model_dir, tmp_path, monkeypatch):

@@ -257,29 +257,42 @@ def _recorded(job: Job, work: Callable[[], FileResult]) -> FileResult:
     return result
 
 
-def _finished_container(target: Path, source: Path) -> dict[str, Any] | None:
-    """`describe_file` of `target` when it verifies and was written from this very input."""
+def _intact_container(target: Path) -> dict[str, Any] | None:
+    """`describe_file` of `target` when it is a `.jz` file that verifies, else None."""
     from jetzip.container import describe_file
 
     if not target.is_file():
         return None
     try:
-        info = describe_file(target)
+        return describe_file(target)
     except JetzipError:
         return None
+
+
+def _written_from(info: dict[str, Any], source: Path) -> bool:
+    """Whether a described `.jz` records this very input (its name and size)."""
     recorded = info["header"].get("source") or {}
-    if recorded.get("path") != source.name or recorded.get("bytes") != _size(source):
-        return None
-    return info
+    return recorded.get("path") == source.name and recorded.get("bytes") == _size(source)
 
 
-def compress_task(job: Job, options: Mapping[str, Any], model: bytes | None) -> FileResult:
-    """Compress one file (or skip it when its complete `.jz` exists)."""
+def _refuse_foreign(target: Path) -> None:
+    raise OptionError(
+        f"{target} already exists and was not written from this input; --force overwrites it"
+    )
+
+
+def compress_task(
+    job: Job, options: Mapping[str, Any], model: bytes | None, *, force: bool = False
+) -> FileResult:
+    """Compress one file. Unless `force`: skip it when its complete `.jz` exists, redo a
+    damaged one, and refuse an intact `.jz` written from another input."""
     from jetzip.codec import compress_file
 
     def work() -> FileResult:
         source, target = Path(job.source), Path(job.target)
-        info = _finished_container(target, source)
+        info = None if force else _intact_container(target)
+        if info is not None and not _written_from(info, source):
+            _refuse_foreign(target)
         status = "skipped"
         if info is None:
             info = compress_file(source, target, model=_worker_model(model), **options)
@@ -301,16 +314,22 @@ def _readable_rows(path: Path) -> int | None:
         return None
 
 
-def decompress_task(job: Job, options: Mapping[str, Any], model: bytes | None) -> FileResult:
-    """Decompress one `.jz` file (or skip it when its output reads with the right row count);
-    the output's extension sets its format."""
+def decompress_task(
+    job: Job, options: Mapping[str, Any], model: bytes | None, *, force: bool = False
+) -> FileResult:
+    """Decompress one `.jz` file; the output's extension sets its format. Unless `force`:
+    skip it when its output reads with the right row count, redo an output that does not
+    read, and refuse one that reads with another row count."""
     from jetzip.codec import decompress_to
     from jetzip.container import describe_file
 
     def work() -> FileResult:
         source, target = Path(job.source), Path(job.target)
-        rows = _readable_rows(target)
-        if rows is None or rows != describe_file(source)["n_rows"]:
+        rows = None if force else _readable_rows(target)
+        expected = describe_file(source)["n_rows"]
+        if rows is not None and rows != expected:
+            _refuse_foreign(target)
+        if rows is None:
             rows = decompress_to(source, target, model=_worker_model(model))
             status = "done"
         else:
@@ -565,11 +584,14 @@ def compress_many(
     retries: int = 1,
     progress: bool = True,
     model: Any = None,
+    force: bool = False,
     **options: Any,
 ) -> BatchSummary:
     """Compress every input into `out_dir`/<relative name>.jz; `options` are those of
     `jetzip.codec.compress_file` (mode, tolerances, chunk_rows, read_options, ...), checked
-    here once rather than failing in every task."""
+    here once rather than failing in every task. Complete outputs of the same inputs are
+    skipped, damaged ones redone, and intact outputs of other inputs refused (that file
+    fails), unless `force`: then every file is compressed again, overwriting what exists."""
     from jetzip.codec.pipeline import resolve_options
 
     _, options["tolerances"], options["default_tolerance"] = resolve_options(
@@ -581,7 +603,7 @@ def compress_many(
     jobs = plan_jobs(inputs, out_dir, JZ_SUFFIX, root=root)
     return run_batch(
         "compress",
-        compress_task,
+        functools.partial(compress_task, force=force),
         jobs,
         out_dir,
         options,
@@ -604,9 +626,11 @@ def decompress_many(
     retries: int = 1,
     progress: bool = True,
     model: Any = None,
+    force: bool = False,
 ) -> BatchSummary:
     """Decompress every `.jz` input into `out_dir`/<relative name>.<format's extension>.
-    `model` is needed only for files written with a model reference instead of the model."""
+    `model` is needed only for files written with a model reference instead of the model.
+    Existing outputs are treated as in `compress_many` (`force` redoes every file)."""
     from jetzip.io import FORMATS
 
     writable = [name for name, f in FORMATS.items() if f.write is not None]
@@ -615,7 +639,7 @@ def decompress_many(
     jobs = plan_jobs(inputs, out_dir, FORMATS[format].extensions[0], root=root)
     return run_batch(
         "decompress",
-        decompress_task,
+        functools.partial(decompress_task, force=force),
         jobs,
         out_dir,
         {},

@@ -338,12 +338,18 @@ def open_reader(
         raise
 
 
+#: Source formats whose reader takes one collection out of a file of several (ROOT trees,
+#: DarkMachines events): a flat `.jz` of them has no ratio "vs input file".
+PART_OF_INPUT_FORMATS = ("root", "darkmachines")
+
+
 def describe_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Header, sizes per part (model, header, each column's payload), bytes per row and ratios.
 
     The raw float32 reference counts 4 bytes per floating-point value (integer columns and the
-    event index are extras stored losslessly). Reads and verifies the whole file (every
-    checksum) but decodes no payload.
+    event index are extras stored losslessly). The ratio vs the input file is given only when
+    the table was the whole input (not one collection of a ROOT or DarkMachines file). Reads
+    and verifies the whole file (every checksum) but decodes no payload.
     """
     stream, reader = open_reader(path)
     with stream:
@@ -362,6 +368,9 @@ def describe_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     n_float_columns = sum(1 for c in header["columns"] if c["dtype"].startswith("float"))
     raw_float32 = 4 * n_rows * n_float_columns
     source_bytes = (header.get("source") or {}).get("bytes")
+    source_format = (header.get("meta") or {}).get("format")
+    if source_format in PART_OF_INPUT_FORMATS:
+        source_bytes = None  # one collection of an event file: a ratio to it would flatter
     without_model = file_bytes - reader.model_size
 
     def ratio(reference: int | None, size: int) -> float | None:

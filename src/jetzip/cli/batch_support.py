@@ -80,6 +80,7 @@ def compress_batch(args: argparse.Namespace, options: dict[str, Any]) -> int:
         workers=args.workers,
         retries=args.retries,
         progress=not args.quiet,
+        force=args.force,
         **options,
     )
     return _finish(summary)
@@ -95,6 +96,7 @@ def decompress_batch(args: argparse.Namespace) -> int:
         workers=args.workers,
         retries=args.retries,
         model=args.model,
+        force=args.force,
     )
     return _finish(summary)
 

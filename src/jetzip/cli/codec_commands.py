@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from jetzip.batch import JZ_SUFFIX
 from jetzip.cli.batch_support import BATCH_ARGS, compress_batch, decompress_batch, is_batch
 from jetzip.cli.data_commands import READER_ARGS, reader_options
-from jetzip.cli.registry import arg, command
+from jetzip.cli.registry import FORCE_ARG, arg, command, refuse_existing
 from jetzip.codec import DEFAULT_CHUNK_ROWS, ENGINES, MODES, compress_file, decompress_to
 from jetzip.codec.chunk import LATENT_DTYPES
 from jetzip.container import describe_file, open_reader
@@ -28,6 +29,10 @@ THREADS_ARG = arg(
     help="codec threads, each coding a chunk (default: the cores, at most 4; memory grows with "
     "them); the output is identical for any count",
 )
+
+
+#: What a lossless summary says, so that nobody takes a file without bounds for a lossy one.
+_EXACT = ": every value is stored exactly, bit for bit"
 
 
 def _format_ratio(value: float | None) -> str:
@@ -51,15 +56,20 @@ def format_summary(info: dict[str, Any]) -> str:
     lines = [
         f"file        {info['path']}  (.jz format {info['format_version']}, "
         f"jetzip {header.get('jetzip_version')})",
-        f"mode        {header['mode']}",
+        _flat_source(header),
+        f"mode        {header['mode']}" + (_EXACT if header["mode"] == "lossless" else ""),
         f"rows        {info['n_rows']:,} in {info['n_chunks']} chunk(s)"
         + ("  (+ event index)" if header.get("event_index") else ""),
         f"size        {sizes['file']:,} bytes = {info['bytes_per_row'] or 0:.3f} bytes/row; "
         f"without model {info['bytes_per_row_without_model'] or 0:.3f} bytes/row",
         f"ratio       vs raw float32 {_format_ratio(info['ratio_vs_float32'])} "
         f"(without model {_format_ratio(info['ratio_vs_float32_without_model'])}); "
-        f"vs input file {_format_ratio(info['ratio_vs_input'])} "
-        f"(without model {_format_ratio(info['ratio_vs_input_without_model'])})",
+        + (
+            f"vs input file {_format_ratio(info['ratio_vs_input'])} "
+            f"(without model {_format_ratio(info['ratio_vs_input_without_model'])})"
+            if info["ratio_vs_input"] is not None
+            else "vs input file n/a (one collection of the input, or its size is unknown)"
+        ),
         f"parts       header {sizes['header']:,} B, model {sizes['model']:,} B, "
         f"framing {sizes['framing']:,} B",
     ]
@@ -81,12 +91,13 @@ def format_summary(info: dict[str, Any]) -> str:
     stats = footer.get("columns", {})
     width = max([12, *(len(name) for name in sizes["columns"])])
     lines.append(
-        f"{'column':<{width}} {'dtype':<8} {'stored as':<24} {'tolerance':>10} {'max error':>20} "
+        f"{'column':<{width}} {'dtype':<8} {'unit':<6} {'stored as':<24} {'tolerance':>10} "
+        f"{'max error':>20} "
         f"{'bytes/row':>9} {'exceptions':>10} {'gap to H0':>9}"
     )
     for extra in sorted(set(sizes["columns"]) - {c["name"] for c in header["columns"]}):
         per_row = sizes["columns"][extra] / info["n_rows"] if info["n_rows"] else 0.0
-        lines.append(f"{extra:<{width}} {'':<8} {'':<24} {'':>10} {'':>20} {per_row:>9.3f}")
+        lines.append(f"{extra:<{width}} {'':<8} {'':<6} {'':<24} {'':>10} {'':>20} {per_row:>9.3f}")
     for column in header["columns"]:
         name = column["name"]
         s = stats.get(name, {})
@@ -95,26 +106,43 @@ def format_summary(info: dict[str, Any]) -> str:
         per_row = sizes["columns"].get(name, 0) / info["n_rows"] if info["n_rows"] else 0.0
         gap = s.get("entropy_gap")
         lines.append(
-            f"{name:<{width}} {column['dtype']:<8} {stored:<24} {s.get('tolerance') or '-':>10} "
+            f"{name:<{width}} {column['dtype']:<8} {column.get('unit') or '-':<6} {stored:<24} "
+            f"{s.get('tolerance') or '-':>10} "
             f"{_max_error(column, s):>20} {per_row:>9.3f} {s.get('n_exceptions', 0):>10} "
             f"{'-' if gap is None else f'{100 * gap:+.1f}%':>9}"
         )
     return "\n".join(lines)
 
 
+def _flat_source(header: dict[str, Any]) -> str:
+    """Where a flat file's table came from: the file, and for event files the tree, the
+    collection and the event count."""
+    source, meta = header.get("source") or {}, header.get("meta") or {}
+    where = [f"tree {meta['tree']}"] if meta.get("tree") else []
+    where += [f"collection {meta['collection']}"] if meta.get("collection") else []
+    where += [f"{meta['n_events']:,} events"] if isinstance(meta.get("n_events"), int) else []
+    size = f" ({source['bytes']:,} bytes)" if isinstance(source.get("bytes"), int) else ""
+    return f"source      {source.get('path') or '?'}{size}" + (
+        f"; {', '.join(where)}" if where else ""
+    )
+
+
 def format_events_summary(info: dict[str, Any]) -> str:
     """Human-readable lines for a whole-file `.jz`: source, tree, collections, events, and the
     rule, stored bytes and largest error of every branch."""
     tree, source = info["tree"], info["source"] or {}
-    ratio = _format_ratio(info["ratio_vs_input"])
+    overhead = info["overhead"]
     lines = [
         f"file        {info['path']}  (whole {tree.get('kind') or tree.get('format')} "
         f"{tree.get('tree') or ''})",
         f"source      {source.get('path')} ({source.get('bytes') or 0:,} bytes)",
         f"events      {info['n_events']:,} in {info['n_event_chunks']} chunk(s) of events, "
         f"{info['n_sections']} section(s)",
-        f"size        {info['file_bytes']:,} bytes; vs input file {ratio}",
-        f"policy      {info['policy']}",
+        f"size        {info['file_bytes']:,} bytes; {_events_ratio(info)}",
+        f"overhead    header {overhead['header']:,} B, section descriptions and framing "
+        f"{overhead['descriptions_and_framing']:,} B ({info['n_sections']} sections)",
+        f"policy      {info['policy']}"
+        + (_EXACT if all(b["rule"] == "exact" for b in info["branches"]) else ""),
         f"branches    {len(info['branches'])} in {len(tree.get('collections', {}))} collection(s)",
     ]
     lines += [f"note        {note}" for note in tree.get("notes", [])]
@@ -131,6 +159,26 @@ def format_events_summary(info: dict[str, Any]) -> str:
             f"{b['name']:<{width}} {b['type'][:24]:<24} {rule:<36} {b['bytes']:>9,} {error:>12}"
         )
     return "\n".join(lines)
+
+
+def _int(value: Any) -> int:
+    """A count from a file's header, 0 when it is not one (headers are not trusted)."""
+    return value if type(value) is int else 0
+
+
+def _events_ratio(info: dict[str, Any]) -> str:
+    """The input file when the whole of it is stored, else the same branches in it."""
+    source = info["source"] or {}
+    if info["ratio_vs_input"] is not None:
+        return f"vs input file {_format_ratio(info['ratio_vs_input'])} (the whole input is stored)"
+    if info.get("ratio_vs_stored_branches") is None:
+        return "vs input: n/a (the input's bytes of the stored branches are unknown)"
+    estimated = ", estimated" if source.get("stored_bytes_estimated") else ""
+    return (
+        f"vs the same branches in the input {_format_ratio(info['ratio_vs_stored_branches'])} "
+        f"({source['stored_bytes']:,} of the input's {_int(source.get('bytes')):,} bytes"
+        f"{estimated})"
+    )
 
 
 def describe(path: str | Path) -> str:
@@ -166,6 +214,16 @@ def _whole_file(args: argparse.Namespace) -> bool:
     from jetzip.codec.wholefile import is_whole_file_source
 
     return is_whole_file_source(args.data[0]) and not is_batch(args.data, args.output)
+
+
+def _check_jz_output(output: str, force: bool) -> None:
+    """A single compressed output is a new `.jz` file (or an existing one with --force)."""
+    if Path(output).suffix.lower() != JZ_SUFFIX:
+        raise OptionError(
+            f"compress writes .jz files: name the output {Path(output).stem}{JZ_SUFFIX}, "
+            f"not {Path(output).name}"
+        )
+    refuse_existing(output, force)
 
 
 def _compress_whole_file(args: argparse.Namespace) -> int:
@@ -253,6 +311,7 @@ def _compress_whole_file(args: argparse.Namespace) -> int:
     THREADS_ARG,
     *READER_ARGS,
     *BATCH_ARGS,
+    FORCE_ARG,
     arg("--quiet", action="store_true", help="no progress bar or summary"),
 )
 def compress(args: argparse.Namespace) -> int:
@@ -260,7 +319,11 @@ def compress(args: argparse.Namespace) -> int:
 
     A ROOT file (or a Parquet file of one row per event) is compressed whole: every branch of
     the tree (--branches GLOBS to choose), every event. --collection, --model and the other
-    table options, flat tables, the ATLAS pickle and DarkMachines keep the jets workflow."""
+    table options, flat tables, the ATLAS pickle and DarkMachines keep the jets workflow.
+    An existing output is overwritten only with --force (batch mode: complete outputs are
+    skipped, others refused, and --force redoes every file)."""
+    if not is_batch(args.data, args.output):
+        _check_jz_output(args.output, args.force)
     if _whole_file(args):
         return _compress_whole_file(args)
     if args.precision is not None or args.skip_unsupported:
@@ -326,13 +389,16 @@ def compress(args: argparse.Namespace) -> int:
     ),
     THREADS_ARG,
     *BATCH_ARGS,
+    FORCE_ARG,
 )
 def decompress(args: argparse.Namespace) -> int:
-    """Restore the table (columns, dtypes, event index, units, metadata) from a .jz file."""
+    """Restore the table (columns, dtypes, event index, units, metadata) from a .jz file.
+    An existing output is overwritten only with --force."""
     if is_batch(args.file, args.output):
         if args.engine is not None:
             raise OptionError("--engine applies to single-file decompression only")
         return decompress_batch(args)
+    refuse_existing(args.output, args.force)
     if _is_whole_file_jz(args.file[0]):
         from jetzip.codec.wholefile import decompress_events
 

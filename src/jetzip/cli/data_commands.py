@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from jetzip.cli.registry import arg, command
+from jetzip.cli.registry import FORCE_ARG, arg, command, refuse_existing
 from jetzip.io import FORMATS, read_table, supported_extensions, write_table
 from jetzip.io.names import parse_alias, parse_list
 from jetzip.table import Table
@@ -176,11 +176,14 @@ def info(args: argparse.Namespace) -> int:
     arg("output", help="file to write; the format follows its extension"),
     *READER_ARGS,
     arg("--drop-nonfinite", action="store_true", help="drop rows holding NaN or inf"),
+    FORCE_ARG,
 )
 def convert(args: argparse.Namespace) -> int:
     """Read any supported table (with the same reader options as `info`) and write it in the
     format of OUTPUT's extension, keeping units, event index and metadata where the output
-    format can hold them. NaN/inf values stop the conversion unless --drop-nonfinite is given."""
+    format can hold them. NaN/inf values stop the conversion unless --drop-nonfinite is given.
+    An existing OUTPUT is overwritten only with --force."""
+    refuse_existing(args.output, args.force)
     table = read_table(args.input, **reader_options(args))
     usable = table.check_usable(drop_nonfinite=args.drop_nonfinite)
     write_table(usable, args.output)

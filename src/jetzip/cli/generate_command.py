@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from jetzip.cli.registry import arg, command
+from jetzip.cli.registry import FORCE_ARG, arg, command, refuse_existing
 from jetzip.errors import OptionError
 from jetzip.generate import PROCESSES, GeneratorSettings, available_cores, generate_jets
 
@@ -63,6 +63,7 @@ from jetzip.generate import PROCESSES, GeneratorSettings, available_cores, gener
         help=f"worker processes (default: all cores, here {available_cores()})",
     ),
     arg("--no-cache", action="store_true", help="regenerate even when a cached result exists"),
+    FORCE_ARG,
 )
 def generate(args: argparse.Namespace) -> int:
     """Generate 13 TeV proton-proton events (Pythia 8, hadronisation and underlying event on):
@@ -73,7 +74,9 @@ def generate(args: argparse.Namespace) -> int:
     multiplicity, width, pT_D, leading and charged pt fractions, jet charge, N-subjettiness
     tau1-tau3). The event column numbers the events. The same seed gives the same table for
     any number of workers; results are cached in $JETZIP_CACHE (default ~/.cache/jetzip).
+    An existing OUTPUT is overwritten only with --force.
     """
+    refuse_existing(args.output, args.force)
     from jetzip.io import write_table  # the io layer is heavy; load it only when writing
 
     table = generate_jets(

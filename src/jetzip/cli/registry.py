@@ -14,9 +14,13 @@ on stderr by `jetzip.cli.main`.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from jetzip.errors import OptionError
 
 CommandFunc = Callable[[argparse.Namespace], int]
 
@@ -56,3 +60,14 @@ def command(name: str, help: str, *arguments: Arg) -> Callable[[CommandFunc], Co
         return func
 
     return register
+
+
+#: gzip's and zstd's manners: a command overwrites an existing output only when asked to.
+FORCE_ARG = arg("-f", "--force", action="store_true", help="overwrite an existing output")
+
+
+def refuse_existing(path: str | os.PathLike[str], force: bool) -> None:
+    """An existing output is an OptionError unless `force`; called before any work, so a
+    refusal writes nothing."""
+    if not force and Path(path).exists():
+        raise OptionError(f"{path} already exists; use --force to overwrite it")

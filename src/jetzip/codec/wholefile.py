@@ -426,7 +426,28 @@ def compress_source(
         "path": input_path.name,
         "bytes": input_path.stat().st_size if input_path.is_file() else None,
     }
+    first = next(chunks, None)
+    if first is not None:
+        source.update(_stored_share(input_path, first, every_branch=branches is None))
+        chunks = _chain(first, chunks)
     return compress_events(chunks, path, policy=policy, source=source, threads=threads)
+
+
+def _stored_share(input_path: Path, first: EventChunk, every_branch: bool) -> dict[str, Any]:
+    """How much of the input a file stores, for honest ratios: `whole` when it is every
+    branch of the input's only tree; `stored_bytes`, the input's own compressed bytes of the
+    stored branches (None where the metadata cannot tell; see `jetzip.input_sizes`)."""
+    from jetzip.input_sizes import stored_input_bytes, trees_in
+
+    skipped = any(note.startswith("left out (--skip-unsupported)") for note in first.info.notes)
+    share = stored_input_bytes(
+        input_path, first.info.tree, first.info.kind, list(first.arrays.fields)
+    )
+    return {
+        "whole": every_branch and not skipped and trees_in(input_path) == 1,
+        "stored_bytes": None if share is None else share["bytes"],
+        "stored_bytes_estimated": bool(share and share["estimated"]),
+    }
 
 
 def is_whole_file_source(path: str | os.PathLike[str]) -> bool:
@@ -704,6 +725,13 @@ def describe_events(path: str | os.PathLike[str]) -> dict[str, Any]:
         )
     file_bytes = reader.path.stat().st_size
     source = reader.header.get("source") or {}
+    stream, container = open_reader(reader.path)
+    stream.close()
+    data_bytes = sum(b["bytes"] for b in branches)
+
+    def ratio(reference: Any) -> float | None:  # header values are checked before use
+        return reference / file_bytes if type(reference) is int and reference > 0 else None
+
     return {
         "path": str(reader.path),
         "layout": LAYOUT,
@@ -713,7 +741,14 @@ def describe_events(path: str | os.PathLike[str]) -> dict[str, Any]:
         "n_sections": int(footer.get("n_chunks", 0)),
         "n_event_chunks": len(index.get("event_chunks", [])),
         "file_bytes": file_bytes,
+        "overhead": {
+            "header": container.header_size,
+            "descriptions_and_framing": file_bytes - container.header_size - data_bytes,
+        },
         "source": source,
-        "ratio_vs_input": source.get("bytes") / file_bytes if source.get("bytes") else None,
+        # vs the input file only when the whole input is stored (files before this was
+        # recorded say nothing about it: no such ratio), else vs the same branches' bytes
+        "ratio_vs_input": ratio(source.get("bytes")) if source.get("whole") is True else None,
+        "ratio_vs_stored_branches": ratio(source.get("stored_bytes")),
         "branches": branches,
     }
