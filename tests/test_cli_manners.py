@@ -152,6 +152,7 @@ def test_whole_file_ratio_is_vs_the_input_only_when_all_of_it_is_stored(tmp_path
     assert "collection  MET: 2 branch(es)" in out
     assert re.search(r"^MET_pt .* 0\.1% \(MET_pt, --tolerance\)", out, re.M)
     assert re.search(r"^run .* exact", out, re.M)
+    assert re.search(r"^branch\s+type\s+unit\s+rule\s+bytes\s+max error$", out, re.M)
 
     argv = ["compress", met_tree, "-o", part, "--branches", "MET_pt", "--quiet"]
     assert run(capsys, *argv)[0] == 0

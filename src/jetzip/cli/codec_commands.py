@@ -149,14 +149,17 @@ def format_events_summary(info: dict[str, Any]) -> str:
     for name, members in tree.get("collections", {}).items():
         lines.append(f"collection  {name}: {len(members)} branch(es)")
     width = max([12, *(len(b["name"]) for b in info["branches"])])
-    lines.append(f"{'branch':<{width}} {'type':<24} {'rule':<36} {'bytes':>9} {'max error':>12}")
+    lines.append(
+        f"{'branch':<{width}} {'type':<24} {'unit':<6} {'rule':<36} {'bytes':>9} {'max error':>12}"
+    )
     for b in info["branches"]:
         error = "-" if b["rule"] == "exact" else f"{b['max_abs_error']:.3g}"
         if b["rule"] != "exact" and "%" in b["rule"].split(" ")[0]:
             error = f"{100 * b['max_rel_error']:.3g}%"
         rule = b["rule"] + (" (lossless in some chunks)" if b["lossless_fallbacks"] else "")
         lines.append(
-            f"{b['name']:<{width}} {b['type'][:24]:<24} {rule:<36} {b['bytes']:>9,} {error:>12}"
+            f"{b['name']:<{width}} {b['type'][:24]:<24} {b.get('unit') or '-':<6} {rule:<36} "
+            f"{b['bytes']:>9,} {error:>12}"
         )
     return "\n".join(lines)
 
