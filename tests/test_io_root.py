@@ -143,3 +143,44 @@ def test_flat_and_sparse_event_round_trips(tmp_path):
     with pytest.raises(InputError, match="rows of each event together"):
         write_table(shuffled, tmp_path / "bad.root")
     assert not (tmp_path / "bad.root").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "collection", "rows", "source_pt"),
+    [
+        ("uproot-physlite-rntuple_v1-0-0-0.root", "AnalysisJetsAuxDyn:", 881, None),
+        ("uproot-issue513.root", "Jet.", 60, "Jet/Jet.PT"),
+        ("uproot-mc10events.root", "AK4CHS.", 81, "AK4CHS/AK4CHS.pt"),
+    ],
+)
+def test_the_standard_jet_collection_wins(root_dir, name, collection, rows, source_pt):
+    table = read_table(root_dir / name)
+    assert (table.meta["collection"], table.n_rows) == (collection, rows)
+    assert table.names[:4] == ["pt", "eta", "phi", "m"]
+    if source_pt:
+        with uproot.open(root_dir / name) as file:
+            tree = file[table.meta["tree"]]
+            expected = ak.to_numpy(ak.flatten(tree[source_pt].array()))
+        np.testing.assert_array_equal(table["pt"], expected)
+
+
+def test_tlorentzvector_jets_and_a_flat_tree_of_jets(root_dir):
+    vectors = read_table(root_dir / "uproot-issue57.root")
+    assert vectors.meta["collection"] == "selJet."
+    assert vectors.names == ["px", "py", "pz", "E"]
+    with uproot.open(root_dir / "uproot-issue57.root") as file:
+        raw = file["outtree"]["selJet"].array()
+    np.testing.assert_array_equal(vectors["px"], ak.to_numpy(ak.flatten(raw.fP.fX)))
+    flat = read_table(root_dir / "uproot-issue-750.root")  # one jet per entry, doubles
+    assert (flat.n_rows, flat.event, flat.names) == (312, None, ["pt", "eta", "phi", "m"])
+
+
+def test_trailing_events_without_jets_are_written_back(tmp_path, root_dir):
+    chunks = list(iter_tables(root_dir / HZZ, chunk_rows=1_000))
+    assert {c.meta["n_events"] for c in chunks} == {2_421}
+    write_table(chunks[-1], tmp_path / "last.root")  # the chunk ending in jetless events
+    with uproot.open(tmp_path / "last.root") as file:
+        assert file["events"].num_entries == 2_421
+    write_table(read_default(root_dir / HZZ), tmp_path / "all.root")
+    with uproot.open(tmp_path / "all.root") as file:
+        assert file["events"].num_entries == 2_421

@@ -110,17 +110,21 @@ def _choose_tree(
                 return found, collection, jagged
         where = f"tree {tree!r}" if tree else f"any tree ({', '.join(classes)})"
         raise InputError(f"no branches start with {collection!r} in {where}")
-    if tree is None:
-        try:
-            found = trees.choose_tree(file, None)
-        except InputError:
-            raise InputError(
-                f"no jet collection found automatically; trees: {', '.join(classes)} "
-                "(choose with --tree, and --collection PREFIX for the objects)"
-            ) from None
-    else:
-        found = trees.tree_leaves(file, tree, trees.TREE_CLASSES[classes[tree]])
+    try:
+        name = trees.event_tree(file, tree)
+    except InputError:
+        raise InputError(
+            f"no jet collection found automatically; trees: {', '.join(classes)} "
+            "(choose with --tree, and --collection PREFIX for the objects)"
+        ) from None
+    kind = trees.TREE_CLASSES[classes[name]]
+    by_names = trees.names_pick(file[name])  # forms of a wide tree's other branches cost
+    patterns = [by_names.prefix + "*"] if by_names else None
+    found = trees.tree_leaves(file, name, kind, patterns)
     info, pick = trees.pick_collection(found, found.leaves, None)
+    if pick is None and patterns is not None:
+        found = trees.tree_leaves(file, name, kind)
+        info, pick = trees.pick_collection(found, found.leaves, None)
     if pick is None:
         return found, None, False
     first = info.collections[pick.collection][0]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -162,7 +163,21 @@ def _add(found: TreeLeaves, leaf: Leaf) -> None:
         found.leaves.append(leaf)
 
 
-def _ttree_leaves(found: TreeLeaves, file: Any) -> None:
+def _may_match(top: str, patterns: Sequence[str] | None) -> bool:
+    """Whether a leaf named after the top-level branch or field `top` (every leaf's name starts
+    with it) can match one of the patterns: their literal beginnings must agree. Forms of the
+    others are never computed (the slow part of opening a wide tree)."""
+    if patterns is None:
+        return True
+    root = top.rstrip(".")
+    for pattern in patterns:
+        literal = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+        if root.startswith(literal) or literal.startswith(root):
+            return True
+    return False
+
+
+def _ttree_leaves(found: TreeLeaves, file: Any, patterns: Sequence[str] | None) -> None:
     def visit(branch: Any, name: str, path: str, counts_of_members: str | None) -> None:
         form = _branch_form(branch, file)
         if branch.branches:
@@ -184,34 +199,47 @@ def _ttree_leaves(found: TreeLeaves, file: Any) -> None:
         _add(found, Leaf(name, path, (), form, counts, branch))
 
     seen: set[str] = set()
-    for branch in found.handle.branches:
+    top_level = list(found.handle.branches)
+    for branch in top_level:
+        if not _may_match(branch.name, patterns):
+            continue
         if branch.name in seen:  # ROOT allows it; uproot gives the first, a writer needs one
             found.unsupported[f"{branch.name} (2nd)"] = "a second top-level branch of this name"
             continue
         seen.add(branch.name)
         visit(branch, branch.name, branch.name, None)
+    counts = {leaf.counts for leaf in found.leaves if leaf.counts} - seen
+    for branch in top_level:  # counts branches that the patterns alone would not have visited
+        if branch.name in counts:
+            seen.add(branch.name)
+            visit(branch, branch.name, branch.name, None)
+    order = {branch.name: i for i, branch in enumerate(top_level)}
+    found.leaves.sort(key=lambda leaf: order.get(leaf.path.split("/")[0], -1))
 
 
-def _rntuple_leaves(found: TreeLeaves) -> None:
-    keys = found.handle.keys(recursive=False)
-    top = set(keys)
-    try:  # one form for all fields: asking field by field costs ~30 ms each
-        forms = dict(zip(keys, found.handle.to_akform()[0].contents, strict=True))
+def _rntuple_leaves(found: TreeLeaves, patterns: Sequence[str] | None) -> None:
+    try:  # one form for all fields: uproot lists an RNTuple's fields slowly, so only once
+        record = found.handle.to_akform()[0]
+        forms = dict(zip(record.fields, record.contents, strict=True))
     except Exception:  # some field has no form: ask one by one to name it
+        keys = found.handle.keys(recursive=False)
         forms = {key: _branch_form(found.handle[key], found.handle.file) for key in keys}
-    for key in keys:
-        if key.startswith("_collection"):
-            members = found.handle[key].keys(recursive=False)
-            if members and all(m in top for m in members):
+    for key, form in forms.items():
+        if not _may_match(key, patterns):
+            continue
+        content = form.content if isinstance(form, _LIST_FORMS) else form
+        if key.startswith("_collection") and isinstance(content, ak.forms.RecordForm):
+            members = content.fields
+            if members and all(m in forms for m in members):
                 found.notes.append(
                     f"{key} left out: ROOT's importer's copy of the fields "
                     f"{members[0]}..{members[-1]}, which are kept"
                 )
                 continue
-        if forms[key] is None:
+        if form is None:
             found.unsupported[key] = "a field uproot cannot read as arrays"
         else:
-            _add(found, Leaf(key, key, (), forms[key], None))
+            _add(found, Leaf(key, key, (), form, None))
 
 
 def _stored_header(file: Any) -> dict[str, Any]:
@@ -223,13 +251,16 @@ def _stored_header(file: Any) -> dict[str, Any]:
         raise InputError(f"the file's jetzip event header is damaged ({exc})") from None
 
 
-def tree_leaves(file: Any, name: str, kind: str) -> TreeLeaves:
-    """Every leaf of one tree, with what is refused and why."""
+def tree_leaves(
+    file: Any, name: str, kind: str, patterns: Sequence[str] | None = None
+) -> TreeLeaves:
+    """Every leaf of one tree (or those that may match `patterns`), with what is refused and
+    why."""
     found = TreeLeaves(name=name, kind=kind, handle=file[name])
     if kind == "TTree":
-        _ttree_leaves(found, file)
+        _ttree_leaves(found, file, patterns)
     else:
-        _rntuple_leaves(found)
+        _rntuple_leaves(found, patterns)
     header = _stored_header(file)
     if header.get("tree") == name:  # counters jetzip added are not branches of the source
         found.generated = set(header.get("generated_counts", []))
@@ -413,7 +444,7 @@ def pick_collection(
     return info, pick_jets(info.collections, jagged)
 
 
-def choose_tree(file: Any, tree: str | None) -> TreeLeaves:
+def event_tree(file: Any, tree: str | None) -> str:
     """The tree named, or the one jetzip wrote, or the one holding jets, or the only one."""
     trees = _trees(file)
     if not trees:
@@ -423,23 +454,28 @@ def choose_tree(file: Any, tree: str | None) -> TreeLeaves:
     if tree is not None:
         if tree not in trees:
             raise InputError(f"no tree {tree!r} in the file; trees: {', '.join(trees)}")
-        return tree_leaves(file, tree, trees[tree])
+        return tree
     if len(trees) == 1:
-        name = next(iter(trees))
-        return tree_leaves(file, name, trees[name])
+        return next(iter(trees))
     known = [name for name in trees if name.rsplit("/", 1)[-1] in EVENT_TREES]
-    if len(known) == 1 and _names_pick(file[known[0]]) is not None:  # skip the metadata trees
-        return tree_leaves(file, known[0], trees[known[0]])
-    with_jets = [name for name in trees if _names_pick(file[name]) is not None]
+    if len(known) == 1 and names_pick(file[known[0]]) is not None:  # skip the metadata trees
+        return known[0]
+    with_jets = [name for name in trees if names_pick(file[name]) is not None]
     if len(with_jets) == 1:
-        return tree_leaves(file, with_jets[0], trees[with_jets[0]])
+        return with_jets[0]
     raise InputError(
         f"the file holds several trees ({', '.join(trees)}) and "
         f"{'several' if with_jets else 'none'} with jets: choose one with --tree"
     )
 
 
-def _names_pick(handle: Any) -> JetPick | None:
+def choose_tree(file: Any, tree: str | None, patterns: Sequence[str] | None = None) -> TreeLeaves:
+    """The leaves of `event_tree` (those that may match `patterns`)."""
+    name = event_tree(file, tree)
+    return tree_leaves(file, name, _trees(file)[name], patterns)
+
+
+def names_pick(handle: Any) -> JetPick | None:
     """The jets a tree would give, judged from branch names alone (no form, no data)."""
     recursive = isinstance(handle, uproot.TTree)  # RNTuple sub-fields are slow to list
     names = handle.keys(recursive=recursive, full_paths=False)
@@ -480,7 +516,7 @@ def iter_tree_events(
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read {path} as ROOT: {exc}") from exc
     with file:
-        found = choose_tree(file, tree)
+        found = choose_tree(file, tree, patterns)
         leaves, _ = _select(found, patterns)
         n_entries = found.handle.num_entries
         leaves, sample = _readable_sample(found, leaves, min(step_events, n_entries))
@@ -556,11 +592,38 @@ def describe_root(path: Path) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- writing
-def _writable(chunk: EventChunk, kind: str) -> None:
+def _indexed_options(layout: Any, **_: Any) -> Any:
+    """Bit- and byte-masked options as indexed ones: uproot 5.7's RNTuple writer stores the
+    values of a bit-masked array (what Arrow gives) wrongly (a test checks it)."""
+    masked = (ak.contents.BitMaskedArray, ak.contents.ByteMaskedArray, ak.contents.UnmaskedArray)
+    if not isinstance(layout, masked):
+        return None
+    indexed = layout.to_IndexedOptionArray64()
+    content = ak.transform(_indexed_options, indexed.content, highlevel=False)
+    return ak.contents.IndexedOptionArray(indexed.index, content, parameters=layout.parameters)
+
+
+def _writable(chunk: EventChunk, kind: str) -> EventChunk:
+    """The chunk as `kind` can hold it, or an InputError naming every branch it cannot.
+
+    A TTree has no missing values, but Parquet columns are nullable by default: a nullable
+    branch without a missing value in the chunk is written as a plain one. An RNTuple keeps
+    them (as indexed options).
+    """
+    arrays = chunk.arrays
+    if kind == "TTree" and "?" in str(arrays.type):
+        plain = {}
+        for name in arrays.fields:
+            values = arrays[name]
+            missing = any(ak.any(ak.is_none(values, axis=d)) for d in range(values.ndim))
+            plain[name] = values if missing else ak.drop_none(values)
+        arrays = ak.zip(plain, depth_limit=1)
+    elif kind == "RNTuple" and "?" in str(arrays.type):
+        arrays = ak.transform(_indexed_options, arrays)
     refused = {
         name: why
-        for name in chunk.arrays.fields
-        if (why := unsupported_reason(chunk.arrays[name].layout.form, kind))
+        for name in arrays.fields
+        if (why := unsupported_reason(arrays[name].layout.form, kind))
     }
     if refused:
         listed = "; ".join(f"{name}: {why}" for name, why in refused.items())
@@ -568,6 +631,7 @@ def _writable(chunk: EventChunk, kind: str) -> None:
             f"cannot write {len(refused)} branch{'es' if len(refused) > 1 else ''} to a {kind} "
             f"({listed}); write Parquet, or another tree kind, or leave them out"
         )
+    return replace(chunk, arrays=arrays)
 
 
 def _counter_names(info: TreeInfo, names: Sequence[str], arrays: ak.Array) -> dict[str, str]:
@@ -657,14 +721,14 @@ def write_tree_events(chunks: Iterable[EventChunk], path: Path, *, kind: str | N
     if first is None:
         raise InputError("no events to write")
     kind = kind or first.info.kind or "TTree"
-    _writable(first, kind)
+    first = _writable(first, kind)
     n_events = 0
     with uproot.recreate(path) as file:
         writer = _TreeWriter(file, first, kind)
         for chunk in itertools.chain([first], iterator):
             if chunk.arrays.fields != first.arrays.fields:
                 raise InputError("chunks to write hold different branches")
-            writer.extend(chunk.arrays)
+            writer.extend(_writable(chunk, kind).arrays)
             n_events += chunk.n_events
         file[EVENTS_HEADER_KEY] = writer.header()
     return n_events
