@@ -49,8 +49,11 @@ def _max_error(column: dict[str, Any], stats: dict[str, Any]) -> str:
     return relative if tolerance.get("relative") else absolute
 
 
-def format_summary(info: dict[str, Any]) -> str:
-    """Human-readable lines for a described `.jz` file: sizes, ratios, per-column choices."""
+def format_summary(info: dict[str, Any], same_branches: dict[str, Any] | None = None) -> str:
+    """Human-readable lines for a described `.jz` file: sizes, ratios, per-column choices.
+    `same_branches`: the input's compressed bytes of the branches the table was read from
+    (`jetzip.input_sizes.stored_input_bytes`), known at compression time, for files holding
+    one collection of their input."""
     header, footer, sizes = info["header"], info["footer"], info["sizes"]
     model = header.get("model")
     lines = [
@@ -64,12 +67,7 @@ def format_summary(info: dict[str, Any]) -> str:
         f"without model {info['bytes_per_row_without_model'] or 0:.3f} bytes/row",
         f"ratio       vs raw float32 {_format_ratio(info['ratio_vs_float32'])} "
         f"(without model {_format_ratio(info['ratio_vs_float32_without_model'])}); "
-        + (
-            f"vs input file {_format_ratio(info['ratio_vs_input'])} "
-            f"(without model {_format_ratio(info['ratio_vs_input_without_model'])})"
-            if info["ratio_vs_input"] is not None
-            else "vs input file n/a (one collection of the input, or its size is unknown)"
-        ),
+        + _flat_input_ratio(info, same_branches),
         f"parts       header {sizes['header']:,} B, model {sizes['model']:,} B, "
         f"framing {sizes['framing']:,} B",
     ]
@@ -112,6 +110,35 @@ def format_summary(info: dict[str, Any]) -> str:
             f"{'-' if gap is None else f'{100 * gap:+.1f}%':>9}"
         )
     return "\n".join(lines)
+
+
+def _flat_input_ratio(info: dict[str, Any], same_branches: dict[str, Any] | None) -> str:
+    """The input file when the table was the whole of it, else the same branches in it."""
+    if info["ratio_vs_input"] is not None:
+        return (
+            f"vs input file {_format_ratio(info['ratio_vs_input'])} "
+            f"(without model {_format_ratio(info['ratio_vs_input_without_model'])})"
+        )
+    if not same_branches or not same_branches["bytes"]:
+        return "vs input file n/a (one collection of the input, or its size is unknown)"
+    ratio = same_branches["bytes"] / info["sizes"]["file"]
+    estimated = ", estimated" if same_branches["estimated"] else ""
+    return (
+        f"vs the same branches in the input {ratio:.2f}x "
+        f"({same_branches['bytes']:,} bytes{estimated})"
+    )
+
+
+def _same_branches(source: str, header: dict[str, Any]) -> dict[str, Any] | None:
+    """The input's compressed bytes of the ROOT branches a flat table was read from (None
+    for other inputs or where the file's metadata cannot tell)."""
+    from jetzip.input_sizes import stored_input_bytes
+
+    meta = header.get("meta") or {}
+    if meta.get("format") != "root" or not meta.get("branches"):
+        return None
+    kind = "RNTuple" if "RNTuple" in str(meta.get("tree_class")) else "TTree"
+    return stored_input_bytes(source, meta.get("tree"), kind, list(meta["branches"].values()))
 
 
 def _flat_source(header: dict[str, Any]) -> str:
@@ -351,7 +378,7 @@ def compress(args: argparse.Namespace) -> int:
         return compress_batch(args, options)
     info = compress_file(args.data[0], args.output, progress=not args.quiet, **options)
     if not args.quiet:
-        print(format_summary(info))
+        print(format_summary(info, _same_branches(args.data[0], info["header"])))
     if info["header"]["mode"] == "latent":
         from jetzip.models.quality import model_dir_warning
 
