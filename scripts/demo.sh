@@ -8,33 +8,34 @@ EVENTS="${DEMO_EVENTS:-6000}"
 EPOCHS="${DEMO_EPOCHS:-40}"
 TOLERANCE="pt=0.1%,E=0.1%,m=0.1%,eta=0.001,phi=0.001"
 mkdir -p "$OUT"
+# --force: a rerun replaces the demo's own outputs (jetzip refuses to overwrite otherwise)
 
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Generating Pythia 8 QCD dijets (cached after the first run)"
-jetzip generate -n "$EVENTS" --seed 1 -o "$OUT/jets.parquet"
+jetzip generate -n "$EVENTS" --seed 1 -o "$OUT/jets.parquet" --force
 
 step "Describing the generated table"
 jetzip info "$OUT/jets.parquet"
 
 step "Converting to ROOT (jagged again: one entry per event)"
-jetzip convert "$OUT/jets.parquet" "$OUT/jets.root"
+jetzip convert "$OUT/jets.parquet" "$OUT/jets.root" --force
 
 step "Error-bounded compression: every value within $TOLERANCE"
 jetzip compress "$OUT/jets.parquet" -o "$OUT/jets_bounded.jz" --tolerance "$TOLERANCE" \
-    --default-tolerance 0.1%
+    --default-tolerance 0.1% --force
 jetzip info "$OUT/jets_bounded.jz"
 
 step "Decompressing back to Parquet"
-jetzip decompress "$OUT/jets_bounded.jz" -o "$OUT/jets_bounded.parquet"
+jetzip decompress "$OUT/jets_bounded.jz" -o "$OUT/jets_bounded.parquet" --force
 
 step "Training AE_3D_200 on (E, pt, eta, phi) for $EPOCHS epochs"
 jetzip train "$OUT/jets.parquet" -o "$OUT/model" --preset AE_3D_200 --columns E,pt,eta,phi \
     --epochs "$EPOCHS" --overwrite --threads 2
 
 step "Latent-only compression of the 4-vectors (E, pt, eta, phi), as in the ATLAS studies"
-jetzip convert "$OUT/jets.parquet" "$OUT/jets_4d.parquet" --columns E,pt,eta,phi
-jetzip compress "$OUT/jets_4d.parquet" -o "$OUT/jets_latent.jz" --model "$OUT/model"
+jetzip convert "$OUT/jets.parquet" "$OUT/jets_4d.parquet" --columns E,pt,eta,phi --force
+jetzip compress "$OUT/jets_4d.parquet" -o "$OUT/jets_latent.jz" --model "$OUT/model" --force
 
 step "Evaluating the error-bounded file"
 jetzip evaluate "$OUT/jets.parquet" "$OUT/jets_bounded.jz" -o "$OUT/report_bounded" \
