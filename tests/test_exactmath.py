@@ -1,6 +1,6 @@
 """exactmath: accuracy against mpmath (in ulps), the edge cases, monotonicity where the grid relies
-on it, and machine code without fused multiply-adds (whose single rounding would differ from a
-CPU that has none)."""
+on it; the compiled twins (kernels) give the same bits as the numpy versions, and their machine
+code has no fused multiply-adds (whose single rounding would differ from a CPU that has none)."""
 
 from __future__ import annotations
 
@@ -110,8 +110,8 @@ def test_grid_values_round_trip_through_log():
 @pytest.mark.parametrize(
     "function",
     [
-        exactmath.exp_scalar,
-        exactmath.log_scalar,
+        kernels.exp_scalar,
+        kernels.log_scalar,
         kernels.quantise_column,
         kernels.reconstruct_column,
     ],
@@ -141,3 +141,23 @@ def test_machine_code_has_no_fused_multiply_add(function):
         assert " contract " not in ir and " fast " not in ir
     for assembly in fresh.inspect_asm().values():
         assert "vfmadd" not in assembly and "vfmsub" not in assembly and "vfnmadd" not in assembly
+
+
+@numba.njit
+def _compiled(function, x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = function(x[i])
+    return out
+
+
+def test_compiled_exp_and_log_give_the_numpy_versions_bits():
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, -1.0, 5e-324, 1e300, -1e300, 800.0])
+    with np.errstate(all="ignore"):
+        for function, numpy_version, arguments in (
+            (kernels.exp_scalar, exactmath.exp, EXP_ARGUMENTS),
+            (kernels.log_scalar, exactmath.log, LOG_ARGUMENTS),
+        ):
+            x = np.concatenate([arguments, special])
+            expected = numpy_version(x).view(np.uint64)
+            np.testing.assert_array_equal(_compiled(function, x).view(np.uint64), expected)

@@ -28,8 +28,10 @@ from jetzip.errors import CorruptFileError
 STEP_SAFETY = 1.0 - 1.0 / 1024
 #: The grid written today (see the module docstring); None: numpy's exp/log (older files).
 GRID = "exactmath-1"
+#: Codes beyond this magnitude are not represented exactly in float64 arithmetic: exceptions.
+MAX_CODE = 2.0**50
 _TINY = np.finfo(np.float64).tiny
-#: Rows per block of element-wise work in the numpy grid of older files (see `_blocks`).
+#: Rows per block of the numpy paths' element-wise work (see `_blocks`).
 BLOCK_ROWS = 65_536
 
 
@@ -82,20 +84,23 @@ def quantise(
 ) -> QuantisedColumn:
     """Quantise `values` so that every value, as restored in its dtype, meets `tolerance`.
 
-    One compiled pass (`kernels.quantise_column`): codes, the restored values exactly as
-    `dequantise` gives them back, the bound checked on each, failures kept exactly."""
-    from jetzip.codec import kernels
-
+    One pass computes the codes, the restored values exactly as `dequantise` gives them back,
+    the bound checked on each, failures kept exactly (`_uses_compiled` says which of the two
+    bit-identical implementations runs)."""
     values = np.ascontiguousarray(values).reshape(-1)
     if values.dtype == np.float16:
         return _quantise_half(values, tolerance, prediction)
+    step = quantisation_step(tolerance)
+    if not _uses_compiled(values.size):
+        return _quantise_numpy(values, tolerance, prediction, step)
+    from jetzip.codec import kernels
+
     has_prediction = prediction is not None
     prediction = _contiguous(prediction, values.size)
     n = values.size
     restored = np.empty(n, dtype=values.dtype)
     negative = np.empty(n if tolerance.relative else 0, dtype=np.bool_)
     failed = np.empty(n, dtype=np.int64)  # only the pages of the rows written are touched
-    step = quantisation_step(tolerance)
     for code_dtype in (np.int32, np.int64):  # int32 unless a code needs more (rare)
         codes = np.empty(n, dtype=code_dtype)
         n_failed, max_abs, max_rel, too_wide = kernels.quantise_column(
@@ -114,6 +119,20 @@ def quantise(
         max_abs,
         max_rel,
     )
+
+
+#: Values a process quantises or decodes with numpy before it switches to the compiled kernels:
+#: their first call costs ~1.5 s of CPU (numba loading them), what the numpy path spends
+#: more on some tens of millions of values; so one file runs on numpy, a long stream on both.
+COMPILED_AFTER_VALUES = 16_000_000
+_values_done = 0
+
+
+def _uses_compiled(n: int) -> bool:
+    """Whether this call runs the compiled kernels (the bytes and values are the same)."""
+    global _values_done
+    _values_done += n
+    return _values_done > COMPILED_AFTER_VALUES
 
 
 def _contiguous(array: np.ndarray | None, n: int) -> np.ndarray:
@@ -139,17 +158,25 @@ def reconstruct(
     """Values on the grid (before exceptions are put back), in `dtype`."""
     step = quantisation_step(tolerance, grid)
     if grid is None:
-        return _numpy_reconstruct(codes, negative, tolerance, step, dtype, prediction)
+        return _legacy_reconstruct(codes, negative, tolerance, step, dtype, prediction)
     grid_maths(grid)  # refuses an unknown grid
-    from jetzip.codec import kernels
-
     half = dtype == np.float16  # numba has no float16: float32, then rounded (as `quantise`)
     values = np.empty(codes.size, dtype=np.float32 if half else dtype)
-    kernels.reconstruct_column(
-        np.ascontiguousarray(codes), _contiguous(negative, codes.size), negative is not None,
-        _contiguous(prediction, codes.size), prediction is not None, tolerance.relative, step,
-        values,
-    )  # fmt: skip
+    if _uses_compiled(codes.size):
+        from jetzip.codec import kernels
+
+        kernels.reconstruct_column(
+            np.ascontiguousarray(codes), _contiguous(negative, codes.size), negative is not None,
+            _contiguous(prediction, codes.size), prediction is not None, tolerance.relative,
+            step, values,
+        )  # fmt: skip
+    else:
+        for block in _blocks(codes.size):
+            offset = 0.0 if prediction is None else _offsets(prediction[block], tolerance)
+            below = None if negative is None else negative[block]
+            grid = codes[block].astype(np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                values[block] = _grid_values(grid, offset, step, tolerance.relative, below)
     return values.astype(np.float16) if half else values
 
 
@@ -196,8 +223,98 @@ def dequantise(
     return values
 
 
+# ----------------------------------- the numpy twin of the compiled kernels (same bits)
+def _blocks(n: int) -> list[slice]:
+    """BLOCK_ROWS rows at a time, so that the temporary arrays stay in the CPU cache."""
+    return [slice(start, start + BLOCK_ROWS) for start in range(0, n, BLOCK_ROWS)]
+
+
+def _offsets(prediction: np.ndarray, tolerance: Tolerance) -> np.ndarray:
+    """`kernels.log_prediction` / `kernels.linear_prediction` of a block of predictions."""
+    from jetzip.codec import exactmath
+
+    p = prediction.astype(np.float64)
+    if not tolerance.relative:
+        return np.where(np.abs(p) < np.inf, p, 0.0)
+    magnitude = np.abs(p)
+    logs = exactmath.log(np.maximum(magnitude, _TINY))
+    return np.where(np.isnan(magnitude) | (magnitude == np.inf), 0.0, logs)
+
+
+def _grid_values(
+    grid: np.ndarray,
+    offset: np.ndarray | float,
+    step: float,
+    relative: bool,
+    negative: np.ndarray | None,
+) -> np.ndarray:
+    """`kernels.grid_value` of a block of codes (as float64)."""
+    from jetzip.codec import exactmath
+
+    values = grid * step + offset
+    if relative:
+        values = exactmath.exp(values)
+        if negative is not None:
+            values = np.where(negative, -values, values)
+    return values
+
+
+def _quantise_numpy(
+    values: np.ndarray, tolerance: Tolerance, prediction: np.ndarray | None, step: float
+) -> QuantisedColumn:
+    """`kernels.quantise_column` in numpy, block by block: the same codes, values, exceptions
+    and statistics, without compiling anything."""
+    from jetzip.codec import exactmath
+
+    n = values.size
+    relative = tolerance.relative
+    codes = np.empty(n, dtype=np.int32)
+    restored = np.empty(n, dtype=values.dtype)
+    negative = np.zeros(n if relative else 0, dtype=np.bool_)
+    failed_rows = [np.zeros(0, dtype=np.int64)]
+    max_abs = max_rel = 0.0
+    with np.errstate(all="ignore"):
+        for block in _blocks(n):
+            x = values[block].astype(np.float64)
+            offset = 0.0 if prediction is None else _offsets(prediction[block], tolerance)
+            magnitude = np.abs(x)
+            below = None
+            if relative:
+                below = negative[block] = x < 0.0
+                grid = np.rint((exactmath.log(magnitude) - offset) / step) + 0.0
+            else:
+                grid = np.rint((x - offset) / step) + 0.0
+            representable = np.abs(grid) < MAX_CODE  # False for NaN and inf too
+            usable = np.where(representable, grid, 0.0)
+            restored[block] = _grid_values(usable, offset, step, relative, below)
+            error = np.abs(restored[block].astype(np.float64) - x)
+            allowed = tolerance.value * magnitude if relative else tolerance.value
+            met = representable & (error <= allowed) & (error < np.inf)
+            if codes.dtype == np.int32 and np.any(np.abs(grid[met]) >= 2.0**31):
+                codes = codes.astype(np.int64)
+            codes[block] = np.where(met, grid, 0.0)
+            rows = np.flatnonzero(~met) + block.start
+            restored[rows] = values[rows]
+            failed_rows.append(rows)
+            if met.any():
+                max_abs = max(max_abs, float(error[met].max()))
+                counted = met & (magnitude != 0.0)
+                if counted.any():
+                    max_rel = max(max_rel, float((error[counted] / magnitude[counted]).max()))
+    exception_rows = np.concatenate(failed_rows)
+    return QuantisedColumn(
+        codes,
+        negative if relative and negative.any() else None,
+        exception_rows,
+        values[exception_rows],
+        restored,
+        max_abs,
+        max_rel,
+    )
+
+
 # ------------------------------------------------------------- the numpy grid of older files
-def _numpy_reconstruct(
+def _legacy_reconstruct(
     codes: np.ndarray,
     negative: np.ndarray | None,
     tolerance: Tolerance,
@@ -208,8 +325,7 @@ def _numpy_reconstruct(
     """Grid values as files without a recorded grid were written: with numpy's exp and log
     (whose last bits depend on the CPU), BLOCK_ROWS rows at a time."""
     values = np.empty(codes.size, dtype=dtype)
-    for start in range(0, codes.size, BLOCK_ROWS):
-        block = slice(start, start + BLOCK_ROWS)
+    for block in _blocks(codes.size):
         grid = codes[block].astype(np.float64) * step
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if tolerance.relative:
