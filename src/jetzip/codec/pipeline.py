@@ -37,7 +37,6 @@ from jetzip.codec.quantize import STEP_SAFETY, quantisation_step
 from jetzip.codec.tolerance import Tolerance, check_tolerance_columns, parse_tolerances
 from jetzip.container import ContainerWriter, describe_file, open_reader
 from jetzip.entropy.columns import is_entropy_model
-from jetzip.entropy.model import EntropyModel, is_entropy_model_bytes, is_entropy_model_dir
 from jetzip.errors import CorruptFileError, InputError, OptionError
 from jetzip.fileutil import atomic_output
 from jetzip.table import Table
@@ -180,10 +179,11 @@ def _load_model(model: Any) -> Any:
     """Accept a TrainedModel, an EntropyModel or a MODEL_DIR path (of either)."""
     if model is None or not isinstance(model, str | os.PathLike):
         return model
-    if is_entropy_model_dir(model):
-        return EntropyModel.load(model)
+    from jetzip.entropy.model import EntropyModel, is_entropy_model_dir
     from jetzip.models import TrainedModel
 
+    if is_entropy_model_dir(model):
+        return EntropyModel.load(model)
     return TrainedModel.load(model)
 
 
@@ -565,6 +565,8 @@ def _model_for(header: dict[str, Any], embedded: bytes | None, model: Any) -> An
     if embedded is not None:
         if hashlib.sha256(embedded).hexdigest() != info["sha256"]:
             raise CorruptFileError("the embedded model is not the one the header names (sha256)")
+        from jetzip.entropy.model import EntropyModel, is_entropy_model_bytes
+
         if is_entropy_model_bytes(embedded):
             return EntropyModel.from_bytes(embedded)
         return TrainedModel.from_bytes(embedded)

@@ -9,20 +9,23 @@ codec offers it only where all of them are decoded before the column.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from jetzip.codec.quantize import quantisation_step
-from jetzip.codec.tolerance import Tolerance
-from jetzip.entropy.model import EntropyModel
 from jetzip.errors import CorruptFileError
+
+if TYPE_CHECKING:  # the codec imports this module: it may import no codec module itself
+    from jetzip.codec.tolerance import Tolerance
+    from jetzip.entropy.model import EntropyModel
 
 #: The predictor name (bounded columns) and encoding name (integer columns) of this coder.
 CONDITIONAL = "conditional"
 
 
 def is_entropy_model(model: object) -> bool:
-    return isinstance(model, EntropyModel)
+    """Whether `model` is an entropy model (not an autoencoder)."""
+    return getattr(model, "kind", None) == "entropy"
 
 
 def plan_space(kind: str, dtype: str, tolerance: Tolerance | None) -> str | None:
@@ -48,6 +51,8 @@ def usable_context(
 
 
 def _step(space: str, tolerance: Tolerance | None) -> float:
+    from jetzip.codec.quantize import quantisation_step
+
     if space == "integer":
         return 1.0
     assert tolerance is not None
