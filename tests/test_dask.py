@@ -110,8 +110,11 @@ def test_only_the_branches_a_graph_reads_are_decoded(files) -> None:
     assert needed(events.MET_pt * 2) == {"MET_pt"}
     assert needed(events.MET_pt[ak.num(events.Jet_pt) > 2]) == {"Jet_pt", "MET_pt"}
     projected = JzRead(events._meta.layout.form).project_columns(frozenset({"MET_pt"}))
-    part = projected(Partition(str(directory / "run1.jz"), 100, 250))
+    path = directory / "run1.jz"
+    part = projected(Partition(str(path), 100, 250, path.stat().st_size))
     assert part.fields == ["MET_pt"] and len(part) == 150
+    with pytest.raises(InputError, match="changed since the graph was planned"):
+        projected(Partition(str(path), 100, 250, path.stat().st_size + 1))
 
 
 def test_step_size_and_filter_name(files, client) -> None:

@@ -35,11 +35,13 @@ from jetzip.errors import InputError, OptionError
 
 @dataclass(frozen=True)
 class Partition:
-    """Events [start, stop) of one `.jz` file: the input of one partition's task."""
+    """Events [start, stop) of one `.jz` file: the input of one partition's task. `size` is
+    the file's size when the graph was planned (part of the task's key, and checked)."""
 
     path: str
     start: int
     stop: int
+    size: int
 
 
 def _paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -109,6 +111,8 @@ class JzRead(ColumnProjectionMixin):
     def __call__(self, part: Partition) -> ak.Array:
         from jetzip.codec.wholefile import EventsReader
 
+        if Path(part.path).stat().st_size != part.size:
+            raise InputError(f"{part.path} changed since the graph was planned; plan it again")
         reader = EventsReader(part.path)
         pieces = []
         chunks = reader.iter_chunks(self.branches, part.start, part.stop)
@@ -119,13 +123,9 @@ class JzRead(ColumnProjectionMixin):
                     break  # the rest of the file is not read
         finally:
             chunks.close()
-        array = pieces[0] if len(pieces) == 1 else ak.concatenate(pieces)
-        if len(array) != part.stop - part.start:
-            raise InputError(
-                f"{part.path} holds fewer events than when the graph was planned "
-                f"({len(array)} of {part.stop - part.start} in [{part.start}, {part.stop})); "
-                "was it replaced?"
-            )
+        array = pieces[0] if len(pieces) == 1 else ak.concatenate(pieces) if pieces else None
+        if array is None or len(array) != part.stop - part.start:
+            raise InputError(f"{part.path} does not hold events [{part.start}, {part.stop})")
         return array
 
     def __dask_tokenize__(self) -> tuple[str, str]:
@@ -168,7 +168,8 @@ def from_jz(
                 "(from_jz reads files of one layout; choose common branches with filter_name)"
             )
         ranges = _ranges(_event_chunks(reader), step_size)
-        parts += [Partition(str(path), a, b) for a, b in ranges]
+        size = path.stat().st_size
+        parts += [Partition(str(path), a, b, size) for a, b in ranges]
     if form is None or not parts:
         raise InputError("the .jz files hold no events")
     divisions = [0]
