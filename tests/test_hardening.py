@@ -542,13 +542,13 @@ def test_info_escapes_strings_from_the_file(
 def test_absurd_tolerance_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "jets.parquet"
     table().to_pandas().to_parquet(source)
-    for tolerance in ("eta=1e308", "pt=1e308%", "eta=1e-320"):
+    for index, tolerance in enumerate(("eta=1e308", "pt=1e308%", "eta=1e-320")):
         code = main(
             [
                 "compress",
                 str(source),
                 "-o",
-                str(tmp_path / "x.jz"),
+                str(tmp_path / f"x{index}.jz"),
                 "--tolerance",
                 tolerance,
                 "--quiet",
@@ -561,7 +561,7 @@ def test_absurd_tolerance_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
             assert "too large" in err
         else:  # a tiny tolerance is honoured: every value an exception, stored exactly
             assert (
-                decompress_file(tmp_path / "x.jz").columns["eta"].tolist()
+                decompress_file(tmp_path / f"x{index}.jz").columns["eta"].tolist()
                 == table().columns["eta"].tolist()
             )
 
