@@ -74,10 +74,10 @@ class PlotStyle:
         ):
             yield
 
-    def mark(self, ax: plt.Axes, *, size: float | None = None) -> None:
+    def mark(self, ax: plt.Axes, *, size: float | None = None, above: bool = False) -> None:
         """The experiment label as the experiments write it: "ATLAS Simulation Internal" (bold
         italic ATLAS) inside the axes' top left, "CMS Simulation Private Work" (bold CMS, the
-        rest italic) above them.
+        rest italic) above them; `above` puts ATLAS's above too (panels of a grid).
 
         Drawn here rather than by mplhep's label(), which draws the whole figure to place its
         parts (about 2 s per figure on 500 k jets); the second part is anchored to the first
@@ -88,8 +88,10 @@ class PlotStyle:
         status = _STATUS[self.experiment] if self.status is None else self.status
         words = " ".join(w for w in ("" if self.data else "Simulation", status) if w)
         font = size or plt.rcParams["font.size"]
-        if self.experiment == "ATLAS":
+        if self.experiment == "ATLAS" and not above:
             anchor, style, rest = (0.04, 0.96, "top"), "italic", "normal"
+        elif self.experiment == "ATLAS":
+            anchor, style, rest = (0.0, 1.015, "bottom"), "italic", "normal"
         else:
             anchor, style, rest = (0.0, 1.015, "bottom"), "normal", "italic"
         x, y, va = anchor
@@ -271,6 +273,23 @@ def _filled(edges: np.ndarray, values: np.ndarray, label: str) -> hist.Hist:
     return h.fill(np.asarray(values, dtype=np.float64))
 
 
+def _comparison_limits(h_orig: hist.Hist, h_reco: hist.Hist) -> tuple[float, float]:
+    """Half-range of the ratio panel and limit of the pull panel: wide enough for twice the
+    typical Poisson error of a bin and for 90 % of the bins' deviations (a lossy model's
+    shifts stay in view), in steps of 0.05 up to +-1; pulls to +-3, or +-5 when they exceed 3."""
+    orig, reco = h_orig.values(), h_reco.values()
+    filled = orig > 0
+    if not filled.any():
+        return 0.5, 3.0
+    spread = 2 * float(np.median(1 / np.sqrt(orig[filled])))
+    deviation = 1.2 * float(np.percentile(np.abs(reco[filled] / orig[filled] - 1), 90))
+    half = float(np.clip(math.ceil(max(spread, deviation) * 20) / 20, 0.1, 1.0))
+    variance = h_orig.variances() + h_reco.variances()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pulls = np.abs(reco - orig)[variance > 0] / np.sqrt(variance[variance > 0])
+    return half, 5.0 if pulls.size and pulls.max() > 3 else 3.0
+
+
 # ---------------------------------------------------------------------------- figures
 def distribution_figure(
     column: str,
@@ -305,9 +324,7 @@ def distribution_figure(
             top.set_yscale("log")
         top.legend(loc="upper right")
         headroom(top)
-        filled = counts[counts > 0]
-        spread = 2 * float(np.median(1 / np.sqrt(filled))) if filled.size else 0.5
-        half = float(np.clip(math.ceil(spread * 10) / 10, 0.1, 0.5))
+        half, pull_limit = _comparison_limits(h_orig, h_reco)
         mplhep.comp.comparison(
             h_reco,
             h_orig,
@@ -327,7 +344,7 @@ def distribution_figure(
             h1_label="decoded",
             h2_label="original",
             comparison_ylabel="pull",
-            comparison_ylim=(-3, 3),
+            comparison_ylim=(-pull_limit, pull_limit),
             xlabel=label,
         )
         for ax in (ratio, pull):
@@ -385,7 +402,7 @@ def residual_figure(
             )
             lines.insert(1, f"max |r| / bound {stats['max_abs'] / bound.value:.3f}")
             if uniform:
-                lines.append(f"RMS / bound {stats['rms'] / bound.value:.3f} (uniform: 0.577)")
+                lines += [f"RMS / bound {stats['rms'] / bound.value:.3f}", "(0.577 if uniform)"]
         mplhep.histplot(h, ax=ax, histtype="fill", color="tab:blue", alpha=0.6, label="residual")
         if not uniform and sigma > 0:
             x = np.linspace(edges[0], edges[-1], 400)
@@ -412,8 +429,8 @@ def residual_figure(
             title="\n".join(lines),
             loc="upper left",
             bbox_to_anchor=(1.02, 1.0),
-            fontsize="small",
-            title_fontsize="small",
+            fontsize="medium",
+            title_fontsize="medium",
             alignment="left",
             frameon=False,
         )
@@ -489,7 +506,7 @@ def corner_figure(
             axes[j, 0].set_ylabel(residual_label(names[j], kinds[j]), fontsize=10)
         axes[0, 0].set_ylabel("")
         fig.subplots_adjust(left=0.1, right=0.98, top=0.95, bottom=0.1, hspace=0.08, wspace=0.08)
-        style.mark(axes[0, 0], size=14)
+        style.mark(axes[0, 0], size=14, above=True)
     return fig
 
 
@@ -574,13 +591,14 @@ def profile_figure(
             ax.minorticks_off()
             if use_log_x(x, RELATIVE if base_name(bin_column) in ("pt", "m") else ANGLE):
                 _log_x(ax, edges[-1])
-            ax.set_xlim(edges[0], edges[-1])
+            if edges[-1] > edges[0]:  # one value everywhere: matplotlib picks the range
+                ax.set_xlim(edges[0], edges[-1])
             if idx == 0:
                 ax.legend(fontsize=11, loc="lower left", ncols=3)
         for idx in range(k, rows * columns):
             axes[idx // columns, idx % columns].set_visible(False)
         fig.tight_layout(rect=(0, 0, 1, 0.95))
-        style.mark(axes[0, 0], size=16)
+        style.mark(axes[0, 0], size=16, above=True)
     return fig
 
 
@@ -673,7 +691,7 @@ def latent_figure(latent: np.ndarray, style: PlotStyle, what: str = "latent") ->
             ax.minorticks_off()
         axes[0, 0].set_ylabel("jets / bin", fontsize=14)
         fig.tight_layout(rect=(0, 0, 1, 0.95))
-        style.mark(axes[0, 0], size=14)
+        style.mark(axes[0, 0], size=14, above=True)
     return fig
 
 
@@ -701,5 +719,5 @@ def latent_scatter_figure(latent: np.ndarray, style: PlotStyle) -> Figure:
         for idx in range(len(pairs), rows * columns):
             axes[idx // columns, idx % columns].set_visible(False)
         fig.tight_layout(rect=(0, 0, 1, 0.95))
-        style.mark(axes[0, 0], size=14)
+        style.mark(axes[0, 0], size=14, above=True)
     return fig

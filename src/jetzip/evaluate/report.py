@@ -350,7 +350,14 @@ def _key_values(data: Mapping[str, Any]) -> str:
 
 def _rules_section(metrics: Mapping[str, Any]) -> str:
     rules = metrics.get("tolerances") or {}
+    latent = [n for n, kind in (metrics.get("storage") or {}).items() if kind == "latent"]
     if not rules:
+        if latent:
+            return (
+                "<h2>Rules</h2><p>The file stores "
+                f"{html.escape(', '.join(latent))} as a model's latent: no value has a bound "
+                "(see the residuals below; <code>--tolerance</code> checks one).</p>"
+            )
         return (
             "<h2>Rules</h2><p>No rule to check: give <code>--tolerance</code>, or evaluate a "
             ".jz file (its header records each column's rule).</p>"
@@ -399,6 +406,13 @@ def _rules_section(metrics: Mapping[str, Any]) -> str:
     return out
 
 
+def _times(ratio: float | None) -> str:
+    """'3.2x smaller than' or '3.3x larger than', from reference bytes / these bytes."""
+    if not ratio:
+        return "-"
+    return f"{ratio:.3g}x smaller than" if ratio >= 1 else f"{1 / ratio:.3g}x larger than"
+
+
 def _bytes_section(metrics: Mapping[str, Any], objects: str) -> str:
     compression = metrics.get("compression")
     if not compression:
@@ -407,11 +421,11 @@ def _bytes_section(metrics: Mapping[str, Any], objects: str) -> str:
     out = (
         f"<h2>Bytes per {objects}</h2><p>{what}: <b>{compression['bytes_per_jet']:.3f}"
         f"</b> bytes per {objects} ({compression['file_bytes']:,} bytes for "
-        f"{metrics['n_rows']:,} {objects}s, {_number(compression['ratio_vs_raw_float32'])}x "
-        "smaller than raw float32"
+        f"{metrics['n_rows']:,} {objects}s, {_times(compression['ratio_vs_raw_float32'])} raw "
+        "float32"
     )
     if compression.get("ratio_vs_input_file"):
-        out += f", {_number(compression['ratio_vs_input_file'])}x smaller than the input file"
+        out += f", {_times(compression['ratio_vs_input_file'])} the input file"
     out += ").</p>"
     baselines = compression.get("baselines")
     if baselines:
