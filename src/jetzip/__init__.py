@@ -1,14 +1,11 @@
 """jetzip: compress particle-physics tables with learned models and hard error bounds."""
 
-from importlib.metadata import PackageNotFoundError, version
-
 from jetzip.errors import JetzipError
 from jetzip.lazy import lazy_exports
 
-try:
-    __version__ = version("jetzip")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+#: The one place the version is written (pyproject.toml reads it from here at build time):
+#: asking the installed metadata (importlib.metadata) would cost every command ~40 ms.
+__version__ = "0.1.0"
 
 __all__ = ["JetzipError", "JzFile", "Table", "__version__", "compress", "decompress", "open"]
 

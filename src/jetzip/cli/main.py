@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import NoReturn
 
-from jetzip import __version__
 from jetzip.cli.registry import COMMANDS
 from jetzip.errors import Interrupted, JetzipError
 from jetzip.fileutil import STOP_SIGNALS
@@ -38,6 +37,8 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from jetzip import __version__  # importlib.metadata: not before signals are handled
+
     for module in COMMAND_MODULES:
         importlib.import_module(module)
     parser = OneLineErrorParser(
