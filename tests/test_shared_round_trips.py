@@ -24,9 +24,14 @@ SHARED_FILES = {
 
 def compress_and_back(tmp_path: Path, source: Path, suffix: str, *options: str):
     jz, out = tmp_path / "data.jz", tmp_path / f"back{suffix}"
+    if source.suffix == ".root":  # a whole tree: branches uproot cannot store are refused
+        options = ("--skip-unsupported", *options)
     assert main(["compress", str(source), "-o", str(jz), "--quiet", *options]) == 0
     assert main(["decompress", str(jz), "-o", str(out)]) == 0
-    return read_table(source), read_table(out)
+    original, restored = read_table(source), read_table(out)
+    # a whole tree comes back with object branches' members as plain branches (uproot writes
+    # no ROOT object streamers), which the jets reader then finds as extra per-jet columns
+    return original, restored.select(original.names)
 
 
 @pytest.mark.parametrize("name", SHARED_FILES)
