@@ -587,3 +587,36 @@ def test_old_format_version_files_are_refused_or_read_by_version(original: bytes
     assert decode(assemble(header, unbound(chunks), footer, version=3)).n_rows == 400
     with pytest.raises(CorruptFileError, match=f"version {FORMAT_VERSION + 1}"):
         decode(assemble(header, chunks, footer, version=FORMAT_VERSION + 1))
+
+
+def test_event_range_chunks_are_bound_by_their_first_event() -> None:
+    """Chunks that count events (whole-file chunks) record where they start in events too."""
+    from jetzip.container import ContainerWriter, open_reader
+
+    stream = io.BytesIO()
+    writer = ContainerWriter(stream, {"kind": "events"}, None)
+    for events in (3, 5, 2):
+        writer.write_chunk({"n_rows": events, "n_events": events}, [("x:data", b"ab")], False)
+    writer.finish({})
+    data = stream.getvalue()
+    _, reader = open_reader(io.BytesIO(data))
+    places = [d["chunk"]["first_event"] for d, _, _ in reader.chunks()]
+    assert places == [0, 3, 8] and reader.footer["n_rows"] == 10
+
+    header, chunks, _ = sections(data)
+    first, parts = chunks[1]
+    assert isinstance(first, dict)
+    moved = dict(first, chunk=dict(first["chunk"], first_event=4))
+    _, reader = open_reader(io.BytesIO(assemble(header, [chunks[0], (moved, parts)], bind=False)))
+    with pytest.raises(CorruptFileError, match="does not start at event 3"):
+        list(reader.chunks())
+
+
+def test_writer_refuses_a_chunk_beyond_the_row_limit() -> None:
+    from jetzip.container import ContainerWriter
+    from jetzip.errors import InputError
+    from jetzip.validate import MAX_CHUNK_ROWS
+
+    writer = ContainerWriter(io.BytesIO(), {}, None)
+    with pytest.raises(InputError, match="at most"):
+        writer.write_chunk({"n_rows": MAX_CHUNK_ROWS + 1}, [], False)
