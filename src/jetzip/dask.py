@@ -20,6 +20,7 @@ events, decoding only the sections of those events.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,6 +76,16 @@ def _form(reader: Any, names: Sequence[str]) -> ak.forms.RecordForm:
     return ak.forms.RecordForm(contents, list(names))
 
 
+@functools.lru_cache(maxsize=16)
+def _reader(path: str, size: int, mtime_ns: int) -> Any:
+    """One `EventsReader` per file version (size and modification time) in a worker:
+    parsing the branch catalogue is most of a small partition's time, and a worker often
+    reads several chunks of a file."""
+    from jetzip.codec.wholefile import EventsReader
+
+    return EventsReader(path)
+
+
 class JzRead(ColumnProjectionMixin):
     """dask-awkward IO function: reads one `Partition` of the branches in its form.
 
@@ -109,11 +120,10 @@ class JzRead(ColumnProjectionMixin):
         return JzRead(ak.forms.RecordForm([self.form.content(n) for n in keep], keep))
 
     def __call__(self, part: Partition) -> ak.Array:
-        from jetzip.codec.wholefile import EventsReader
-
-        if Path(part.path).stat().st_size != part.size:
+        stat = Path(part.path).stat()
+        if stat.st_size != part.size:
             raise InputError(f"{part.path} changed since the graph was planned; plan it again")
-        reader = EventsReader(part.path)
+        reader = _reader(part.path, stat.st_size, stat.st_mtime_ns)
         pieces = []
         chunks = reader.iter_chunks(self.branches, part.start, part.stop)
         try:
