@@ -126,9 +126,12 @@ def require_rows(value: Any, what: str) -> int:
 
 
 def _kind(value: Any) -> str:
+    """What a wrong value is, briefly (a list or object by its size: it may be huge)."""
     if value is None:
         return "null"
-    text = json.dumps(value, allow_nan=True, default=str) if not isinstance(value, str) else value
+    if isinstance(value, dict | list):
+        return f"{'an object' if isinstance(value, dict) else 'a list'} of {len(value)} items"
+    text = value if isinstance(value, str) else repr(value)
     return f"{type(value).__name__} {terminal_safe(text[:40])!r}"
 
 
