@@ -42,56 +42,102 @@ _SMALLEST_NORMAL = 2.0**-1022
 _TWO54 = 2.0**54
 
 
-def _pow2_array(k: np.ndarray) -> np.ndarray:
-    return ((k + 1023) << 52).view(np.float64)
+def _scale_by_pow2(y: np.ndarray, k: np.ndarray) -> None:
+    """y *= 2**k in place, for -1022 <= k <= 1023 (exact)."""
+    k += 1023
+    k <<= 52
+    y *= k.view(np.float64)
 
 
 def exp(x: np.ndarray) -> np.ndarray:
-    """e**x of every element (float64; float32 input is widened exactly), within ~1 ulp."""
+    """e**x of every element (float64; float32 input is widened exactly), within ~1 ulp.
+
+    The operations of `kernels.exp_scalar`, in the same order, done in place."""
     shape, x = np.shape(x), np.asarray(x, dtype=np.float64).reshape(-1)
     with np.errstate(all="ignore"):
-        k = np.floor(x * INV_LN2 + 0.5)
-        k[~(np.abs(k) < 2000.0)] = 0.0  # NaN, inf, far out of range: replaced below
-        hi = x - k * LN2_HI
+        k = x * INV_LN2
+        k += 0.5
+        np.floor(k, out=k)
+        np.clip(k, -2000.0, 2000.0, out=k)  # inf, far out of range (and NaN): replaced below
+        hi = k * LN2_HI
+        np.subtract(x, hi, out=hi)
         lo = k * LN2_LO
         r = hi - lo
         t = r * r
-        c = r - t * (_P1 + t * (_P2 + t * (_P3 + t * (_P4 + t * _P5))))
-        y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
+        c = t * _P5  # c = r - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))))
+        for coefficient in (_P4, _P3, _P2):
+            c += coefficient
+            c *= t
+        c += _P1
+        c *= t
+        np.subtract(r, c, out=c)
+        r *= c  # y = 1 - ((lo - (r * c) / (2 - c)) - hi)
+        np.subtract(2.0, c, out=c)
+        r /= c
+        lo -= r
+        lo -= hi
+        y = np.subtract(1.0, lo, out=lo)
         n = k.astype(np.int64)
         half = n >> 1
-        y = y * _pow2_array(half) * _pow2_array(n - half)
-    y[x > EXP_OVERFLOW] = np.inf
-    y[x < EXP_UNDERFLOW] = 0.0
-    nan = np.isnan(x)
-    y[nan] = x[nan]
+        n -= half
+        _scale_by_pow2(y, half)
+        _scale_by_pow2(y, n)
+    np.copyto(y, np.inf, where=x > EXP_OVERFLOW)
+    np.copyto(y, 0.0, where=x < EXP_UNDERFLOW)
+    np.copyto(y, x, where=np.isnan(x))
     return y.reshape(shape)
 
 
 def log(x: np.ndarray) -> np.ndarray:
-    """Natural logarithm of every element, within ~1 ulp (log 0 = -inf; negative or NaN: NaN)."""
+    """Natural logarithm of every element, within ~1 ulp (log 0 = -inf; negative or NaN: NaN).
+
+    The operations of `kernels.log_scalar`, in the same order."""
     shape, x = np.shape(x), np.asarray(x, dtype=np.float64).reshape(-1)
     with np.errstate(all="ignore"):
         subnormal = x < _SMALLEST_NORMAL
-        x_scaled = np.where(subnormal, x * _TWO54, x)
-        k = np.where(subnormal, np.int64(-54), np.int64(0))
-        bits = x_scaled.view(np.int64)
-        k += (bits >> 52) - 1023
-        m = ((bits & _MANTISSA) | (np.int64(1023) << 52)).view(np.float64)
-        big = m > _SQRT2
-        m = np.where(big, m * 0.5, m)
+        if subnormal.any():
+            scaled = np.where(subnormal, x * _TWO54, x)
+            k = np.where(subnormal, np.int64(-1023 - 54), np.int64(-1023))
+        else:
+            scaled, k = x, np.full(x.shape, np.int64(-1023))
+        bits = scaled.view(np.int64)
+        k += bits >> 52
+        m = bits & _MANTISSA
+        m |= np.int64(1023) << 52
+        f = m.view(np.float64)
+        big = f > _SQRT2
+        np.multiply(f, 0.5, out=f, where=big)
         k += big
-        f = m - 1.0
-        s = f / (2.0 + f)
+        f -= 1.0
+        s = f + 2.0
+        np.divide(f, s, out=s)
         z = s * s
         w = z * z
-        r = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7))) + w * (_LG2 + w * (_LG4 + w * _LG6))
-        hfsq = 0.5 * f * f
+        odd = w * _LG7  # z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)))
+        for coefficient in (_LG5, _LG3):
+            odd += coefficient
+            odd *= w
+        odd += _LG1
+        odd *= z
+        even = w * _LG6  # w * (LG2 + w * (LG4 + w * LG6))
+        even += _LG4
+        even *= w
+        even += _LG2
+        even *= w
+        odd += even  # r
+        hfsq = 0.5 * f
+        hfsq *= f
+        odd += hfsq  # s * (hfsq + r) + dk * LN2_LO
+        odd *= s
         dk = k.astype(np.float64)
-        result = dk * LN2_HI - ((hfsq - (s * (hfsq + r) + dk * LN2_LO)) - f)
-    result[np.isnan(x) | (x < 0.0)] = np.nan
-    result[x == 0.0] = -np.inf
-    result[x == np.inf] = np.inf
+        odd += dk * LN2_LO
+        np.subtract(hfsq, odd, out=odd)
+        odd -= f
+        dk *= LN2_HI
+        result = np.subtract(dk, odd, out=dk)
+    np.copyto(result, np.nan, where=np.isnan(x) | (x < 0.0))
+    np.copyto(result, -np.inf, where=x == 0.0)
+    np.copyto(result, np.inf, where=x == np.inf)
     return result.reshape(shape)
 
 
