@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import awkward as ak
-
 from jetzip.errors import InputError, OptionError
+from jetzip.lazy import lazy_module
+
+ak = lazy_module("awkward")  # ROOT and event files only, not flat tables (jetzip.lazy)
 
 #: Events per chunk when the caller does not say.
 DEFAULT_STEP_EVENTS = 100_000

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from jetzip.errors import InputError
+from jetzip.lazy import lazy_module
+
+pd = lazy_module("pandas")  # for to_pandas / from_pandas only (jetzip.lazy)
 
 #: Name used for the event index when a table is turned into a DataFrame or a flat file.
 EVENT_COLUMN = "event"

@@ -26,7 +26,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import awkward as ak
 import numpy as np
 import xxhash
 import zstandard
@@ -40,7 +39,10 @@ from jetzip.container import ContainerWriter, open_reader
 from jetzip.errors import CorruptFileError, InputError
 from jetzip.events import DEFAULT_STEP_EVENTS, EventChunk, TreeInfo
 from jetzip.fileutil import atomic_output
+from jetzip.lazy import lazy_module
 from jetzip.table import Table
+
+ak = lazy_module("awkward")  # a flat Parquet file asks `is_whole_file_source`, needing none
 
 #: Header `layout` of whole-file .jz files (flat jets files have none).
 LAYOUT = "events"

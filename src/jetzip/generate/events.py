@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-import awkward as ak
 import numpy as np
 
 from jetzip.generate.settings import GeneratorSettings, GeneratorUnavailableError
 from jetzip.generate.substructure import Constituents, jet_shapes, nsubjettiness
+from jetzip.lazy import lazy_module
 from jetzip.table import Table
+
+ak = lazy_module("awkward")  # only generating needs it, not `jetzip --help` (jetzip.lazy)
 
 #: Output columns in order, with their units and storage types.
 COLUMNS: dict[str, tuple[str, type[np.generic]]] = {

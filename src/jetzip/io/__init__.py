@@ -12,25 +12,19 @@ option a format does not take is refused rather than ignored.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
-import pickle
-import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import pyarrow as pa
-import uproot
+from typing import TYPE_CHECKING, Any
 
 from jetzip.errors import InputError, OptionError
 from jetzip.fileutil import atomic_output
-from jetzip.io import frames, root
-from jetzip.io.darkmachines import iter_darkmachines, looks_like_darkmachines
-from jetzip.io.names import guess_energy_units, postprocess
-from jetzip.table import Table
+
+if TYPE_CHECKING:
+    from jetzip.table import Table
 
 #: Rows per chunk when `iter_tables` is not told otherwise.
 DEFAULT_CHUNK_ROWS = 500_000
@@ -40,15 +34,32 @@ DEFAULT_CHUNK_ROWS = 500_000
 class Format:
     """One file format: how to recognise, read (in chunks) and write it.
 
-    `failures` are the library exceptions that mean "this file is not valid in this format";
-    they become an InputError naming the file instead of a traceback.
+    Its reader and writer are functions of `module`, imported when the format is first used
+    (a Parquet file never loads uproot). `failure_names` name the library exceptions that mean
+    "this file is not valid in this format" ("pyarrow.ArrowException", builtins bare); they
+    become an InputError naming the file instead of a traceback.
     """
 
     name: str
     extensions: tuple[str, ...]
-    iterate: Callable[..., Iterator[Table]]
-    write: Callable[..., None] | None
-    failures: tuple[type[BaseException], ...]
+    module: str
+    reader: str
+    writer: str | None
+    failure_names: tuple[str, ...]
+
+    @property
+    def iterate(self) -> Callable[..., Iterator[Table]]:
+        return getattr(importlib.import_module(self.module), self.reader)
+
+    @property
+    def write(self) -> Callable[..., None] | None:
+        if self.writer is None:
+            return None
+        return getattr(importlib.import_module(self.module), self.writer)
+
+    @property
+    def failures(self) -> tuple[type[BaseException], ...]:
+        return tuple(_exception_type(name) for name in self.failure_names)
 
     def option_names(self, func: Callable[..., Any]) -> list[str]:
         """Keyword-only options `func` accepts."""
@@ -59,41 +70,64 @@ class Format:
         ]
 
 
-_TEXT_FAILURES = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError)
+def _exception_type(name: str) -> type[BaseException]:
+    """The exception class `name` ("module.Class", or a builtin's bare name)."""
+    module, _, attribute = name.rpartition(".")
+    return getattr(importlib.import_module(module or "builtins"), attribute)
+
+
+_FRAMES = "jetzip.io.frames"
+_TEXT_FAILURES = (
+    "pandas.errors.ParserError",
+    "pandas.errors.EmptyDataError",
+    "UnicodeDecodeError",
+    "ValueError",
+)
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format(
             "parquet",
             (".parquet", ".pq"),
-            frames.iter_parquet,
-            frames.write_parquet,
-            (pa.ArrowException, OSError),
+            _FRAMES,
+            "iter_parquet",
+            "write_parquet",
+            ("pyarrow.ArrowException", "OSError"),
         ),
         Format(
             "pickle",
             (".pkl", ".pickle"),
-            frames.iter_pickle,
-            frames.write_pickle,
-            (pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError),
+            _FRAMES,
+            "iter_pickle",
+            "write_pickle",
+            ("pickle.UnpicklingError", "EOFError", "ValueError", "AttributeError", "ImportError"),
         ),
-        Format("csv", (".csv",), frames.iter_csv, frames.write_csv, _TEXT_FAILURES),
-        Format("darkmachines", (), iter_darkmachines, None, (pa.ArrowException, *_TEXT_FAILURES)),
-        Format("hdf5", (".h5", ".hdf5"), frames.iter_hdf5, frames.write_hdf5, (OSError,)),
-        Format("npy", (".npy",), frames.iter_npy, frames.write_npy, (ValueError, EOFError)),
+        Format("csv", (".csv",), _FRAMES, "iter_csv", "write_csv", _TEXT_FAILURES),
+        Format(
+            "darkmachines",
+            (),
+            "jetzip.io.darkmachines",
+            "iter_darkmachines",
+            None,
+            ("pyarrow.ArrowException", *_TEXT_FAILURES),
+        ),
+        Format("hdf5", (".h5", ".hdf5"), _FRAMES, "iter_hdf5", "write_hdf5", ("OSError",)),
+        Format("npy", (".npy",), _FRAMES, "iter_npy", "write_npy", ("ValueError", "EOFError")),
         Format(
             "npz",
             (".npz",),
-            frames.iter_npz,
-            frames.write_npz,
-            (zipfile.BadZipFile, ValueError, EOFError),
+            _FRAMES,
+            "iter_npz",
+            "write_npz",
+            ("zipfile.BadZipFile", "ValueError", "EOFError"),
         ),
         Format(
             "root",
             (".root",),
-            root.iter_root,
-            root.write_root,
-            (OSError, ValueError, uproot.deserialization.DeserializationError),
+            "jetzip.io.root",
+            "iter_root",
+            "write_root",
+            ("OSError", "ValueError", "uproot.deserialization.DeserializationError"),
         ),
     )
 }
@@ -116,8 +150,11 @@ def detect_format(path: str | os.PathLike[str], format: str | None = None) -> st
     suffix = path.suffix.lower()
     for fmt in FORMATS.values():
         if suffix in fmt.extensions:
-            if fmt.name == "csv" and path.is_file() and looks_like_darkmachines(path):
-                return "darkmachines"
+            if fmt.name == "csv" and path.is_file():
+                from jetzip.io.darkmachines import looks_like_darkmachines
+
+                if looks_like_darkmachines(path):
+                    return "darkmachines"
             return fmt.name
     raise InputError(
         f"cannot tell the format of {path} from its extension {suffix or '(none)'!r}; "
@@ -157,6 +194,8 @@ def _tables(
         raise InputError(f"no such file: {path}")
     if path.is_dir():
         raise InputError(f"{path} is a directory, not a table file")
+    from jetzip.io.names import guess_energy_units, postprocess
+
     fmt = FORMATS[detect_format(path, format)]
     specific, generic = _split_options(fmt, fmt.iterate, options)
     units: dict[str, str] | None = None
@@ -213,8 +252,8 @@ def write_table(
     """Write `table` atomically in the format given by `format` or the extension of `path`."""
     name = detect_format(path, format) if format else _writable_format(path)
     fmt = FORMATS[name]
-    if fmt.write is None:
-        writable = [f.name for f in FORMATS.values() if f.write]
+    if fmt.writer is None:
+        writable = [f.name for f in FORMATS.values() if f.writer]
         raise OptionError(f"jetzip cannot write {name} files; it writes: {', '.join(writable)}")
     specific, generic = _split_options(fmt, fmt.write, options)
     if generic:

@@ -14,15 +14,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jetzip.errors import InputError
 from jetzip.io.names import select_columns
+from jetzip.lazy import lazy_module
 from jetzip.table import EVENT_COLUMN, Table
+
+# Only pickle, CSV and HDF5 need these: reading Parquet loads neither (jetzip.lazy).
+h5py = lazy_module("h5py")
+pd = lazy_module("pandas")
 
 #: Key under which units and metadata travel inside files that can hold them.
 HEADER_KEY = "jetzip"
@@ -185,9 +188,21 @@ def write_csv(table: Table, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- Parquet
+def _numpy_column(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """`column.to_numpy(zero_copy_only=False)`, except that numbers without nulls (every jets
+    file) become a view through DLPack: pyarrow's conversion imports pandas (0.2-1 s), which
+    reading Parquet does not otherwise need."""
+    if isinstance(column, pa.ChunkedArray) and column.num_chunks == 1:
+        column = column.chunk(0)
+    numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+    if isinstance(column, pa.Array) and numeric and column.null_count == 0:
+        return np.from_dlpack(column)
+    return column.to_numpy(zero_copy_only=False)
+
+
 def _table_from_arrow(batch: pa.Table | pa.RecordBatch, header: bytes | None) -> Table:
     pairs = [
-        (name, column.to_numpy(zero_copy_only=False))
+        (name, _numpy_column(column))
         for name, column in zip(batch.column_names, batch.columns, strict=True)
     ]
     columns, skipped = numeric_columns(pairs)
