@@ -686,17 +686,16 @@ def decompress_to(
 
 def _write_parquet_stream(tables: Iterator[Table], output: str | os.PathLike[str]) -> int:
     """One Parquet row group per chunk, with the same layout and metadata as `jetzip.io`."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from jetzip.io.frames import HEADER_KEY, encode_header, flat_arrays
+    from jetzip.io.frames import HEADER_KEY, arrow_table, encode_header
 
     n_rows = 0
     with atomic_output(output) as tmp:
         writer = None
         try:
             for table in tables:
-                arrow = pa.table(flat_arrays(table))
+                arrow = arrow_table(table)
                 if writer is None:
                     schema = arrow.schema.with_metadata({HEADER_KEY: encode_header(table)})
                     writer = pq.ParquetWriter(tmp, schema)
