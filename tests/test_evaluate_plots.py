@@ -41,6 +41,15 @@ def figures(style: plots.PlotStyle) -> dict[str, plt.Figure]:
         "residual, bounded": plots.residual_figure(
             "pt", UNIFORM, residual_stats(UNIFORM), RELATIVE, style, bound=BOUND, uniform=True
         ),
+        "residual, NanoAOD's 10-bit bound": plots.residual_figure(
+            "pt",
+            UNIFORM / 2,
+            residual_stats(UNIFORM / 2),
+            RELATIVE,
+            style,
+            bound=Tolerance(2**-11, relative=True),
+            uniform=True,
+        ),
         "residual, latent": plots.residual_figure(
             "Jet_mass", LATENT, residual_stats(LATENT), RELATIVE, style
         ),

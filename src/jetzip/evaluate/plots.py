@@ -134,6 +134,13 @@ def residual_label(name: str, kind: str) -> str:
     return f"{name}' - {name}"
 
 
+def bound_text(tolerance: Tolerance) -> str:
+    """A tolerance to three significant digits for a legend: `0.0488 %` or `0.001`."""
+    if tolerance.relative:
+        return f"{100 * tolerance.value:.3g} %"
+    return f"{tolerance.value:.3g}"
+
+
 def safe_name(column: str) -> str:
     """A file-name-safe version of a column name."""
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in column)
@@ -347,9 +354,9 @@ def distribution_figure(
             comparison_ylim=(-pull_limit, pull_limit),
             xlabel=label,
         )
-        for ax in (ratio, pull):
-            ax.yaxis.set_major_locator(MaxNLocator(3, symmetric=True))
-        ratio.set_yticks([1 - half / 2, 1, 1 + half / 2])
+        # Round ticks, none at the panels' edges where their labels would meet.
+        ratio.yaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10], prune="both"))
+        pull.yaxis.set_major_locator(MaxNLocator(3, symmetric=True, prune="both"))
         compact_ticks(ratio.yaxis)
         if log_x:
             _log_x(pull, edges[-1])
@@ -398,9 +405,10 @@ def residual_figure(
                 color="tab:green",
                 alpha=0.15,
                 lw=0,
-                label=f"tolerance ±{bound.to_text()}",
+                label="tolerance",
             )
-            lines.insert(1, f"max |r| / bound {stats['max_abs'] / bound.value:.3f}")
+            lines.insert(0, f"bound ±{bound_text(bound)}")
+            lines.insert(2, f"max |r| / bound {stats['max_abs'] / bound.value:.3f}")
             if uniform:
                 lines += [f"RMS / bound {stats['rms'] / bound.value:.3f}", "(0.577 if uniform)"]
         mplhep.histplot(h, ax=ax, histtype="fill", color="tab:blue", alpha=0.6, label="residual")

@@ -205,10 +205,10 @@ def plot_tasks(
     lossy = lossy_columns(metrics)
     shown = lossy if all_plots else lossy[:columns]
     tasks: list[PlotTask] = []
-    width = plots.WIDE_CSS_WIDTH
 
-    def add(heading: str, name: str, build: Callable[[], Any], wide: bool = False) -> None:
-        tasks.append((heading, prefix + name, build, width if wide else plots.FIGURE_CSS_WIDTH))
+    def add(heading: str, name: str, build: Callable[[], Any], wide: int = 0) -> None:
+        """`wide`: the figure's width on the page in CSS pixels, if not the normal one."""
+        tasks.append((heading, prefix + name, build, wide or plots.FIGURE_CSS_WIDTH))
 
     compression = metrics.get("compression") or {}
     if compression.get("baselines"):
@@ -266,8 +266,8 @@ def plot_tasks(
             style,
             [bounds[n].value if n in bounds else None for n in corner],
         )
-        # About 240 px per pair-plot row: two columns fit the normal width.
-        add(HEADINGS[3], "residual_corner", draw, wide=len(corner) > 2)
+        # About 270 px per pair-plot column: two fit the normal width.
+        add(HEADINGS[3], "residual_corner", draw, wide=min(plots.WIDE_CSS_WIDTH, 270 * len(corner)))
     variables = (*plots.PROFILE_VARIABLES, "m", "mass") if all_plots else plots.PROFILE_VARIABLES
     for b in plots.profile_columns(metrics["columns"], variables) if shown else []:
         draw = partial(
@@ -281,7 +281,12 @@ def plot_tasks(
             style,
             bounds,
         )
-        add(HEADINGS[4], f"profile_vs_{plots.safe_name(b)}", draw, wide=len(shown) > 1)
+        add(
+            HEADINGS[4],
+            f"profile_vs_{plots.safe_name(b)}",
+            draw,
+            wide=plots.WIDE_CSS_WIDTH if len(shown) > 1 else 0,
+        )
     if model is not None:
         for name, draw in _model_plots(model, original, model_dir, style):
             add(HEADINGS[5], name, draw)
@@ -528,6 +533,13 @@ def _section_html(section: Section, report_dir: Path, level: int) -> str:
         parts.append(
             f'<p class="note">Not plotted, reproduced exactly ({len(exact)}): '
             f"{html.escape(', '.join(exact))}.</p>"
+        )
+    drawn = sum(1 for heading, _ in section.plots if heading == HEADINGS[1])
+    lossy = lossy_columns(metrics)
+    if 0 < drawn < len(lossy):
+        parts.append(
+            f'<p class="note">Also lossy, in the tables but not plotted (--all-plots draws '
+            f"them): {html.escape(', '.join(lossy[drawn:]))}.</p>"
         )
     parts.append(_figures(section, HEADINGS[1], report_dir))
     parts.append(f"<h2>{HEADINGS[2]}</h2>" + _residual_table(metrics))
