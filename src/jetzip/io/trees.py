@@ -299,11 +299,6 @@ def read_leaves(found: TreeLeaves, leaves: Sequence[Leaf], start: int, stop: int
     return out
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
 def _readable_sample(found: TreeLeaves, leaves: list[Leaf], stop: int) -> tuple[list, dict]:
     """Events [0, stop) of every leaf (the first chunk; it also decides which jagged branches
     share a structure); leaves uproot fails to read become unsupported."""
@@ -317,7 +312,8 @@ def _readable_sample(found: TreeLeaves, leaves: list[Leaf], stop: int) -> tuple[
             sample.update(read_leaves(found, [leaf], 0, stop))
             good.append(leaf)
         except Exception as exc:  # any failure means "cannot be read"
-            found.unsupported[leaf.name] = f"uproot cannot read it ({_first_line(exc)})"
+            first_line = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+            found.unsupported[leaf.name] = f"uproot cannot read it ({first_line})"
     found.leaves = [leaf for leaf in found.leaves if leaf.name not in found.unsupported]
     return good, sample
 
@@ -405,17 +401,13 @@ def _dtype_name(form: Any) -> str:
     return inner.primitive if isinstance(inner, ak.forms.NumpyForm) else "string"
 
 
-def _type_string(form: Any) -> str:
-    return str(form.type)
-
-
 def _info(path: Path, found: TreeLeaves, leaves: list[Leaf], sample: dict | None) -> TreeInfo:
     names = [leaf.name for leaf in leaves]
     collections = group_collections(names, _structures(leaves, sample))
     member_of = {m: c for c, members in collections.items() for m in members}
     branches = {
         leaf.name: {
-            "type": _type_string(leaf.form),
+            "type": str(leaf.form.type),
             "dtype": _dtype_name(leaf.form),
             "counts": leaf.counts,
             "unit": _unit(leaf.name, member_of.get(leaf.name)),
