@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import uproot
 
+from jetzip.cli.main import main
 from jetzip.errors import InputError, OptionError
 from jetzip.events import (
     EventChunk,
@@ -302,3 +303,13 @@ def test_describe_source_lists_collections_and_the_pick(root_dir):
     delphes = describe_source(root_dir / "uproot-issue513.root")
     assert (delphes["pick"]["prefix"], delphes["pick"]["others"]) == ("Jet.", ["GenJet"])
     assert "Jet.FracPt[5]" in delphes["trees"][0]["unsupported"]
+
+
+def test_info_on_a_root_file_prints_trees_collections_and_the_pick(root_dir, capsys):
+    assert main(["info", str(root_dir / "uproot-issue513.root")]) == 0
+    out = capsys.readouterr().out
+    assert "  Delphes (TTree, 10 entries," in out
+    assert "Jet (60 objects, 52 branches)" in out and "GenJet (66 objects" in out
+    assert "--skip-unsupported): " in out
+    assert "jets:     Delphes / Jet.* (the standard jet collection" in out
+    assert "others: GenJet" in out
