@@ -167,6 +167,16 @@ def speed(test: Table, model_dir: Path, rows: int, work: Path) -> dict[str, Any]
     return out
 
 
+def print_speed(fast: dict[str, Any]) -> None:
+    for label in ("bounded", "with_model"):
+        print(
+            f"  speed {label:<10} compress "
+            f"{fast[label]['compress_jets_per_s'] / 1e6:.3f} M jets/s, decompress "
+            f"{fast[label]['decompress_jets_per_s'] / 1e6:.3f} M jets/s "
+            f"({fast['rows']:,} jets, {fast['columns']} columns, 2 threads)"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, help="Pythia jets to train on (jetzip generate)")
@@ -177,12 +187,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--speed-rows", type=int, default=1_000_000)
     parser.add_argument("--only", help="measure only this data set (pythia_15, darkmachines, ...)")
+    parser.add_argument(
+        "--speed-only", action="store_true", help="only the speed run (needs --model, --test)"
+    )
     parser.add_argument("-o", "--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"environment": describe_environment(), "data_sets": {}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for name, train, test in data_sets(args.train, args.test):
+        if args.speed_only:
+            from jetzip.io import read_table
+
+            results["speed"] = speed(read_table(args.test), args.model, args.speed_rows, work)
+            print_speed(results["speed"])
+        for name, train, test in [] if args.speed_only else data_sets(args.train, args.test):
             if args.only and name != args.only:
                 continue
             trained = args.model if name == "pythia_15" else None
@@ -203,14 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{counted['10000000']:6.3f}x {s['violations']:5d}"
                 )
             if name == "pythia_15" and args.speed_rows:
-                results["speed"] = fast = speed(test, work / name, args.speed_rows, work)
-                for label in ("bounded", "with_model"):
-                    print(
-                        f"  speed {label:<10} compress "
-                        f"{fast[label]['compress_jets_per_s'] / 1e6:.3f} M jets/s, decompress "
-                        f"{fast[label]['decompress_jets_per_s'] / 1e6:.3f} M jets/s "
-                        f"({fast['rows']:,} jets, {fast['columns']} columns, 2 threads)"
-                    )
+                results["speed"] = speed(test, work / name, args.speed_rows, work)
+                print_speed(results["speed"])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2))
     print(f"wrote {args.output}")
