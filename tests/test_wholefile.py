@@ -228,3 +228,15 @@ def test_decompress_one_collection_as_a_flat_table(two_chunk_file, tmp_path, cap
     assert not Tolerance(1e-3, True).violations(pt, table["pt"]).any()
     assert main(["decompress", str(path), "-o", str(tmp_path / "x.csv"), "--collection", "Nope"])
     assert "no collection 'Nope'" in capsys.readouterr().err
+
+
+def test_event_parquet_input_compresses_as_a_whole_file(two_chunk_file, tmp_path, capsys):
+    path, _ = two_chunk_file
+    events = tmp_path / "events.parquet"
+    assert main(["decompress", str(path), "-o", str(events)]) == 0
+    jz = tmp_path / "again.jz"
+    assert main(["compress", str(events), "-o", str(jz), "--quiet"]) == 0  # lossless
+    capsys.readouterr()
+    first = ak.concatenate([c.arrays for c in EventsReader(path).iter_chunks()])
+    again = ak.concatenate([c.arrays for c in EventsReader(jz).iter_chunks()])  # a whole file
+    assert_events_close(first, again, {})
