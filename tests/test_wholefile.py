@@ -158,7 +158,7 @@ SUBSETS = {
     ),
     "uproot-issue-123a.root": "AnalysisJetsAuxDyn.*,EventInfoAuxDyn.subEvent*",
     "uproot-issue-798.root": "AnalysisJetsAuxDyn.*,EventInfoAuxDyn.subEvent*",
-    "uproot-issue-951.root": "AnalysisJetsAuxDyn.*,EventInfoAuxDyn.subEvent*",
+    "uproot-issue-951.root": "AnalysisJetsAuxDyn.*,EventInfoAuxDyn.*Number,EventInfoAuxDyn.Gen*",
     "uproot-physlite-rntuple_v1-0-0-0.root": "AnalysisJetsAuxDyn:*,EventInfoAuxDyn:*Number",
     "uproot-mc10events.root": "AK4CHS*,Info*,Muon*",
     "uproot-issue513.root": "Jet*,Event*,GenJet*",
