@@ -162,7 +162,7 @@ def train_entropy_model(
     table: Table,
     columns: Sequence[str] | None = None,
     *,
-    hidden: Sequence[int] = (48, 48),
+    hidden: Sequence[int] = (32,),
     epochs: int = 4,
     batch_size: int = 2048,
     lr: float = 3e-3,
