@@ -247,3 +247,25 @@ def test_same_bytes_under_every_cpu_setting_and_thread_count(
     digest, torch_loaded = next(iter(outputs)).split()
     assert len(digest) == len(hashlib.sha256().hexdigest())
     assert torch_loaded == "False"  # coding never runs a torch kernel
+
+
+def test_cli_train_compress_info_decompress(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from jetzip.cli.main import main
+    from jetzip.io import read_table, write_table
+
+    write_table(_jets(4000, 21), tmp_path / "train.parquet")
+    write_table(_jets(30_000, 22), tmp_path / "other.parquet")
+    em, out = tmp_path / "em", tmp_path / "x.jz"
+    assert main(["train", str(tmp_path / "train.parquet"), "-o", str(em), "--kind", "entropy",
+                 "--epochs", "2", "--no-progress"]) == 0  # fmt: skip
+    assert "trained an entropy model of 6 columns" in capsys.readouterr().err
+    text = ",".join(f"{k}={v}" for k, v in TOLERANCES.items())
+    assert main(["compress", str(tmp_path / "other.parquet"), "-o", str(out), "--model",
+                 str(em), "--tolerance", text]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert "entropy model of" in capsys.readouterr().out
+    assert main(["decompress", str(out), "-o", str(tmp_path / "back.parquet")]) == 0
+    back, original = read_table(tmp_path / "back.parquet"), _jets(30_000, 22)
+    for name, tol in _tolerances(1.0).items():
+        assert not tol.violations(original.columns[name], back.columns[name]).any()
