@@ -253,19 +253,32 @@ def test_cli_train_compress_info_decompress(tmp_path: Path, capsys: pytest.Captu
     from jetzip.cli.main import main
     from jetzip.io import read_table, write_table
 
-    write_table(_jets(4000, 21), tmp_path / "train.parquet")
+    write_table(_jets(6000, 21), tmp_path / "train.parquet")
     write_table(_jets(30_000, 22), tmp_path / "other.parquet")
     em, out = tmp_path / "em", tmp_path / "x.jz"
     assert main(["train", str(tmp_path / "train.parquet"), "-o", str(em), "--kind", "entropy",
-                 "--epochs", "2", "--no-progress"]) == 0  # fmt: skip
+                 "--epochs", "6", "--batch-size", "256", "--lr", "0.01", "--no-progress"]
+                ) == 0  # fmt: skip
     assert "trained an entropy model of 6 columns" in capsys.readouterr().err
     text = ",".join(f"{k}={v}" for k, v in TOLERANCES.items())
     assert main(["compress", str(tmp_path / "other.parquet"), "-o", str(out), "--model",
-                 str(em), "--tolerance", text]) == 0  # fmt: skip
+                 str(em), "--model-ref", "--tolerance", text]) == 0  # fmt: skip
     capsys.readouterr()
     assert main(["info", str(out)]) == 0
-    assert "entropy model of" in capsys.readouterr().out
-    assert main(["decompress", str(out), "-o", str(tmp_path / "back.parquet")]) == 0
+    shown = capsys.readouterr().out
+    assert "entropy model of" in shown and "(conditional x1)" in shown
+    back = str(tmp_path / "back.parquet")
+    assert main(["decompress", str(out), "-o", back, "--model", str(em)]) == 0
     back, original = read_table(tmp_path / "back.parquet"), _jets(30_000, 22)
     for name, tol in _tolerances(1.0).items():
         assert not tol.violations(original.columns[name], back.columns[name]).any()
+
+
+def test_a_model_that_does_not_pay_leaves_the_file_unchanged(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    table = _jets(300, 5)  # too few rows to pay for the embedded model
+    tolerances = _tolerances(1.0)
+    compress_table(table, tmp_path / "plain.jz", tolerances=tolerances)
+    compress_table(table, tmp_path / "with.jz", tolerances=tolerances, model=model_dir)
+    assert (tmp_path / "plain.jz").read_bytes() == (tmp_path / "with.jz").read_bytes()

@@ -9,6 +9,7 @@ output appears only when complete (`atomic_output`).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -399,9 +400,12 @@ def compress_tables(
         return table.n_rows, chunk, _verify_chunk(chunk, table, plans, model, executor)
 
     with executor, atomic_output(path) as tmp, tmp.open("wb") as stream:
-        writer = ContainerWriter(stream, header, None if model_ref else model_bytes)
-        bar = tqdm(total=None, unit=" rows", disable=not progress, file=sys.stderr, leave=False)
         coded = ordered_map(code, checked_chunks(), thread_count(threads))
+        if model is not None and not autoencoder:
+            coded, header = _without_unused_model(coded, header)
+        embed = not model_ref and header["model"] is not None
+        writer = ContainerWriter(stream, header, model_bytes if embed else None)
+        bar = tqdm(total=None, unit=" rows", disable=not progress, file=sys.stderr, leave=False)
         for chunk_rows, chunk, results in coded:
             needs_model = {"latent_dtype", "entropy_model"} & chunk.description.keys()
             writer.write_chunk(chunk.stored_description(), chunk.parts, bool(needs_model))
@@ -422,6 +426,18 @@ def compress_tables(
     return describe_file(path)
 
 
+def _without_unused_model(
+    coded: Iterator[_Coded], header: dict[str, Any]
+) -> tuple[Iterator[_Coded], dict[str, Any]]:
+    """A one-chunk file whose chunk does not use the entropy model names no model: it is then
+    byte for byte the file written without one. (Longer files keep the header entry, written
+    before their later chunks are coded.)"""
+    ahead = list(itertools.islice(coded, 2))
+    if len(ahead) == 1 and "entropy_model" not in ahead[0][1].description:
+        header = dict(header, model=None)
+    return itertools.chain(ahead, coded), header
+
+
 def _chain(first: Table, rest: Iterator[Table]) -> Iterator[Table]:
     yield first
     yield from rest
@@ -429,6 +445,8 @@ def _chain(first: Table, rest: Iterator[Table]) -> Iterator[Table]:
 
 #: What verification reports of one column of a chunk: name, description, bytes, errors.
 _ColumnResult = tuple[str, dict[str, Any], int, dict[str, Any]]
+#: A coded chunk: its rows, the chunk and its verified column results.
+_Coded = tuple[int, EncodedChunk, list[_ColumnResult]]
 
 
 def _verify_chunk(
