@@ -190,14 +190,14 @@ def write_csv(table: Table, path: Path) -> None:
 # ---------------------------------------------------------------------- Parquet
 def _numpy_column(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """`column.to_numpy(zero_copy_only=False)`, except that numbers without nulls (every jets
-    file) become a view through DLPack: pyarrow's conversion imports pandas (0.2-1 s), which
-    reading Parquet does not otherwise need."""
-    if isinstance(column, pa.ChunkedArray) and column.num_chunks == 1:
-        column = column.chunk(0)
+    file) go through DLPack (a view of one chunk, a copy joining several): pyarrow's conversion
+    imports pandas (0.2-1 s), which reading Parquet does not otherwise need."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
-    if isinstance(column, pa.Array) and numeric and column.null_count == 0:
-        return np.from_dlpack(column)
-    return column.to_numpy(zero_copy_only=False)
+    if not (numeric and chunks and column.null_count == 0):
+        return column.to_numpy(zero_copy_only=False)
+    arrays = [np.from_dlpack(chunk) for chunk in chunks]
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
 def _table_from_arrow(batch: pa.Table | pa.RecordBatch, header: bytes | None) -> Table:
