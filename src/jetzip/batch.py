@@ -633,7 +633,7 @@ def decompress_many(
     Existing outputs are treated as in `compress_many` (`force` redoes every file)."""
     from jetzip.io import FORMATS
 
-    writable = [name for name, f in FORMATS.items() if f.write is not None]
+    writable = [name for name, f in FORMATS.items() if f.writer is not None]
     if format not in writable:
         raise OptionError(f"cannot write {format!r} files; choose from {', '.join(writable)}")
     jobs = plan_jobs(inputs, out_dir, FORMATS[format].extensions[0], root=root)
