@@ -260,6 +260,10 @@ def test_cli_train_compress_info_decompress(tmp_path: Path, capsys: pytest.Captu
                  "--epochs", "6", "--batch-size", "256", "--lr", "0.01", "--no-progress"]
                 ) == 0  # fmt: skip
     assert "trained an entropy model of 6 columns" in capsys.readouterr().err
+    refused = ["train", str(tmp_path / "train.parquet"), "-o", str(tmp_path / "em2"), "--kind",
+               "entropy", "--preset", "AE_3D_200"]  # fmt: skip
+    assert main(refused) != 0
+    assert capsys.readouterr().err.strip().endswith("--kind entropy does not take --preset")
     text = ",".join(f"{k}={v}" for k, v in TOLERANCES.items())
     assert main(["compress", str(tmp_path / "other.parquet"), "-o", str(out), "--model",
                  str(em), "--model-ref", "--tolerance", text]) == 0  # fmt: skip

@@ -267,6 +267,15 @@ def train_command(args: argparse.Namespace) -> int:
     if args.kind == "entropy":
         from jetzip.entropy.training import train_entropy_command
 
+        used = ("columns", "epochs", "seed", "lr", "batch_size")
+        given = [  # options given (the others stay out of the namespace) that it would ignore
+            f"--{k.replace('_', '-')}"
+            for k in vars(args)
+            if k in TrainConfig.__dataclass_fields__ and k not in used
+        ]
+        given += [f"--{k}" for k in ("config", "resume") if getattr(args, k)]
+        if given:
+            raise OptionError(f"--kind entropy does not take {', '.join(given)}")
         print(train_entropy_command(_read(args), args), file=sys.stderr)
         return 0
     out_dir = Path(args.output)
