@@ -262,3 +262,26 @@ def test_the_model_is_shipped_once_and_used_for_every_file(
         use = client.run(model_cache_use).values()
     assert all(misses <= 1 for misses, _ in use)
     assert sum(misses + hits for misses, hits in use) == len(NAMES)
+
+
+def test_batch_evaluate_takes_the_single_file_report_options(
+    inputs: list[Path], tmp_path: Path, scheduler: str
+) -> None:
+    """Options of the single-file report (here --no-baselines) reach every file's report."""
+    good = [str(p) for p in inputs[:3]]
+    compress = ["compress", *good, "-o", str(tmp_path / "jz"), "--scheduler", scheduler]
+    assert main([*compress, "--tolerance", "pt=0.1%"]) == 0
+    (tmp_path / "jz").joinpath("jetzip-compress-summary.json").unlink()
+    found = {}
+    for flags, out in (([], "with"), (["--no-baselines"], "without")):
+        evaluate = [
+            "evaluate",
+            str(tmp_path / "in"),
+            str(tmp_path / "jz"),
+            "-o",
+            str(tmp_path / out),
+        ]
+        main([*evaluate, "--metrics-only", "--scheduler", scheduler, *flags])
+        metrics = json.loads(next((tmp_path / out).rglob("metrics.json")).read_text())
+        found[out] = "baselines" in metrics["compression"]
+    assert found == {"with": True, "without": False}

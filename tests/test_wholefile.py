@@ -215,6 +215,18 @@ def test_bad_whole_file_input_is_one_line_and_nothing_written(
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
+def test_a_damaged_parquet_input_is_one_line(tmp_path, capsys) -> None:
+    """Deciding whether a .parquet input is a whole file reads its schema: a file that is not
+    Parquet ends there in one line, not in pyarrow's traceback."""
+    source = tmp_path / "bad.parquet"
+    source.write_bytes(b"not parquet at all" * 20)
+    out = tmp_path / "x.jz"
+    assert main(["compress", str(source), "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "cannot read" in err and "\n" not in err, err
+    assert not out.exists()
+
+
 def test_decompress_one_collection_as_a_flat_table(two_chunk_file, tmp_path, capsys) -> None:
     path, chunks = two_chunk_file
     original = ak.concatenate([c.arrays for c in chunks])

@@ -388,8 +388,11 @@ def evaluate_task(job: Job, options: Mapping[str, Any], model: bytes | None) -> 
             model_dir=options["model_dir"],
             recovered_within=options["recovered_within"],
             measure_costs=options["measure_costs"],
+            compare_baselines=options["compare_baselines"],
         )
         if options["plots"]:
+            from jetzip.evaluate.plots import PlotStyle
+
             write_report(
                 target,
                 original,
@@ -399,6 +402,8 @@ def evaluate_task(job: Job, options: Mapping[str, Any], model: bytes | None) -> 
                 model_dir=options["model_dir"],
                 command=options["command"],
                 progress=False,
+                style=PlotStyle(*options["style"]),
+                all_plots=options["all_plots"],
             )
         else:
             with atomic_output(target, directory=True) as tmp:
@@ -684,6 +689,9 @@ def evaluate_many(
     recovered_within: float | None = None,
     measure_costs: bool = False,
     plots: bool = True,
+    style: tuple[str, str | None, bool] = ("ATLAS", None, False),
+    all_plots: bool = False,
+    compare_baselines: bool = True,
     read_options: Mapping[str, Any] | None = None,
     command: str | None = None,
 ) -> BatchSummary:
@@ -691,6 +699,8 @@ def evaluate_many(
     name, `.jz` or a table file), writing one report directory per file into `out_dir`
     (only metrics.json without `plots`: drawing is most of the time of a report).
 
+    `style` is the plots' (experiment, status, data) as `jetzip.evaluate.plots.PlotStyle`
+    takes them; `all_plots` and `compare_baselines` as in the single-file report.
     `measure_costs` is off by default: timings taken while other files run in parallel say
     little about the model. With `model` given as MODEL_DIR, the reports show its loss curves.
     """
@@ -722,6 +732,9 @@ def evaluate_many(
         "model_dir": model_dir,
         "command": command,
         "plots": plots,
+        "style": tuple(style),
+        "all_plots": all_plots,
+        "compare_baselines": compare_baselines,
     }
     return run_batch(
         "evaluate",

@@ -117,6 +117,9 @@ def evaluate_batch(args: argparse.Namespace, read_options: dict[str, object]) ->
         recovered_within=args.recovered_within,
         measure_costs=False,  # timings taken beside other busy workers would mislead
         plots=not args.metrics_only,
+        style=(args.style, args.status, args.data),
+        all_plots=args.all_plots,
+        compare_baselines=not args.no_baselines,
         read_options=read_options,
         command=shlex.join(["jetzip", *sys.argv[1:]]),
     )

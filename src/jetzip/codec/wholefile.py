@@ -480,7 +480,10 @@ def is_whole_file_source(path: str | os.PathLike[str]) -> bool:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pq.read_schema(path)
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"cannot read {path} as parquet: {exc}") from None
     return any(pa.types.is_list(f.type) or pa.types.is_large_list(f.type) for f in schema)
 
 
