@@ -5,6 +5,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from jetzip.errors import InputError, OptionError
@@ -167,8 +168,11 @@ def test_empty_table_and_wrong_options(tmp_path, jets):
     (tmp_path / "empty.csv").write_text("pt,eta\n")
     with pytest.raises(InputError, match="empty"):
         read_table(tmp_path / "empty.csv")
-    with pytest.raises(InputError, match="empty"):
-        write_table(jets.take(np.zeros(jets.n_rows, bool)), tmp_path / "e.parquet")
+    write_table(
+        jets.take(np.zeros(jets.n_rows, bool)), tmp_path / "e.parquet"
+    )  # a valid empty file
+    empty = pq.read_table(tmp_path / "e.parquet")
+    assert empty.num_rows == 0 and empty.column_names[-len(jets.names) :] == jets.names
     write_table(jets, tmp_path / "j.parquet")
     with pytest.raises(OptionError, match="tree does not apply to parquet"):
         read_table(tmp_path / "j.parquet", tree="Events")

@@ -258,8 +258,8 @@ def write_table(
     specific, generic = _split_options(fmt, fmt.write, options)
     if generic:
         raise OptionError(f"option {', '.join(generic)} applies to reading, not writing")
-    if not table.columns or table.n_rows == 0:
-        raise InputError("nothing to write: the table is empty")
+    if not table.columns:
+        raise InputError("nothing to write: the table has no columns")
     with atomic_output(path) as tmp:
         fmt.write(table, tmp, **specific)
 

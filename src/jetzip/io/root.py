@@ -357,13 +357,15 @@ def write_root(table: Table, path: Path, *, tree: str | None = None) -> None:
         else:
             ids, counts = _event_runs(table.event)
             n_events = int(table.meta.get("n_events") or 0)
-            dense = (
+            dense = not ids.size or (  # no rows: n_events empty entries
                 ids[0] >= 0 and np.all(np.diff(ids) > 0) and ids[-1] < max(n_events, 2 * len(ids))
             )
             record, fields = _record_names(table)
             branches = {}
             if dense:
-                counts = np.bincount(table.event, minlength=max(n_events, ids[-1] + 1))
+                counts = np.bincount(
+                    table.event, minlength=max(n_events, ids[-1] + 1 if ids.size else 0)
+                )
             else:
                 branches[EVENT_BRANCH] = ids
                 meta["event_branch"] = EVENT_BRANCH
