@@ -5,15 +5,20 @@
 failures and the error statistics, without column-sized temporary arrays. exp and log are
 `exactmath`'s, compiled operation for operation (+ - * / and bit operations, no FMA
 contraction), so neither the codes nor the decoded values depend on the CPU, and they equal
-the numpy twin in `quantize` bit for bit. Imported lazily (numba costs about half a second to
-import, and its first call here about a second and a half).
+the numpy twin in `quantize` bit for bit. Imported lazily (numba costs about 0.1-0.2 s to
+import, and loading the cached kernels on their first call 0.3-0.5 s; see `own_types_only`).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import entrypoints
 from numba.extending import intrinsic
 
 from jetzip.codec import exactmath as em
@@ -23,6 +28,35 @@ _TINY = np.finfo(np.float64).tiny
 _INT32_LIMIT = 2.0**31
 #: Rows per block of `quantise_column` (its scratch arrays stay in the L1 cache).
 BLOCK = 512
+_calls_lock = threading.Lock()
+_calls_in_flight = 0
+_extensions_held_back = False
+
+
+@contextmanager
+def own_types_only() -> Iterator[None]:
+    """Call the kernels without numba loading other packages' extensions first.
+
+    A first call of a kernel signature runs numba's `numba_extensions` entry points (vector's
+    registers sympy-backed types, awkward's its arrays): about 0.7 s, for types these kernels
+    never use. numba has no setting for this; its once-only flag
+    `numba.core.entrypoints._already_initialized` is held set while calls are in flight (and
+    put back afterwards, so a later user of awkward or vector in the process still gets its
+    extensions on its own first compilation)."""
+    global _calls_in_flight, _extensions_held_back
+    with _calls_lock:
+        if _calls_in_flight == 0 and not getattr(entrypoints, "_already_initialized", True):
+            entrypoints._already_initialized = True
+            _extensions_held_back = True
+        _calls_in_flight += 1
+    try:
+        yield
+    finally:
+        with _calls_lock:
+            _calls_in_flight -= 1
+            if _calls_in_flight == 0 and _extensions_held_back:
+                entrypoints._already_initialized = False
+                _extensions_held_back = False
 
 
 @intrinsic

@@ -103,10 +103,11 @@ def quantise(
     failed = np.empty(n, dtype=np.int64)  # only the pages of the rows written are touched
     for code_dtype in (np.int32, np.int64):  # int32 unless a code needs more (rare)
         codes = np.empty(n, dtype=code_dtype)
-        n_failed, max_abs, max_rel, too_wide = kernels.quantise_column(
-            values, prediction, has_prediction, tolerance.relative, step,
-            float(tolerance.value), codes, restored, negative, failed,
-        )  # fmt: skip
+        with kernels.own_types_only():
+            n_failed, max_abs, max_rel, too_wide = kernels.quantise_column(
+                values, prediction, has_prediction, tolerance.relative, step,
+                float(tolerance.value), codes, restored, negative, failed,
+            )  # fmt: skip
         if not too_wide:
             break
     exception_rows = failed[:n_failed].copy()
@@ -165,11 +166,12 @@ def reconstruct(
     if _uses_compiled(codes.size):
         from jetzip.codec import kernels
 
-        kernels.reconstruct_column(
-            np.ascontiguousarray(codes), _contiguous(negative, codes.size), negative is not None,
-            _contiguous(prediction, codes.size), prediction is not None, tolerance.relative,
-            step, values,
-        )  # fmt: skip
+        with kernels.own_types_only():
+            kernels.reconstruct_column(
+                np.ascontiguousarray(codes), _contiguous(negative, codes.size),
+                negative is not None, _contiguous(prediction, codes.size),
+                prediction is not None, tolerance.relative, step, values,
+            )  # fmt: skip
     else:
         for block in _blocks(codes.size):
             offset = 0.0 if prediction is None else _offsets(prediction[block], tolerance)
