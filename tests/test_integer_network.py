@@ -26,6 +26,21 @@ def test_layer_matches_hand_computation() -> None:
     assert identity(np.array([[7.0, 4.0]])).tolist() == [[4.0, -5.0]]  # clipped to -5
 
 
+def test_layer_is_exact_near_the_2_53_bound() -> None:
+    """Sums just below 2**53, odd shifts, inputs at their limits: the pre-scaled float64 layer
+    equals floor((W x + b) / 2**shift) computed with Python integers."""
+    rng = np.random.default_rng(3)
+    limit = 2**24
+    weight = rng.integers(-(2**22), 2**22, size=(16, 60))
+    bias = rng.integers(-(2**40), 2**40, size=16)
+    layer = IntegerLinear(weight, bias, shift=13, limit=2**45, activation="identity")
+    assert layer.largest_sum(limit) < 2**53
+    x = rng.choice([-limit, limit, -limit + 1, limit - 1, 0, 12345], size=(300, 60))
+    exact = (x.astype(object) @ weight.T.astype(object) + bias.astype(object)) // 2**13
+    expected = np.clip(exact.astype(np.int64), -(2**45), 2**45)
+    assert np.array_equal(layer(x.astype(np.float64)).astype(np.int64), expected)
+
+
 def test_from_float_follows_the_float_network() -> None:
     rng = np.random.default_rng(0)
     w1, b1 = rng.normal(size=(16, 3)), rng.normal(size=16)

@@ -19,6 +19,7 @@ tanh or sigmoid tabulated once when the float network is converted, stored as in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from threadpoolctl import ThreadpoolController
 #: Every partial sum stays below this, so float64 holds it exactly.
 EXACT_LIMIT = 2**53
 #: Rows per pass through the layers: the activations of a block stay in the CPU cache.
-BLOCK_ROWS = 16_384
+BLOCK_ROWS = 2048
 _BLAS: ThreadpoolController | None = None
 
 
@@ -106,16 +107,29 @@ class IntegerLinear:
         return max(int(r) * input_limit + abs(int(b)) for r, b in zip(rows, self.bias, strict=True))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        total = x @ self.weight.T.astype(np.float64)
-        total += self.bias.astype(np.float64)
-        total *= 2.0**-self.shift
+        """The layer on float64 integers x (n, in): one BLAS product and three in-place passes.
+
+        The weights and bias are pre-scaled by 2**-shift: a power-of-two scaling of integers
+        whose every partial sum is below 2**53 keeps each partial sum exact (same significand),
+        so the floor is floor((W x + b) / 2**shift) bit for bit, and ReLU is folded into the
+        clip's lower end."""
+        weight, bias = self._scaled
+        total = x @ weight
+        total += bias
         np.floor(total, out=total)
-        np.clip(total, -self.limit, self.limit, out=total)
         if isinstance(self.activation, LookupActivation):
+            np.clip(total, -self.limit, self.limit, out=total)
             return self.activation(total)
-        if self.activation == "relu":
-            np.maximum(total, 0.0, out=total)
+        low = 0.0 if self.activation == "relu" else -float(self.limit)
+        np.clip(total, low, float(self.limit), out=total)
         return total
+
+    @functools.cached_property
+    def _scaled(self) -> tuple[np.ndarray, np.ndarray]:
+        """W.T and b times 2**-shift in float64 (exact: powers of two), built once."""
+        scale = 2.0**-self.shift
+        weight = np.ascontiguousarray(self.weight.T.astype(np.float64) * scale)
+        return weight, self.bias.astype(np.float64) * scale
 
 
 class IntegerMLP:
@@ -156,7 +170,8 @@ class IntegerMLP:
         with _one_blas_thread():
             for start in range(0, x.shape[0], BLOCK_ROWS):
                 block = x[start : start + BLOCK_ROWS]
-                values = np.clip(block, -self.input_limit, self.input_limit).astype(np.float64)
+                values = np.clip(block, -self.input_limit, self.input_limit)
+                values = values.astype(np.float64, copy=False)
                 for layer in self.layers:
                     values = layer(values)
                 out[start : start + BLOCK_ROWS] = values
