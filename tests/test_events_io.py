@@ -313,3 +313,21 @@ def test_info_on_a_root_file_prints_trees_collections_and_the_pick(root_dir, cap
     assert "--skip-unsupported): " in out
     assert "jets:     Delphes / Jet.* (the standard jet collection" in out
     assert "others: GenJet" in out
+
+
+def test_units_jetzip_recorded_in_a_root_file_beat_the_collections_usual_unit(tmp_path) -> None:
+    """A `Jet` collection is usually NanoAOD's (GeV), but a file jetzip wrote from a table in
+    MeV says so, and the whole-file reader keeps that."""
+    from jetzip.io import write_table
+    from jetzip.table import Table
+
+    table = Table(
+        {"pt": np.array([25e3, 40e3, 31e3], np.float32), "eta": np.zeros(3, np.float32)},
+        event=np.array([0, 0, 2]),
+        units={"pt": "MeV", "eta": ""},
+        meta={"n_events": 3},
+    )
+    write_table(table, tmp_path / "jets.root")
+    info = read_events(tmp_path / "jets.root").info
+    assert info.branches["Jet_pt"]["unit"] == "MeV"
+    assert info.branches["Jet_eta"]["unit"] == ""

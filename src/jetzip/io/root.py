@@ -24,7 +24,7 @@ import uproot
 
 from jetzip.errors import InputError
 from jetzip.io import trees
-from jetzip.io.frames import HEADER_KEY, decode_header, encode_header, restore_meta
+from jetzip.io.frames import HEADER_KEY, encode_header, restore_meta
 from jetzip.io.names import ENERGY_COLUMNS, canonical_name
 from jetzip.table import Table
 
@@ -131,13 +131,6 @@ def _choose_tree(
     return found, pick.prefix, info.branches[first]["type"].startswith("var")
 
 
-def _stored_header(file: Any) -> tuple[dict[str, str], dict[str, Any]]:
-    """Units and meta that jetzip wrote into the file, if it did."""
-    if file.classnames(cycle=False).get(HEADER_KEY) != "TObjString":
-        return {}, {}
-    return decode_header(str(file[HEADER_KEY]))
-
-
 def _layout(
     file: Any,
     tree: str | None,
@@ -145,7 +138,7 @@ def _layout(
     branches: Sequence[str] | None,
 ) -> Layout:
     """Decide tree, collection and branches: everything about a read except reading."""
-    units, header_meta = _stored_header(file)
+    units, header_meta = trees.table_header(file)
     if tree is None and collection is None:  # a file jetzip wrote says where its table is
         tree, collection = header_meta.get("tree"), header_meta.get("collection")
     found, prefix, jagged = _choose_tree(file, tree, collection)

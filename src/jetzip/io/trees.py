@@ -33,6 +33,7 @@ import uproot
 from jetzip.errors import InputError
 from jetzip.events import EventChunk, TreeInfo, select_branches
 from jetzip.io.collections import JetPick, group_collections, pick_jets, split_name
+from jetzip.io.frames import HEADER_KEY, decode_header
 from jetzip.io.names import ANGLE_COLUMNS, ENERGY_COLUMNS, canonical_name
 
 TREE_CLASSES = {"TTree": "TTree", "ROOT::RNTuple": "RNTuple"}
@@ -251,6 +252,23 @@ def _stored_header(file: Any) -> dict[str, Any]:
         raise InputError(f"the file's jetzip event header is damaged ({exc})") from None
 
 
+def table_header(directory: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    """Units and meta that jetzip wrote into a ROOT file it wrote from a table, if it did."""
+    if directory.classnames(cycle=False).get(HEADER_KEY) != "TObjString":
+        return {}, {}
+    return decode_header(str(directory[HEADER_KEY]))
+
+
+def _recorded_units(found: TreeLeaves) -> dict[str, str]:
+    """Branch -> unit as jetzip recorded them when it wrote this tree from a table (the
+    collection's usual unit would be a guess: jetzip's own jets are in MeV, NanoAOD's in GeV)."""
+    units, meta = table_header(found.handle.file.root_directory)
+    if meta.get("tree") != found.name:
+        return {}
+    branches = meta.get("branches") or {}
+    return {str(branches.get(column, column)): unit for column, unit in units.items()}
+
+
 def tree_leaves(
     file: Any, name: str, kind: str, patterns: Sequence[str] | None = None
 ) -> TreeLeaves:
@@ -405,12 +423,13 @@ def _info(path: Path, found: TreeLeaves, leaves: list[Leaf], sample: dict | None
     names = [leaf.name for leaf in leaves]
     collections = group_collections(names, _structures(leaves, sample))
     member_of = {m: c for c, members in collections.items() for m in members}
+    recorded = _recorded_units(found)
     branches = {
         leaf.name: {
             "type": str(leaf.form.type),
             "dtype": _dtype_name(leaf.form),
             "counts": leaf.counts,
-            "unit": _unit(leaf.name, member_of.get(leaf.name)),
+            "unit": recorded.get(leaf.name, _unit(leaf.name, member_of.get(leaf.name))),
             "collection": member_of.get(leaf.name),
         }
         for leaf in leaves
