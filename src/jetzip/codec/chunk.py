@@ -237,6 +237,20 @@ def _decode_quantised(
     codes: np.ndarray | None = None,
 ) -> np.ndarray:
     """A quantised column; `codes` when already decoded (by an entropy model)."""
+    column = _quantised_streams(plan, desc, parts, n, codes)
+    assert plan.tolerance is not None
+    grid = desc.get("grid")  # absent in files written before it was recorded
+    return dequantise(column, plan.tolerance, np.dtype(plan.dtype), prediction, grid)
+
+
+def _quantised_streams(
+    plan: ColumnPlan,
+    desc: dict[str, Any],
+    parts: dict[str, bytes],
+    n: int,
+    codes: np.ndarray | None = None,
+) -> QuantisedColumn:
+    """A quantised column's integer streams as stored: codes, signs and exceptions."""
     name = plan.name
     if codes is None:
         codes = decode_ints(_part(parts, f"{name}:codes"), n)
@@ -246,10 +260,46 @@ def _decode_quantised(
         packed = zstd_exact(_part(parts, f"{name}:negative"), size, f"the signs of {name!r}")
         negative = np.unpackbits(np.frombuffer(packed, dtype=np.uint8), count=n).astype(bool)
     rows, values = _exceptions(plan, desc, parts, n)
-    column = QuantisedColumn(codes, negative, rows, values)
-    assert plan.tolerance is not None
-    grid = desc.get("grid")  # absent in files written before it was recorded
-    return dequantise(column, plan.tolerance, np.dtype(plan.dtype), prediction, grid)
+    return QuantisedColumn(codes, negative, rows, values)
+
+
+def _check_streams(
+    plan: ColumnPlan,
+    desc: dict[str, Any],
+    parts: list[tuple[str, bytes]],
+    column: QuantisedColumn,
+    coder: Any = None,
+    context: dict[str, np.ndarray] | None = None,
+) -> None:
+    """Decode a column's coded streams as decompression will and require exactly the codes,
+    signs and exceptions quantisation checked (docs/codec.md, "Verification"): with the same
+    prediction, decoding's grid function then gives back the checked values bit for bit."""
+    n = column.codes.size
+    stored = dict(parts)
+    codes = None
+    if desc["predictor"] == CONDITIONAL:
+        codes = decode_column(coder, plan.name, stored[f"{plan.name}:codes"], context, n,
+                              plan.tolerance)  # fmt: skip
+    decoded = _quantised_streams(plan, desc, stored, n, codes)
+    same_signs = (decoded.negative is None) == (column.negative is None) and (
+        column.negative is None or np.array_equal(decoded.negative, column.negative)
+    )
+    if not (
+        same_signs
+        and np.array_equal(decoded.codes, column.codes)
+        and np.array_equal(decoded.exception_rows, column.exception_rows)
+        and same_bits(decoded.exception_values, column.exception_values)
+    ):
+        raise AssertionError(
+            f"column {plan.name!r} does not decode to the codes checked against its tolerance"
+        )
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Identical arrays, bit for bit (NaN payloads and the sign of zero included)."""
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    return bool(np.array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}")))
 
 
 def _exceptions(
@@ -564,6 +614,7 @@ def _encode_bounded_columns(
             raise
         published.set_result(column.restored)
         desc, parts = _encode_with(plan, predictor, column, coder, context)
+        _check_streams(plan, desc, parts, column, coder, context)
         desc["entropy_bits"] = empirical_entropy_bits(column.codes)
         desc["coded_bits"] = 8 * len(parts[0][1])
         desc["max_abs_error"] = column.max_abs_error
@@ -772,6 +823,7 @@ def decode_chunk(
     model: Model | None,
     executor: Executor | None = None,
     decoded_latent: tuple[np.ndarray, np.ndarray] | None = None,
+    known: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """Inverse of `encode_chunk`: the chunk's columns (in plan order) and event index.
 
@@ -780,8 +832,11 @@ def decode_chunk(
     so a hostile chunk costs no more memory than the output it really decodes to.
     `decoded_latent` (compression's verification): a latent and the model's output for it,
     used instead of running the network again when the stored latent decodes to exactly that
-    latent (the network is deterministic, so its output would be the same)."""
+    latent (the network is deterministic, so its output would be the same). `known`
+    (compression's verification): bounded columns whose streams `encode_chunk` already decoded
+    and compared, given back as they are instead of reconstructed again."""
     executor = executor or InlineExecutor()
+    known = known or {}
     coder, model = (model, None) if is_entropy_model(model) else (None, model)
     if "entropy_model" not in description:
         coder = None  # (a chunk coded without it follows the plain coding order)
@@ -806,6 +861,8 @@ def decode_chunk(
     def decode(
         plan: ColumnPlan, desc: dict[str, Any], inputs: dict[str, Future[np.ndarray]]
     ) -> np.ndarray:
+        if plan.name in known:
+            return known[plan.name]
         restored = {c: future.result() for c, future in inputs.items()}
         return _decode_column(plan, desc, parts, n, restored, prediction, coder)
 
