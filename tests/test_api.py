@@ -114,3 +114,19 @@ def test_open_reads_flat_jets_files(tmp_path) -> None:
     assert f.keys() == ["pt", "n"] and f.num_entries == 1000 and f.collections == {}
     np.testing.assert_array_equal(f.arrays(library="np")["pt"], table["pt"])
     assert ak.to_list(f.arrays("n", entry_start=10, entry_stop=13).n) == [10, 11, 12]
+
+
+def test_a_collection_with_energy_and_mass_is_a_plain_record(tmp_path) -> None:
+    """vector takes one time-like coordinate; jetzip's own jets carry both E and m, so their
+    collection is a plain record rather than an error."""
+    from jetzip.io import write_table
+    from jetzip.table import Table
+
+    rng = np.random.default_rng(1)
+    columns = {c: rng.uniform(1, 2, 6).astype(np.float32) for c in ("pt", "eta", "phi", "m", "E")}
+    write_table(Table(columns, event=np.array([0, 0, 1, 2, 2, 2])), tmp_path / "jets.root")
+    jetzip.compress(tmp_path / "jets.root", tmp_path / "jets.jz")
+    jets = jetzip.open(tmp_path / "jets.jz").arrays(filter_name="Jet_*").Jet
+    assert ak.fields(jets) == ["pt", "eta", "phi", "m", "E"]
+    assert ak.to_list(ak.num(jets.pt)) == [2, 1, 3]
+    assert "Momentum4D" not in str(jets.type)  # a named record would show its name

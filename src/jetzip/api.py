@@ -30,6 +30,9 @@ from jetzip.errors import InputError, OptionError
 LIBRARIES = ("ak", "np", "pd")
 #: Field names (after the collection prefix) that make a record a vector Momentum4D.
 _MOMENTUM4D = (("pt", "eta", "phi", "mass"), ("pt", "eta", "phi", "m"), ("pt", "eta", "phi", "e"))
+#: vector's names of its time-like coordinate: an energy or a mass, never both in one record.
+_ENERGY_FIELDS = frozenset({"E", "e", "energy", "t"})
+_MASS_FIELDS = frozenset({"m", "M", "mass", "tau"})
 
 
 def _names(
@@ -54,9 +57,13 @@ def _names(
 
 
 def _with_vector(record: ak.Array) -> ak.Array:
-    """The record as vector's Momentum4D when vector is installed and it has the fields."""
+    """The record as vector's Momentum4D when vector is installed and it has the fields. vector
+    takes one time-like coordinate: a collection with both an energy and a mass (jetzip's own
+    jets) stays a plain record."""
     fields = set(ak.fields(record))
     if not any(set(f) <= fields for f in _MOMENTUM4D):
+        return record
+    if fields & _ENERGY_FIELDS and fields & _MASS_FIELDS:
         return record
     try:
         import vector
