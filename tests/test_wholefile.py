@@ -6,6 +6,7 @@ bounded floats within their rule."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import awkward as ak
@@ -15,9 +16,11 @@ import uproot
 
 from conftest import ROOT_DIR, require_shared
 from jetzip.cli.main import main
+from jetzip.codec import wholefile
 from jetzip.codec.policy import parse_policy
 from jetzip.codec.tolerance import Tolerance
 from jetzip.codec.wholefile import EventsReader, compress_events, describe_events
+from jetzip.errors import CorruptFileError
 from jetzip.events import EventChunk, TreeInfo, read_events
 from jetzip.io import read_table
 
@@ -252,3 +255,75 @@ def test_event_parquet_input_compresses_as_a_whole_file(two_chunk_file, tmp_path
     first = ak.concatenate([c.arrays for c in EventsReader(path).iter_chunks()])
     again = ak.concatenate([c.arrays for c in EventsReader(jz).iter_chunks()])  # a whole file
     assert_events_close(first, again, {})
+
+
+# ---------------------------------------------------------------------- seeking
+class CountingReader(io.BufferedReader):
+    """A file whose reads add up the bytes they return."""
+
+    total = 0
+
+    def read(self, n: int | None = -1) -> bytes:
+        data = super().read(n)
+        CountingReader.total += len(data)
+        return data
+
+
+def bytes_read(monkeypatch, path: Path, read) -> tuple[int, object]:
+    """The bytes of `path` that `read()` takes from disk, through real .jz readers."""
+    real = wholefile.open_reader
+    monkeypatch.setattr(
+        wholefile, "open_reader", lambda source: real(CountingReader(io.FileIO(source)))
+    )
+    CountingReader.total = 0
+    result = read()
+    monkeypatch.setattr(wholefile, "open_reader", real)
+    return CountingReader.total, result
+
+
+def sections_of(path: Path) -> list[tuple[tuple[int, int], int, set[str]]]:
+    """Each section's events, bytes and column ids, from the file's own footer."""
+    footer = EventsReader(path).footer
+    index = wholefile._unpack_json(footer["index"])
+    events = [(c["start"], c["stop"], g) for c in index["event_chunks"] for g in c["sections"]]
+    return [
+        ((a, b), entry["bytes"], set(index["groups"][g]))
+        for (a, b, g), entry in zip(events, footer["chunk_index"], strict=True)
+    ]
+
+
+def test_a_late_range_of_one_branch_reads_only_its_sections(two_chunk_file, monkeypatch):
+    path, _ = two_chunk_file
+    reader = EventsReader(path)
+    everything, full = bytes_read(monkeypatch, path, lambda: list(reader.iter_chunks()))
+    assert everything >= path.stat().st_size  # the whole file, checked in order
+    late, parts = bytes_read(
+        monkeypatch, path, lambda: list(reader.iter_chunks(["Jet_pt"], 300, 557))
+    )
+    # Jet_pt's data and its counts (stored once, as nJet's) of the second chunk, plus the
+    # header, footer and trailer: never a section of the first chunk or of other columns
+    needed = {b.id for b in reader.buffers["Jet_pt"]}
+    sections = sections_of(path)
+    wanted = sum(n for events, n, ids in sections if events == (300, 557) and needed & ids)
+    first_chunk = sum(n for events, n, _ in sections if events == (0, 300))
+    framing = path.stat().st_size - sum(n for _, n, _ in sections)
+    assert wanted < late <= wanted + 2 * framing  # the header is read twice (open, seek)
+    assert late < everything - first_chunk
+    assert [p.first_event for p in parts] == [300]
+    assert ak.to_list(parts[0].arrays.Jet_pt) == ak.to_list(full[1].arrays.Jet_pt)
+
+
+def test_a_sought_section_is_checked_and_unread_ones_are_not_needed(two_chunk_file, tmp_path):
+    path, _ = two_chunk_file
+    sections = sections_of(path)
+    index = EventsReader(path).footer["chunk_index"]
+    data = bytearray(path.read_bytes())
+    first = next(i for i, (events, _, _) in enumerate(sections) if events == (0, 300))
+    data[index[first]["offset"] + index[first]["bytes"] // 2] ^= 0xFF  # inside the first chunk
+    damaged = tmp_path / "damaged.jz"
+    damaged.write_bytes(bytes(data))
+    reader = EventsReader(damaged)
+    assert len(list(reader.iter_chunks(["Jet_pt"], 300, 557))) == 1  # never reads chunk 0
+    for request in (lambda: list(reader.iter_chunks(["Jet_pt"], 0, 10)), reader.iter_chunks):
+        with pytest.raises(CorruptFileError, match="damaged"):
+            list(request())

@@ -179,7 +179,9 @@ class ContainerReader:
         self.model_bytes: bytes | None = None
         self.model_size = 0
         self.footer: dict[str, Any] | None = None
-        self._pending = self._section()
+        # the first section after the header is read by `chunks()`, so that a reader that
+        # seeks (`read_footer`, `read_chunk`) reads no chunk it does not need
+        self._pending: tuple[bytes, bytes, int, str] | None = None
 
     def _read_exact(self, n: int, what: str) -> bytes:
         data = self._stream.read(n)
@@ -231,6 +233,8 @@ class ContainerReader:
         yielded (version 4 on), and the chunk index and row total against the footer."""
         index: list[dict[str, Any]] = []
         n_rows = n_events = 0
+        if self._pending is None:
+            self._pending = self._section()
         while True:
             tag, payload, size, checksum = self._pending
             start = self._offset - size
@@ -256,6 +260,38 @@ class ContainerReader:
             raise self._damaged("bad trailer")
         self._check_footer(footer, index, n_rows)
         self.footer = footer
+
+    def read_footer(self) -> dict[str, Any]:
+        """The footer, sought from the trailer (a seekable stream; its checksum verified)
+        without reading the chunks; `chunks()` after it is not possible on this reader."""
+        self._stream.seek(-_TRAILER.size, os.SEEK_END)
+        foot_offset, end_magic = _TRAILER.unpack(self._read_exact(_TRAILER.size, "the trailer"))
+        if end_magic != END_MAGIC or foot_offset >= (self._size or 0):
+            raise self._damaged("bad trailer")
+        self._stream.seek(foot_offset)
+        self._offset = foot_offset
+        tag, payload, _, _ = self._section()
+        self._expect(tag, b"FOOT")
+        return self._json(payload, "footer")
+
+    def read_chunk(
+        self, position: int, entry: dict[str, Any], first_row: int, first_event: int = 0
+    ) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Chunk `position` sought at its footer index `entry` (format 4 on): its checksum
+        verified and equal to the index's, its place, file, first row (and first event, where
+        it counts events) checked."""
+        if self.version < BOUND_CHUNKS_VERSION:
+            raise InputError(f"{self._name} predates the chunk index (format {self.version})")
+        offset = require_int(entry.get("offset"), f"chunk {position}'s offset", 0)
+        self._stream.seek(offset)
+        self._offset = offset
+        tag, payload, size, checksum = self._section()
+        self._expect(tag, b"CHNK")
+        if checksum != entry.get("checksum") or size != entry.get("bytes"):
+            raise self._damaged(f"chunk {position} does not match the chunk index")
+        description, parts = self._split_chunk(payload)
+        self._check_place(description, position, first_row, first_event)
+        return description, parts
 
     def _check_place(
         self, description: dict[str, Any], position: int, first_row: int, first_event: int

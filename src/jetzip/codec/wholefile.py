@@ -35,7 +35,7 @@ from jetzip.codec.chunk import ColumnPlan, EncodedChunk, decode_chunk, encode_ch
 from jetzip.codec.entropy import encode_lossless
 from jetzip.codec.pipeline import _verify_chunk, codec_executor, ordered_map, thread_count
 from jetzip.codec.policy import Policy, Rule, parse_policy
-from jetzip.container import ContainerWriter, open_reader
+from jetzip.container import BOUND_CHUNKS_VERSION, ContainerWriter, open_reader
 from jetzip.errors import CorruptFileError, InputError
 from jetzip.events import DEFAULT_STEP_EVENTS, EventChunk, TreeInfo
 from jetzip.fileutil import atomic_output
@@ -104,7 +104,7 @@ def _branch_catalogue(
     collection = _collection_of(chunk.info)
     entries, decomposed = [], {}
     layouts = _branch_layouts(chunk.arrays)
-    for index, name in enumerate(chunk.arrays.fields):
+    for name in chunk.arrays.fields:
         form, length, buffers = _decompose(layouts[name])
         decomposed[name] = (form, length, buffers)
         rule = rules.get(name)
@@ -382,7 +382,7 @@ def compress_events(
                 "packed": _pack_json(dict(stored, aliases=group.aliases)),
             }
             writer.write_chunk(description, encoded.parts, False)
-            ids = tuple(group.columns)
+            ids = (*group.columns, *group.aliases)  # a reader seeks the sections it needs
             record["sections"].append(group_index.setdefault(ids, len(group_index)))
             n_sections += 1
             for result in results:
@@ -511,6 +511,7 @@ class EventsReader:
         stream, reader = open_reader(self.path)
         with stream:
             self.header = reader.header
+        self.version = reader.version
         if not is_events_file(self.header):
             raise InputError(f"{self.path} holds a flat table, not whole events")
         try:
@@ -535,9 +536,12 @@ class EventsReader:
         if self._footer is None:
             stream, reader = open_reader(self.path)
             with stream:
-                for _ in reader.chunks():
-                    pass
-            self._footer = reader.footer or {}
+                if self.version >= BOUND_CHUNKS_VERSION:
+                    self._footer = reader.read_footer()  # sought: no chunk is read
+                else:
+                    for _ in reader.chunks():
+                        pass
+                    self._footer = reader.footer or {}
         return self._footer
 
     @property
@@ -559,24 +563,104 @@ class EventsReader:
         needed = {b.id for n in names for b in self.buffers[n]}
         stop = float("inf") if entry_stop is None else entry_stop
         info = self.info.select(names)
+        with codec_executor(threads) as executor:
+            sections = self._sections_to_seek(needed, entry_start, stop)
+            chunks = (
+                self._read_in_order(needed, entry_start, stop, executor)
+                if sections is None
+                else self._read_sought(sections, needed, executor)
+            )
+            for events, decoded in chunks:
+                yield self._assemble(names, events, decoded, info, entry_start, stop)
+
+    def _read_in_order(
+        self, needed: set[str], entry_start: int, stop: float, executor: Executor
+    ) -> Iterator[tuple[tuple[int, int], dict[str, np.ndarray]]]:
+        """Every section in file order (each checksum, the chunk index and the footer checked
+        against what was read), decoding those of the events [entry_start, stop)."""
         stream, reader = open_reader(self.path)
-        with stream, codec_executor(threads) as executor:
+        with stream:
             current: tuple[int, int] | None = None
             decoded: dict[str, np.ndarray] = {}
             for description, parts, _size in reader.chunks():
-                events = tuple(description.get("events", ()))
-                if len(events) != 2:
-                    raise CorruptFileError(f"{self.path} has a section without its events")
+                events = self._events_of(description)
                 if events != current:
                     if current is not None and current[1] > entry_start and current[0] < stop:
-                        yield self._assemble(names, current, decoded, info, entry_start, stop)
+                        yield current, decoded
                     current, decoded = events, {}
                 if events[1] <= entry_start or events[0] >= stop:
                     continue
                 decoded.update(self._decode_section(description, parts, needed, executor))
             if current is not None and current[1] > entry_start and current[0] < stop:
-                yield self._assemble(names, current, decoded, info, entry_start, stop)
+                yield current, decoded
             self._footer = reader.footer or {}
+
+    def _events_of(self, description: dict[str, Any]) -> tuple[int, int]:
+        events = tuple(description.get("events", ()))
+        if len(events) != 2:
+            raise CorruptFileError(f"{self.path} has a section without its events")
+        return events
+
+    def _sections_to_seek(
+        self, needed: set[str], entry_start: int, stop: float
+    ) -> list[tuple[tuple[int, int], list[tuple[int, dict[str, Any], int]]]] | None:
+        """Per event chunk of [entry_start, stop): its events and the (position, index entry,
+        first row) of the sections holding a needed column; None when the request is the whole
+        file or the file cannot be sought (read in order then, with the whole-file checks)."""
+        whole = needed == set(self.plans) and entry_start <= 0 and stop >= self.num_entries
+        if whole or self.version < BOUND_CHUNKS_VERSION:
+            return None
+        try:
+            index = _unpack_json(self.footer["index"])
+            groups = [set(ids) for ids in index["groups"]]
+            listed = self.footer["chunk_index"]
+            first_rows = np.cumsum([0] + [int(c["n_rows"]) for c in listed]).tolist()
+            plan, position = [], 0
+            for record in index["event_chunks"]:
+                events = (int(record["start"]), int(record["stop"]))
+                positions = range(position, position + len(record["sections"]))
+                position += len(record["sections"])
+                if events[1] <= entry_start or events[0] >= stop:
+                    continue
+                held = [groups[g] for g in record["sections"]]
+                # files before aliases were listed with their groups: every section
+                everywhere = not needed <= set().union(*held)
+                plan.append(
+                    (
+                        events,
+                        [
+                            (p, listed[p], first_rows[p])
+                            for p, ids in zip(positions, held, strict=True)
+                            if everywhere or needed & ids
+                        ],
+                    )
+                )
+            if position != len(listed):
+                raise ValueError("the event chunks and the chunk index disagree")
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            raise CorruptFileError(f"{self.path} has a damaged chunk index") from None
+        return plan
+
+    def _read_sought(
+        self,
+        sections: list[tuple[tuple[int, int], list[tuple[int, dict[str, Any], int]]]],
+        needed: set[str],
+        executor: Executor,
+    ) -> Iterator[tuple[tuple[int, int], dict[str, np.ndarray]]]:
+        """The planned sections only, each sought and checked (checksum, index entry, place)."""
+        stream, reader = open_reader(self.path)
+        with stream:
+            for events, places in sections:
+                decoded: dict[str, np.ndarray] = {}
+                for position, entry, first_row in places:
+                    description, parts = reader.read_chunk(position, entry, first_row)
+                    if self._events_of(description) != events:
+                        raise CorruptFileError(
+                            f"{self.path} is damaged (section {position} holds other events "
+                            "than its index says)"
+                        )
+                    decoded.update(self._decode_section(description, parts, needed, executor))
+                yield events, decoded
 
     def _decode_section(
         self,
