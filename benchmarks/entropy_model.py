@@ -177,6 +177,32 @@ def print_speed(fast: dict[str, Any]) -> None:
         )
 
 
+def trade_off(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    """Held-out size and speed of each model in `args.compare` (e.g. hidden layers of 8, 16,
+    32 units), trained on the same Pythia jets: what a smaller, faster network costs."""
+    from jetzip.io import read_table
+
+    train, test = read_table(args.train), read_table(args.test)
+    speed(test, args.compare[0], test.n_rows, work)  # warm-up: one-time costs of the process
+    rows = []
+    print("  hidden  params  model B   ratio 1%  ratio 0.1%  compress  decompress M jets/s")
+    for model_dir in args.compare:
+        found = measure("pythia_15", train, test, args.epochs, work, model_dir)
+        fast = speed(test, work / "pythia_15", args.speed_rows, work)
+        hidden = EntropyModel.load(model_dir).meta.get("hidden")
+        rows.append({"model": str(model_dir), "hidden": hidden, **found, "speed": fast})
+        ratios = [s["ratio"] for s in found["settings"]]
+        print(
+            f"  {hidden!s:<7} {found['n_parameters']:6,d} {found['model_bytes']:8,d} "
+            f"{ratios[0]:9.3f}x {ratios[1]:10.3f}x "
+            f"{fast['with_model']['compress_jets_per_s'] / 1e6:9.3f} "
+            f"{fast['with_model']['decompress_jets_per_s'] / 1e6:11.3f}"
+            f"   (bounded today {fast['bounded']['compress_jets_per_s'] / 1e6:.3f} / "
+            f"{fast['bounded']['decompress_jets_per_s'] / 1e6:.3f})"
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, help="Pythia jets to train on (jetzip generate)")
@@ -190,17 +216,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--speed-only", action="store_true", help="only the speed run (needs --model, --test)"
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs="+",
+        metavar="MODEL_DIR",
+        help="size/speed trade-off: Pythia (--train, --test) with each of these models",
+    )
     parser.add_argument("-o", "--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     results: dict[str, Any] = {"environment": describe_environment(), "data_sets": {}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        if args.compare:
+            results["trade_off"] = trade_off(args, work)
         if args.speed_only:
             from jetzip.io import read_table
 
             results["speed"] = speed(read_table(args.test), args.model, args.speed_rows, work)
             print_speed(results["speed"])
-        for name, train, test in [] if args.speed_only else data_sets(args.train, args.test):
+        skip = args.speed_only or args.compare
+        for name, train, test in [] if skip else data_sets(args.train, args.test):
             if args.only and name != args.only:
                 continue
             trained = args.model if name == "pythia_15" else None

@@ -167,11 +167,10 @@ class IntegerMLP:
         if x.ndim != 2 or x.shape[1] != self.n_inputs:
             raise ValueError(f"expected integer inputs of shape (n, {self.n_inputs})")
         out = np.empty((x.shape[0], self.n_outputs), dtype=np.int64)
+        inputs = np.clip(x, -self.input_limit, self.input_limit).astype(np.float64, copy=False)
         with _one_blas_thread():
             for start in range(0, x.shape[0], BLOCK_ROWS):
-                block = x[start : start + BLOCK_ROWS]
-                values = np.clip(block, -self.input_limit, self.input_limit)
-                values = values.astype(np.float64, copy=False)
+                values = inputs[start : start + BLOCK_ROWS]
                 for layer in self.layers:
                     values = layer(values)
                 out[start : start + BLOCK_ROWS] = values
