@@ -20,6 +20,7 @@ from jetzip.codec import wholefile
 from jetzip.codec.policy import parse_policy
 from jetzip.codec.tolerance import Tolerance
 from jetzip.codec.wholefile import EventsReader, compress_events, describe_events
+from jetzip.container import ContainerWriter, open_reader
 from jetzip.errors import CorruptFileError
 from jetzip.events import EventChunk, TreeInfo, read_events
 from jetzip.io import read_table
@@ -327,3 +328,52 @@ def test_a_sought_section_is_checked_and_unread_ones_are_not_needed(two_chunk_fi
     for request in (lambda: list(reader.iter_chunks(["Jet_pt"], 0, 10)), reader.iter_chunks):
         with pytest.raises(CorruptFileError, match="damaged"):
             list(request())
+
+
+def as_written_before(path: Path, out: Path) -> None:
+    """`path` rewritten in the layout of files before the compact catalogue and the joined
+    parts: every catalogue key, each codec part its own container part, and footer groups
+    that do not list the aliased columns a section answers."""
+    stream, reader = open_reader(path)
+    with stream:
+        header = dict(reader.header)
+        chunks = list(reader.chunks())
+        footer = reader.footer
+    catalogue = wholefile._unpack_json(header["catalogue"])
+    for position, entry in enumerate(catalogue["branches"]):
+        entry["form"] = ak.forms.from_dict(entry["form"]).to_dict()
+        for key in ("collection", "unit", "rule", "tolerance"):
+            entry.setdefault(key, None)
+        entry["buffers"] = [vars(b) for b in wholefile._buffers(position, entry)]
+    header["catalogue"] = wholefile._pack_json(catalogue)
+    aliases = set()
+    with out.open("wb") as f:
+        writer = ContainerWriter(f, header, None)
+        for description, parts, _ in chunks:
+            packed = wholefile._unpack_json(description["packed"])
+            aliases |= set(packed["aliases"])
+            pieces, start = [], 0
+            for name, length in packed.pop("split"):
+                pieces.append((name, parts["parts"][start : start + length]))
+                start += length
+            kept = {k: v for k, v in description.items() if k not in ("chunk", "parts")}
+            writer.write_chunk(dict(kept, packed=wholefile._pack_json(packed)), pieces, False)
+        index = wholefile._unpack_json(footer["index"])
+        index["groups"] = [[i for i in ids if i not in aliases] for ids in index["groups"]]
+        assert aliases and index["groups"] != wholefile._unpack_json(footer["index"])["groups"]
+        counted = ("chunk_index", "n_rows", "n_chunks")
+        rest = {k: v for k, v in footer.items() if k not in counted}
+        writer.finish(dict(rest, index=wholefile._pack_json(index)))
+
+
+def test_files_written_before_read_the_same(two_chunk_file, tmp_path) -> None:
+    path, _ = two_chunk_file
+    older = tmp_path / "older.jz"
+    as_written_before(path, older)
+    new, old = EventsReader(path), EventsReader(older)
+    assert old.branches["run"]["form"]["parameters"] == {}  # the older, verbose catalogue
+    for request in ((), (["Jet_pt"], 300, 557), (["nJet", "maybe"], 290, 310)):
+        a = ak.concatenate([c.arrays for c in new.iter_chunks(*request)])
+        b = ak.concatenate([c.arrays for c in old.iter_chunks(*request)])
+        assert a.fields == b.fields and len(a) == len(b)
+        assert all(ak.array_equal(a[f], b[f], equal_nan=True) for f in a.fields)

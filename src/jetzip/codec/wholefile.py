@@ -49,6 +49,8 @@ LAYOUT = "events"
 #: Float dtypes the quantiser bounds (float16 is stored exactly).
 _BOUNDED_DTYPES = ("float32", "float64")
 _LATENT_DTYPE = "float16"  # encode_chunk's latent storage; unused without a model
+#: The one container part of a section: the codec's parts joined (their list is packed).
+_JOINED_PART = "parts"
 
 
 # ---------------------------------------------------------------------- decomposition
@@ -379,9 +381,18 @@ def compress_events(
                 "n_rows": stored["n_rows"],
                 "events": [record["start"], record["stop"]],
                 "group": group.key,
-                "packed": _pack_json(dict(stored, aliases=group.aliases)),
+                # the part list (~20 B of JSON per column) packs with the rest, the parts
+                # themselves go as one container part
+                "packed": _pack_json(
+                    dict(
+                        stored,
+                        aliases=group.aliases,
+                        split=[[name, len(data)] for name, data in encoded.parts],
+                    )
+                ),
             }
-            writer.write_chunk(description, encoded.parts, False)
+            joined = [(_JOINED_PART, b"".join(data for _, data in encoded.parts))]
+            writer.write_chunk(description, joined, False)
             ids = (*group.columns, *group.aliases)  # a reader seeks the sections it needs
             record["sections"].append(group_index.setdefault(ids, len(group_index)))
             n_sections += 1
@@ -671,6 +682,8 @@ class EventsReader:
     ) -> dict[str, np.ndarray]:
         if "packed" in description:
             description = dict(_unpack_json(description["packed"]), **description)
+        if "split" in description:
+            parts = self._split(description["split"], parts.get(_JOINED_PART, b""))
         columns = description.get("columns", {})
         aliases = {a: t for a, t in dict(description.get("aliases", {})).items() if a in needed}
         wanted = {c for c in columns if c in needed} | set(aliases.values())
@@ -701,6 +714,21 @@ class EventsReader:
         for alias, target in aliases.items():
             out[alias] = values[target].astype(self.plans[alias].dtype)
         return out
+
+    def _split(self, split: Any, joined: bytes) -> dict[str, bytes]:
+        """The codec's parts of a section stored joined (`split`: [[name, bytes], ...])."""
+        parts, position = {}, 0
+        try:
+            for name, length in split:
+                if not isinstance(name, str) or type(length) is not int or length < 0:
+                    raise ValueError(name)
+                parts[name] = joined[position : position + length]
+                position += length
+        except (TypeError, ValueError):
+            raise CorruptFileError(f"{self.path} has a damaged part list") from None
+        if position != len(joined) or len(parts) != len(split):
+            raise CorruptFileError(f"{self.path} is damaged (a section's parts do not add up)")
+        return parts
 
     def _assemble(
         self,
