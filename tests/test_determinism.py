@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -297,3 +298,28 @@ def test_numpy_and_compiled_quantisers_give_the_same_bits(case, monkeypatch):
         )
     assert (a.max_abs_error, a.max_rel_error) == (b.max_abs_error, b.max_rel_error)
     assert not tolerance.violations(values, decoded_a).any()
+
+
+def test_kernels_load_in_the_background_and_give_the_same_bits(monkeypatch):
+    """Past COMPILED_AFTER_VALUES the compiled kernels load in a thread while the numpy twin
+    carries on; calls switch to them once loaded, and the codes and values stay the same."""
+    from jetzip.codec import quantize
+
+    monkeypatch.setattr(quantize, "COMPILED_AFTER_VALUES", 1_000)
+    monkeypatch.setattr(quantize, "_values_done", 0)
+    monkeypatch.setattr(quantize, "_loader", None)
+    monkeypatch.setattr(quantize, "_loaded", threading.Event())
+    values = np.random.default_rng(7).lognormal(2.0, 3.0, 5_000).astype(np.float32)
+    values[::7] *= -1
+    tolerance = parse_tolerances("x=0.1%")["x"]
+    quantize.quantise(values[:500], tolerance)
+    assert quantize._loader is None  # below the threshold: numba is not even imported for it
+    on_numpy = quantize.quantise(values, tolerance)
+    quantize._loader.join(timeout=300)
+    assert quantize._uses_compiled(0)
+    compiled = quantize.quantise(values, tolerance)
+    np.testing.assert_array_equal(on_numpy.codes, compiled.codes)
+    np.testing.assert_array_equal(on_numpy.exception_rows, compiled.exception_rows)
+    np.testing.assert_array_equal(
+        on_numpy.restored.view(np.uint32), compiled.restored.view(np.uint32)
+    )

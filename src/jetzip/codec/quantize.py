@@ -16,6 +16,7 @@ decoded with numpy's exp and log, as they were written.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -122,18 +123,51 @@ def quantise(
     )
 
 
-#: Values a process quantises or decodes with numpy before it switches to the compiled kernels:
-#: their first call costs ~1.5 s of CPU (numba loading them), what the numpy path spends
-#: more on some tens of millions of values; so one file runs on numpy, a long stream on both.
-COMPILED_AFTER_VALUES = 16_000_000
+#: Values a process quantises or decodes before it loads the compiled kernels, in a background
+#: thread (`_load_kernels`; ~0.5 s of CPU and ~170 MiB, which a small file should not pay); the
+#: numpy twin runs until they are loaded, so the switch never holds a file up. Negative: the
+#: compiled kernels from the first value, loaded by the first call (the tests).
+COMPILED_AFTER_VALUES = 4_000_000
 _values_done = 0
+_loader: threading.Thread | None = None
+_loaded = threading.Event()
+_count_lock = threading.Lock()
 
 
 def _uses_compiled(n: int) -> bool:
     """Whether this call runs the compiled kernels (the bytes and values are the same)."""
-    global _values_done
-    _values_done += n
-    return _values_done > COMPILED_AFTER_VALUES
+    global _values_done, _loader
+    if COMPILED_AFTER_VALUES < 0:
+        return True
+    with _count_lock:
+        _values_done += n
+        if _values_done <= COMPILED_AFTER_VALUES:
+            return False
+        if _loader is None:
+            _loader = threading.Thread(target=_load_kernels, name="jetzip-kernels")
+            _loader.start()
+    return _loaded.is_set()
+
+
+def _load_kernels() -> None:
+    """Load (or, the first time on a machine, compile) the kernels for float32 and float64
+    columns, with and without a prediction, then let the calls use them."""
+    from jetzip.codec import kernels
+
+    with kernels.own_types_only():
+        for dtype in (np.float32, np.float64):
+            values = np.ones(1, dtype=dtype)
+            codes, negative, failed = (
+                np.empty(1, np.int32),
+                np.empty(1, np.bool_),
+                np.empty(1, np.int64),
+            )
+            for prediction in (np.zeros(1), values):
+                kernels.quantise_column(values, prediction, False, True, 0.1, 0.1, codes,
+                                        values.copy(), negative, failed)  # fmt: skip
+                kernels.reconstruct_column(codes, negative, False, prediction, False, True, 0.1,
+                                           values.copy())  # fmt: skip
+    _loaded.set()
 
 
 def _contiguous(array: np.ndarray | None, n: int) -> np.ndarray:
