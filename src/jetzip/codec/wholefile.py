@@ -34,7 +34,7 @@ from jetzip import __version__
 from jetzip.codec.chunk import ColumnPlan, EncodedChunk, decode_chunk, encode_chunk
 from jetzip.codec.entropy import encode_lossless
 from jetzip.codec.pipeline import _verify_chunk, codec_executor, ordered_map, thread_count
-from jetzip.codec.policy import Policy, Rule, parse_policy
+from jetzip.codec.policy import Policy, parse_policy
 from jetzip.container import BOUND_CHUNKS_VERSION, ContainerWriter, open_reader
 from jetzip.errors import CorruptFileError, InputError
 from jetzip.events import DEFAULT_STEP_EVENTS, EventChunk, TreeInfo
@@ -78,7 +78,8 @@ def _decompose(
 ) -> tuple[dict[str, Any], int, dict[str, np.ndarray]]:
     """A branch's form (as a dict without awkward's defaults, ~40 % of a NanoAOD catalogue),
     length and buffers, offsets turned into counts."""
-    form, length, buffers = ak.to_buffers(ak.to_packed(values))
+    # the layout's own to_packed: the high-level ak.to_packed costs ~0.2 ms more per branch
+    form, length, buffers = ak.to_buffers(values.to_packed())
     columns = {}
     for key, buffer in buffers.items():
         array = np.asarray(buffer)
@@ -100,15 +101,23 @@ def _collection_of(info: TreeInfo) -> dict[str, str]:
 
 
 def _branch_catalogue(
-    chunk: EventChunk, rules: dict[str, Rule | None]
+    chunk: EventChunk, policy: Policy
 ) -> tuple[list[dict[str, Any]], dict[str, tuple[dict[str, Any], int, dict[str, np.ndarray]]]]:
-    """Header entries of every branch (form, rule, columns) and the first chunk's buffers."""
+    """Header entries of every branch (form, rule, columns) and the first chunk's buffers;
+    the policy is resolved on the branches that hold float data."""
     collection = _collection_of(chunk.info)
-    entries, decomposed = [], {}
     layouts = _branch_layouts(chunk.arrays)
-    for name in chunk.arrays.fields:
-        form, length, buffers = _decompose(layouts[name])
-        decomposed[name] = (form, length, buffers)
+    decomposed = {name: _decompose(layouts[name]) for name in chunk.arrays.fields}
+    rules = policy.resolve(
+        {
+            name: any(
+                k.endswith("-data") and b.dtype.name in _BOUNDED_DTYPES for k, b in d[2].items()
+            )
+            for name, d in decomposed.items()
+        }
+    )
+    entries = []
+    for name, (form, _, buffers) in decomposed.items():
         rule = rules.get(name)
         spec = chunk.info.branches.get(name, {})
         # only what a reader cannot derive: a column's id and role follow from the branch's
@@ -151,11 +160,12 @@ def _column_id(branch_index: int, key: str) -> str:
 
 
 def _pack_json(obj: Any) -> str:
-    """JSON, zstd-compressed, base64: the branch catalogue of a NanoAOD file is ~0.5 MB of
-    JSON (a form and a description per branch) and ~30 kB packed; section descriptions and
-    the footer's index pack the same way."""
+    """JSON, zstd-compressed, base64: the branch catalogue of a NanoAOD file is ~340 kB of
+    JSON (a form and a description per branch) and ~15 kB packed; section descriptions and
+    the footer's index pack the same way. Level 17, not 19: on that catalogue 0.04 s instead
+    of 0.13 s (a fifth of compressing a 200-event NanoAOD file) for 1.2 kB more."""
     raw = json.dumps(obj, separators=(",", ":")).encode()
-    return base64.b64encode(zstandard.ZstdCompressor(level=19).compress(raw)).decode()
+    return base64.b64encode(zstandard.ZstdCompressor(level=17).compress(raw)).decode()
 
 
 def _unpack_json(text: str) -> Any:
@@ -163,14 +173,6 @@ def _unpack_json(text: str) -> Any:
         return json.loads(zstandard.ZstdDecompressor().decompress(base64.b64decode(text)))
     except (ValueError, zstandard.ZstdError):
         raise CorruptFileError("a packed description in the file is damaged") from None
-
-
-def _has_float_data(values: ak.contents.Content) -> bool:
-    _, _, buffers = ak.to_buffers(values[0:0])
-    return any(
-        k.endswith("-data") and np.asarray(b).dtype.name in _BOUNDED_DTYPES
-        for k, b in buffers.items()
-    )
 
 
 def _plan(buffer: _Buffer, tolerance: dict[str, Any] | None) -> ColumnPlan:
@@ -307,6 +309,11 @@ class _Totals:
         encoding = str(desc.get("encoding"))
         t[encoding] = t.get(encoding, 0) + 1
 
+    def to_json(self) -> dict[str, dict[str, Any]]:
+        """The statistics without their zeros (readers default to 0): a NanoAOD footer's
+        ~1,000 columns are mostly exact, with no errors or exceptions to record."""
+        return {name: {k: v for k, v in t.items() if v} for name, t in self.columns.items()}
+
 
 def compress_events(
     chunks: Iterable[EventChunk],
@@ -326,10 +333,7 @@ def compress_events(
     first = next(iterator, None)
     if first is None:
         raise InputError("the input holds no events")
-    rules = policy.resolve(
-        {name: _has_float_data(layout) for name, layout in _branch_layouts(first.arrays).items()}
-    )
-    entries, decomposed = _branch_catalogue(first, rules)
+    entries, decomposed = _branch_catalogue(first, policy)
     header = {
         "jetzip_version": __version__,
         "layout": LAYOUT,
@@ -410,7 +414,7 @@ def compress_events(
                     {
                         "event_chunks": event_chunks,
                         "groups": [list(ids) for ids in group_index],
-                        "columns": totals.columns,
+                        "columns": totals.to_json(),
                     }
                 ),
             }
