@@ -10,6 +10,10 @@ the model's bytes counted for files of 100 k and 10 M jets, training time and mo
 compression and decompression speed on the test jets repeated to `--speed-rows`.
 
     .venv/bin/python benchmarks/entropy_model.py --train train.parquet --test test.parquet
+
+`--compare MODEL_DIR...` measures several models trained on the same jets (the network-size
+trade-off); `--event-headroom` bounds what conditioning DarkMachines jets on the earlier jets
+of their event could save.
 """
 
 from __future__ import annotations
