@@ -377,3 +377,18 @@ def test_files_written_before_read_the_same(two_chunk_file, tmp_path) -> None:
         b = ak.concatenate([c.arrays for c in old.iter_chunks(*request)])
         assert a.fields == b.fields and len(a) == len(b)
         assert all(ak.array_equal(a[f], b[f], equal_nan=True) for f in a.fields)
+
+
+def test_a_column_referenced_in_one_chunk_and_stored_in_the_next(tmp_path) -> None:
+    n = 50
+    first, pt = np.arange(n, dtype=np.int32), np.ones(n, np.float32)
+    chunks = [
+        chunk_of({"a": first, "b": first.astype(np.int64), "Jet_pt": pt}),  # b refers to a
+        chunk_of({"a": first, "b": first[::-1].astype(np.int64), "Jet_pt": pt}, n),  # stored
+    ]
+    path = tmp_path / "ref.jz"
+    compress_events(chunks, path)
+    restored = ak.concatenate([c.arrays for c in EventsReader(path).iter_chunks()])
+    assert ak.to_list(restored) == ak.to_list(ak.concatenate([c.arrays for c in chunks]))
+    by_name = {b["name"]: b for b in describe_events(path)["branches"]}
+    assert by_name["b"]["bytes"] > 0

@@ -298,14 +298,11 @@ class _Totals:
         self.columns: dict[str, dict[str, Any]] = {}
 
     def add(self, name: str, desc: dict[str, Any], n_bytes: int, errors: dict[str, Any]) -> None:
-        t = self.columns.setdefault(
-            name,
-            {"bytes": 0, "n_exceptions": 0, "max_abs_error": 0.0, "max_rel_error": 0.0},
-        )
-        t["bytes"] += n_bytes
-        t["n_exceptions"] += int(desc.get("n_exceptions", 0))
+        t = self.columns.setdefault(name, {})  # a reference in earlier chunks has only some
+        t["bytes"] = t.get("bytes", 0) + n_bytes
+        t["n_exceptions"] = t.get("n_exceptions", 0) + int(desc.get("n_exceptions", 0))
         for key in ("max_abs_error", "max_rel_error"):
-            t[key] = max(t[key], float(errors.get(key, 0.0)))
+            t[key] = max(t.get(key, 0.0), float(errors.get(key, 0.0)))
         encoding = str(desc.get("encoding"))
         t[encoding] = t.get(encoding, 0) + 1
 
