@@ -117,3 +117,23 @@ def test_older_format_versions_are_still_read(small_file, version):
     old.write_bytes(bytes(data))
     assert describe_file(old)["format_version"] == version
     assert decompress_file(old).equals(decompress_file(small_file))
+
+
+def test_sought_chunks_are_checked_against_their_index_and_place(small_file):
+    from jetzip.container import open_reader
+
+    data = small_file.read_bytes()
+    stream, reader = open_reader(io.BytesIO(data))
+    footer = reader.read_footer()
+    index = footer["chunk_index"]
+    assert len(index) == 2 and stream.tell() == len(data) - 16  # the footer, no chunk read
+    first_rows = [0, index[0]["n_rows"]]
+    for position in (1, 0):  # in any order
+        description, parts = reader.read_chunk(position, index[position], first_rows[position])
+        assert description["chunk"]["index"] == position and parts
+    with pytest.raises(CorruptFileError, match="chunk 1 found where chunk 0 belongs"):
+        reader.read_chunk(0, index[1], 0)  # another chunk's entry: checksum agrees, place not
+    with pytest.raises(CorruptFileError, match="does not match the chunk index"):
+        reader.read_chunk(0, dict(index[0], checksum=index[1]["checksum"]), 0)
+    with pytest.raises(CorruptFileError, match="does not start at row"):
+        reader.read_chunk(1, index[1], 0)
