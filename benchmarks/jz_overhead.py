@@ -16,7 +16,7 @@ import platform
 import tempfile
 from pathlib import Path
 
-from jetzip.codec.wholefile import compress_source, describe_events
+from jetzip.codec.wholefile import _unpack_json, compress_source, describe_events
 from jetzip.container import open_reader
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "root"
@@ -43,7 +43,8 @@ def measure(source: Path, branches: str | None, out: Path) -> dict[str, object]:
         descriptions = parts = n_columns = n_sections = 0
         for description, data, _size in reader.chunks():
             n_sections += 1
-            n_columns += len(description.get("columns", {}))
+            packed = _unpack_json(description["packed"]) if "packed" in description else {}
+            n_columns += len(packed.get("columns", description.get("columns", {})))
             parts += sum(len(v) for v in data.values())
             descriptions += len(json.dumps(description, sort_keys=True, separators=(",", ":")))
     file_bytes = info["file_bytes"]
