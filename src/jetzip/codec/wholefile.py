@@ -11,8 +11,9 @@ codec's. A bounded column whose coding came out larger than its lossless coding 
 losslessly in that chunk (the bound then holds trivially).
 
 Every group is its own container chunk section whose description names its events and
-columns, so a reader decodes only the sections, and inside them only the columns (and the
-columns their predictors read), that a request needs.
+columns, and the footer indexes which sections hold which events and columns, so a reader
+seeks and decodes only the sections, and inside them only the columns (and the columns their
+predictors read), that a request needs.
 """
 
 from __future__ import annotations
@@ -514,9 +515,10 @@ def is_events_file(header: dict[str, Any]) -> bool:
 class EventsReader:
     """Reads the branches and events asked for from a whole-file `.jz`, decoding nothing else.
 
-    Sections are read in file order (each one's checksum verified); a section whose events or
-    columns are not needed is skipped undecoded, and inside a needed one only the requested
-    columns and those their predictors read are decoded."""
+    A request for part of the file seeks the sections holding it (footer indexes) and reads
+    nothing else; a request for everything reads in file order with the whole-file checks.
+    Every section read is verified, and inside one only the requested columns and those their
+    predictors read are decoded."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -544,7 +546,8 @@ class EventsReader:
 
     @property
     def footer(self) -> dict[str, Any]:
-        """The footer (event count, chunk index, statistics); reads the file once."""
+        """The footer (event count, chunk index, statistics), sought from the trailer (files
+        before format 4: the whole file read once)."""
         if self._footer is None:
             stream, reader = open_reader(self.path)
             with stream:
