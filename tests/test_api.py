@@ -15,7 +15,7 @@ from jetzip.codec.policy import parse_policy
 from jetzip.errors import InputError, OptionError
 from jetzip.events import read_events
 from jetzip.table import Table
-from test_wholefile import synthetic
+from test_wholefile import bytes_read, sections_of, synthetic
 
 TOLERANCE = "*_pt=0.1%,*_eta=0.001,MET_pt=0.5%"
 
@@ -130,3 +130,15 @@ def test_a_collection_with_energy_and_mass_is_a_plain_record(tmp_path) -> None:
     assert ak.fields(jets) == ["pt", "eta", "phi", "m", "E"]
     assert ak.to_list(ak.num(jets.pt)) == [2, 1, 3]
     assert "Momentum4D" not in str(jets.type)  # a named record would show its name
+
+
+def test_iterate_by_chunk_reads_each_section_once(events_file, monkeypatch) -> None:
+    path, original = events_file
+    f = jetzip.open(path)
+    total, batches = bytes_read(monkeypatch, path, lambda: list(f.iterate(step_size=200)))
+    assert [len(b) for b in batches] == [200, 150]
+    # two requests, each of one event chunk: its sections once, plus the header and footer
+    sections = sum(n for _, n, _ in sections_of(path))
+    framing = path.stat().st_size - sections
+    assert sections < total <= sections + 2 * 2 * framing
+    assert ak.to_list(ak.concatenate(batches).event) == ak.to_list(original.event)
