@@ -39,6 +39,7 @@ STAGES = (
     (2, "quantise (all calls)", "codec/quantize.py", "quantise"),
     (2, "pcodec encode (all calls)", "codec/entropy.py", "encode_ints"),
     (2, "entropy statistics", "codec/entropy.py", "empirical_entropy_bits"),
+    (2, "verify coded streams", "codec/chunk.py", "_check_streams"),
     (1, "verify chunks", "codec/pipeline.py", "_verify_chunk"),
     (2, "decode chunk", "codec/chunk.py", "decode_chunk"),
     (2, "error statistics", "codec/chunk.py", "error_stats"),

@@ -124,10 +124,13 @@ def quantise(
 
 
 #: Values a process quantises or decodes before it loads the compiled kernels, in a background
-#: thread (`_load_kernels`; ~0.5 s of CPU and ~170 MiB, which a small file should not pay); the
-#: numpy twin runs until they are loaded, so the switch never holds a file up. Negative: the
-#: compiled kernels from the first value, loaded by the first call (the tests).
-COMPILED_AFTER_VALUES = 4_000_000
+#: thread (`_load_kernels`); the numpy twin runs until they are loaded, so the switch never
+#: holds a file up. Loading costs ~0.7 s of CPU (numba's import and the cached kernels) and
+#: ~170 MiB; the kernels save ~0.08 s per million four-column jets: so the switch comes once
+#: the numpy twin has cost about what loading costs (8 M jets; the rent-or-buy rule, never
+#: worse than twice the best choice made knowing the stream's length). Negative: the compiled
+#: kernels from the first value, loaded by the first call (the tests).
+COMPILED_AFTER_VALUES = 32_000_000
 _values_done = 0
 _loader: threading.Thread | None = None
 _loaded = threading.Event()
