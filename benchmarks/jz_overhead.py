@@ -2,8 +2,9 @@
 
 Compresses the small real ROOT files whole (lossless, every branch) and splits each `.jz` into
 the header (branch catalogue), the coded column data, the JSON description of each section
-(per-column entries, part lists, aliases) and the container's framing (section tags, lengths,
-checksums, footer), next to the input's own bytes of the same branches.
+(per-column entries, part lists, aliases: packed in the footer since the descriptions moved
+there, counted here by their packed size) and the container's framing (section tags, lengths,
+checksums, the rest of the footer), next to the input's own bytes of the same branches.
 
     nice .venv/bin/python benchmarks/jz_overhead.py [--out benchmarks/results/jz_overhead.json]
 """
@@ -16,7 +17,7 @@ import platform
 import tempfile
 from pathlib import Path
 
-from jetzip.codec.wholefile import _unpack_json, compress_source, describe_events
+from jetzip.codec.wholefile import _pack_json, _unpack_json, compress_source, describe_events
 from jetzip.container import open_reader
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "root"
@@ -43,10 +44,14 @@ def measure(source: Path, branches: str | None, out: Path) -> dict[str, object]:
         descriptions = parts = n_columns = n_sections = 0
         for description, data, _size in reader.chunks():
             n_sections += 1
-            packed = _unpack_json(description["packed"]) if "packed" in description else {}
-            n_columns += len(packed.get("columns", description.get("columns", {})))
+            n_columns += len(description.get("columns", {}))
             parts += sum(len(v) for v in data.values())
             descriptions += len(json.dumps(description, sort_keys=True, separators=(",", ":")))
+    # the codec's descriptions of the sections are packed in the footer's index: counted as
+    # descriptions (their packed size alone), not as footer
+    codec = _unpack_json(reader.footer["index"]).get("sections", [])
+    n_columns += sum(len(section["columns"]) for section in codec)
+    descriptions += len(_pack_json(codec)) if codec else 0
     file_bytes = info["file_bytes"]
     return {
         "input_bytes": info["source"]["bytes"],

@@ -331,9 +331,10 @@ def test_a_sought_section_is_checked_and_unread_ones_are_not_needed(two_chunk_fi
 
 
 def as_written_before(path: Path, out: Path) -> None:
-    """`path` rewritten in the layout of files before the compact catalogue and the joined
-    parts: every catalogue key, each codec part its own container part, and footer groups
-    that do not list the aliased columns a section answers."""
+    """`path` rewritten in the layout of files before the compact catalogue, the joined parts
+    and the descriptions in the footer: every catalogue key, each codec part its own container
+    part, each section's codec description packed in it, and footer groups that do not list
+    the aliased columns a section answers."""
     stream, reader = open_reader(path)
     with stream:
         header = dict(reader.header)
@@ -347,10 +348,10 @@ def as_written_before(path: Path, out: Path) -> None:
         entry["buffers"] = [vars(b) for b in wholefile._buffers(position, entry)]
     header["catalogue"] = wholefile._pack_json(catalogue)
     aliases = set()
+    index = wholefile._unpack_json(footer["index"])
     with out.open("wb") as f:
         writer = ContainerWriter(f, header, None)
-        for description, parts, _ in chunks:
-            packed = wholefile._unpack_json(description["packed"])
+        for (description, parts, _), packed in zip(chunks, index.pop("sections"), strict=True):
             aliases |= set(packed["aliases"])
             pieces, start = [], 0
             for name, length in packed.pop("split"):
@@ -358,7 +359,6 @@ def as_written_before(path: Path, out: Path) -> None:
                 start += length
             kept = {k: v for k, v in description.items() if k not in ("chunk", "parts")}
             writer.write_chunk(dict(kept, packed=wholefile._pack_json(packed)), pieces, False)
-        index = wholefile._unpack_json(footer["index"])
         index["groups"] = [[i for i in ids if i not in aliases] for ids in index["groups"]]
         assert aliases and index["groups"] != wholefile._unpack_json(footer["index"])["groups"]
         counted = ("chunk_index", "n_rows", "n_chunks")
