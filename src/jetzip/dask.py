@@ -56,11 +56,9 @@ def _paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> 
 
 
 def _event_chunks(reader: Any) -> list[tuple[int, int]]:
-    """The stored chunks of events of a whole-file `.jz` as (start, stop) pairs."""
-    from jetzip.codec.wholefile import _unpack_json
-
-    index = _unpack_json(reader.footer.get("index", ""))
-    return [(int(c["start"]), int(c["stop"])) for c in index.get("event_chunks", [])]
+    """The stored chunks of events of a whole-file `.jz` as (start, stop) pairs (the reader's
+    footer index, sought from the trailer and kept for the partitions)."""
+    return [(int(c["start"]), int(c["stop"])) for c in reader.index.get("event_chunks", [])]
 
 
 def _ranges(chunks: list[tuple[int, int]], step_size: int | None) -> list[tuple[int, int]]:
