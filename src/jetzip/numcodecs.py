@@ -134,7 +134,7 @@ def _split(body: bytes, meta_len: int) -> tuple[dict[str, Any], dict[str, bytes]
         for name, length in header["parts"]:
             parts[str(name)] = body[position : position + int(length)]
             position += int(length)
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError):
         raise CorruptFileError("jetzip codec data is damaged (unreadable header)") from None
     if position != len(body):
         raise CorruptFileError("jetzip codec data is damaged (parts do not add up)")
