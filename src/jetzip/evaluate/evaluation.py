@@ -66,6 +66,7 @@ def _rule_violations(
 def baseline_comparison(
     original: Table,
     compression: Mapping[str, Any],
+    checked: Mapping[str, Any],
     tolerances: Mapping[str, Tolerance],
     exact: Sequence[str],
     *,
@@ -73,7 +74,8 @@ def baseline_comparison(
 ) -> dict[str, Any]:
     """Bytes per jet of the columns with a tolerance (of every float column when none has
     one), jetzip's against today's ways of storing the same values (`jetzip.baselines`), each
-    with the number of values that break their tolerance.
+    with the number of values that break their tolerance (jetzip's from `checked`, the
+    ``tolerances`` section of the metrics).
 
     Columns stored exactly, integer and bool ones are left out of every method (all store them
     losslessly; the baselines' float32 could not even hold a float64 one exactly). The baselines
@@ -95,9 +97,7 @@ def baseline_comparison(
             / max(original.n_rows, 1)
             if per_column
             else compression["bytes_per_jet_without_model"],
-            "violations": sum(
-                t["violations"] for n, t in compression.get("rules", {}).items() if n in floats
-            ),
+            "violations": sum(t["violations"] for n, t in checked.items() if n in floats),
             "jetzip": True,
         }
     ]
@@ -298,8 +298,8 @@ def evaluate(
     if description is not None:
         compression = compression_metrics(description, original, original_path=original_path)
         if compare_baselines:
-            compression["rules"] = metrics.get("tolerances", {})
-            compression["baselines"] = baseline_comparison(original, compression, rules, exact)
-            del compression["rules"]
+            compression["baselines"] = baseline_comparison(
+                original, compression, metrics.get("tolerances", {}), rules, exact
+            )
         metrics["compression"] = compression
     return metrics
