@@ -269,9 +269,7 @@ def _train(
             "best_val_loss": best_val,
             "val_rows": len(data.val_physical),
             "val_residual_rms": residual_rms(model, data.val_physical),
-            "activations": activation_stats(
-                model.network, torch.from_numpy(data.val.cpu().numpy())
-            ),
+            "activations": activation_stats(model.network, data.val.cpu()),
             "sparsity": config.sparsity,
             "l2": config.l2,
             "init": config.init,
