@@ -22,6 +22,7 @@ from types import ModuleType
 
 import numpy as np
 
+from jetzip.codec import exactmath
 from jetzip.codec.tolerance import Tolerance
 from jetzip.errors import CorruptFileError
 
@@ -37,8 +38,8 @@ BLOCK_ROWS = 65_536
 
 
 def grid_maths(grid: str | None) -> ModuleType:
-    """The module whose exp, log, log1p, cosh and hypot a grid uses: `exactmath` (imported on
-    first use: it compiles with numba) or, for files written before GRID was recorded, numpy."""
+    """The module whose exp, log, log1p, cosh and hypot a grid uses: `exactmath` or, for
+    files written before GRID was recorded, numpy."""
     if grid is None:
         return np
     if grid != GRID:
@@ -46,8 +47,6 @@ def grid_maths(grid: str | None) -> ModuleType:
             f"unknown quantisation grid {grid!r} (written by a newer jetzip? this one knows "
             f"{GRID!r})"
         )
-    from jetzip.codec import exactmath
-
     return exactmath
 
 
@@ -270,8 +269,6 @@ def _blocks(n: int) -> list[slice]:
 
 def _offsets(prediction: np.ndarray, tolerance: Tolerance) -> np.ndarray:
     """`kernels.log_prediction` / `kernels.linear_prediction` of a block of predictions."""
-    from jetzip.codec import exactmath
-
     p = prediction.astype(np.float64)
     if not tolerance.relative:
         return np.where(np.abs(p) < np.inf, p, 0.0)
@@ -288,8 +285,6 @@ def _grid_values(
     negative: np.ndarray | None,
 ) -> np.ndarray:
     """`kernels.grid_value` of a block of codes (as float64)."""
-    from jetzip.codec import exactmath
-
     values = grid * step + offset
     if relative:
         values = exactmath.exp(values)
@@ -303,8 +298,6 @@ def _quantise_numpy(
 ) -> QuantisedColumn:
     """`kernels.quantise_column` in numpy, block by block: the same codes, values, exceptions
     and statistics, without compiling anything."""
-    from jetzip.codec import exactmath
-
     n = values.size
     relative = tolerance.relative
     codes = np.empty(n, dtype=np.int32)
