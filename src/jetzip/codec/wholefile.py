@@ -527,6 +527,7 @@ class EventsReader:
         with stream:
             self.header = reader.header
         self.version = reader.version
+        self.header_size = reader.header_size
         if not is_events_file(self.header):
             raise InputError(f"{self.path} holds a flat table, not whole events")
         try:
@@ -896,8 +897,6 @@ def describe_events(path: str | os.PathLike[str]) -> dict[str, Any]:
         )
     file_bytes = reader.path.stat().st_size
     source = reader.header.get("source") or {}
-    stream, container = open_reader(reader.path)
-    stream.close()
     data_bytes = sum(b["bytes"] for b in branches)
 
     def ratio(reference: Any) -> float | None:  # header values are checked before use
@@ -913,8 +912,8 @@ def describe_events(path: str | os.PathLike[str]) -> dict[str, Any]:
         "n_event_chunks": len(index.get("event_chunks", [])),
         "file_bytes": file_bytes,
         "overhead": {
-            "header": container.header_size,
-            "descriptions_and_framing": file_bytes - container.header_size - data_bytes,
+            "header": reader.header_size,
+            "descriptions_and_framing": file_bytes - reader.header_size - data_bytes,
         },
         "source": source,
         # vs the input file only when the whole input is stored (files before this was
