@@ -347,7 +347,7 @@ def compress_events(
     expected = first.first_event
     n_sections = 0
 
-    def sections() -> Iterator[tuple[EventChunk, dict[str, Any], _Group]]:
+    def sections() -> Iterator[tuple[dict[str, Any], _Group]]:
         nonlocal expected
         for k, chunk in enumerate(_chain(first, iterator)):
             if chunk.first_event != expected:
@@ -366,18 +366,16 @@ def compress_events(
             record = {"start": start, "stop": stop, "sections": [], "forms": forms}
             event_chunks.append(record)
             for group in groups:
-                yield chunk, record, group
+                yield record, group
 
     executor = codec_executor(1)
     with atomic_output(path) as tmp, tmp.open("wb") as stream:
         writer = ContainerWriter(stream, header, None)
 
-        def code(item: tuple[EventChunk, dict[str, Any], _Group]) -> tuple[Any, ...]:
-            return (*item, *_verified(item[2], executor))
+        def code(item: tuple[dict[str, Any], _Group]) -> tuple[Any, ...]:
+            return (*item, *_verified(item[1], executor))
 
-        for _chunk, record, group, encoded, results in ordered_map(
-            code, sections(), thread_count(threads)
-        ):
+        for record, group, encoded, results in ordered_map(code, sections(), thread_count(threads)):
             # the codec's description and part list (~110 B of JSON per column) go to the
             # footer, packed once for the whole file (~2.5x smaller than packed per section)
             stored = _without_default_predictors(encoded.stored_description())
