@@ -275,7 +275,10 @@ def _train(
             "init": config.init,
         }
 
-    def write_snapshot(epoch: int) -> None:
+    def write_snapshot(
+        epoch: int, model: TrainedModel | None = None, figures: dict[str, Any] | None = None
+    ) -> None:
+        """MODEL_DIR now; `model` and its `figures`: the final ones, when already computed."""
         if snapshot is None:
             return
         state = {
@@ -295,8 +298,9 @@ def _train(
             "epoch_offset": epoch_offset,
             "seconds_offset": seconds_offset,
         }
-        model = best_model()
-        snapshot.write(model, history, state, summary(model))
+        if model is None:
+            model = best_model()
+        snapshot.write(model, history, state, summary(model) if figures is None else figures)
 
     bar = tqdm(
         total=config.epochs,
@@ -389,8 +393,9 @@ def _train(
     bar.close()
     if board is not None:
         board.close()
-    write_snapshot(epoch)
     model = best_model()
+    figures = summary(model)
+    write_snapshot(epoch, model, figures)
     return TrainResult(
-        model, best_val, epoch_offset + best_epoch, epoch, elapsed, stop_reason, summary(model)
+        model, best_val, epoch_offset + best_epoch, epoch, elapsed, stop_reason, figures
     )
