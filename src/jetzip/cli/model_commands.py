@@ -22,6 +22,13 @@ def _floats(text: str) -> list[float]:
         ) from None
 
 
+def _units(text: str) -> dict[str, str]:
+    pairs = [u.split("=", 1) for u in text.split(",") if u]
+    if any(len(p) != 2 for p in pairs):
+        raise argparse.ArgumentTypeError(f"expected COLUMN=UNIT pairs, got {text!r}")
+    return {column: unit for column, unit in pairs}
+
+
 def _normalisation_file(path: str) -> tuple[list[str], list[float], list[float]]:
     """columns, mean, std from JSON {"columns": [...], "mean": [...], "std": [...]}."""
     try:
@@ -49,7 +56,11 @@ def _normalisation_file(path: str) -> tuple[list[str], list[float], list[float]]
         metavar="JSON",
         help='instead of --columns/--mean/--std: {"columns": [...], "mean": [...], "std": [...]}',
     ),
-    arg("--units", help="units of the columns, e.g. E=MeV,pt=MeV (default: none recorded)"),
+    arg(
+        "--units",
+        type=_units,
+        help="units of the columns, e.g. E=MeV,pt=MeV (default: none recorded)",
+    ),
     arg("--overwrite", action="store_true", help="replace MODEL_DIR if it exists"),
 )
 def import_model(args: argparse.Namespace) -> int:
@@ -69,12 +80,11 @@ def import_model(args: argparse.Namespace) -> int:
         columns, mean, std = [c.strip() for c in args.columns.split(",")], args.mean, args.std
     else:
         raise OptionError("need --columns, --mean and --std (or --normalisation-file)")
-    units = dict(u.split("=", 1) for u in args.units.split(",")) if args.units else None
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise OptionError(f"{out} already exists; use --overwrite to replace it")
     model = import_state_dict(
-        load_state_dict(args.state_dict), args.preset, columns, mean, std, units
+        load_state_dict(args.state_dict), args.preset, columns, mean, std, args.units
     )
     with atomic_output(out, directory=True) as tmp:
         (tmp / MODEL_FILE).write_bytes(model.to_bytes())
