@@ -537,8 +537,8 @@ def iter_tree_events(
         if not leaves:
             raise InputError(f"tree {found.name!r} has no branch that can be stored")
         leaves = _check_counts(leaves, sample, found.notes)
-        info, _ = pick_collection(found, leaves, sample)
-        leaves = _link_counts(leaves, info.collections, sample)
+        collections = group_collections([leaf.name for leaf in leaves], _structures(leaves, sample))
+        leaves = _link_counts(leaves, collections, sample)
         info, _ = pick_collection(found, leaves, sample)
         if refused:
             left_out = ", ".join(f"{name} ({why})" for name, why in refused.items())
