@@ -186,8 +186,11 @@ def train_entropy_model(
     built = []
     for i, name in enumerate(order):
         context = order[:i]
-        x = np.column_stack([feats[c] / 2.0**FEATURE_BITS for c in context] or [np.zeros(0)])
-        x = x if context else np.zeros((table.n_rows, 0))
+        # integer features (float64), one column per context column
+        raw = (
+            np.column_stack([feats[c] for c in context]) if context else np.zeros((table.n_rows, 0))
+        )
+        x = raw / 2.0**FEATURE_BITS
         y = targets[name]
         usable = np.isfinite(y)
         xs, ys = x[usable], y[usable]
@@ -210,11 +213,7 @@ def train_entropy_model(
                 optimiser.step()
                 schedule.step()
         integer = _integer_network(net, in_mean, in_std, y_mean, y_std)
-        out = integer(
-            np.column_stack([feats[c] for c in context]).astype(np.int64)
-            if context
-            else np.zeros((table.n_rows, 0), dtype=np.int64)
-        )
+        out = integer(raw.astype(np.int64))
         mu = out[:, 0] * 2.0**-OUTPUT_BITS
         sigma = np.exp2((out[:, 1] >> SIGMA_SHIFT) / 256.0)
         shape = Shape.from_samples(((y - mu) / sigma)[usable])
