@@ -67,14 +67,15 @@ from jetzip.generate import PROCESSES, GeneratorSettings, available_cores, gener
 )
 def generate(args: argparse.Namespace) -> int:
     """Generate 13 TeV proton-proton events (Pythia 8, hadronisation and underlying event on):
-    QCD 2 -> 2 by default, or with --process a 2 TeV Z' -> t tbar or W' -> W Z with hadronic
-    decays (boosted-jet signals for `jetzip evaluate --compare`); cluster visible final-state
-    particles with anti-kt R=0.4 (FastJet), and write one row
-    per jet: m, pt, E in MeV, eta, phi, and substructure variables (constituent and charged
-    multiplicity, width, pT_D, leading and charged pt fractions, jet charge, N-subjettiness
-    tau1-tau3). The event column numbers the events. The same seed gives the same table for
-    any number of workers; results are cached in $JETZIP_CACHE (default ~/.cache/jetzip).
-    An existing OUTPUT is overwritten only with --force.
+    QCD 2 -> 2 by default, or with --process a Z' -> t tbar or W' -> W Z (2 TeV unless
+    --resonance-mass) with hadronic decays (boosted-jet signals for `jetzip evaluate
+    --compare`); cluster visible final-state particles with anti-kt R=0.4 (FastJet; see
+    --jet-radius), and write one row per jet: m, pt, E in MeV, eta, phi, and substructure
+    variables (constituent and charged multiplicity, width, pT_D, leading and charged pt
+    fractions, jet charge, N-subjettiness tau1-tau3). The event column numbers the events.
+    The same seed gives the same table for any number of workers; results are cached in
+    $JETZIP_CACHE (default ~/.cache/jetzip). An existing OUTPUT is overwritten only with
+    --force.
     """
     refuse_existing(args.output, args.force)
     from jetzip.io import write_table  # the io layer is heavy; load it only when writing
