@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from jetzip.errors import InputError
 from jetzip.events import EventChunk, TreeInfo, select_branches
 from jetzip.io.collections import group_collections
+from jetzip.io.trees import dtype_name
 
 #: Schema-metadata key holding the source's TreeInfo as JSON.
 EVENTS_METADATA_KEY = b"jetzip_events"
@@ -64,13 +65,9 @@ def _describe_columns(path: Path, sample: ak.Array) -> TreeInfo:
     branches = {}
     for name in names:
         form = sample[name].layout.form
-        inner = form
-        while hasattr(inner, "content"):
-            inner = inner.content
-        dtype = inner.primitive if isinstance(inner, ak.forms.NumpyForm) else "string"
         branches[name] = {
             "type": str(form.type),
-            "dtype": dtype,
+            "dtype": dtype_name(form),
             "counts": None,
             "unit": None,
             "collection": member_of.get(name),

@@ -412,7 +412,8 @@ def _unit(name: str, collection: str | None) -> str | None:
     return "" if variable in ANGLE_COLUMNS else None
 
 
-def _dtype_name(form: Any) -> str:
+def dtype_name(form: Any) -> str:
+    """The dtype of the numbers at the bottom of `form` ("string" when there are none)."""
     inner = form
     while hasattr(inner, "content"):
         inner = inner.content
@@ -427,7 +428,7 @@ def _info(path: Path, found: TreeLeaves, leaves: list[Leaf], sample: dict | None
     branches = {
         leaf.name: {
             "type": str(leaf.form.type),
-            "dtype": _dtype_name(leaf.form),
+            "dtype": dtype_name(leaf.form),
             "counts": leaf.counts,
             "unit": recorded.get(leaf.name, _unit(leaf.name, member_of.get(leaf.name))),
             "collection": member_of.get(leaf.name),
