@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from jetzip.errors import CorruptFileError
 from jetzip.evaluate.metrics import RELATIVE, residual_kind, residuals
 
 if TYPE_CHECKING:
@@ -75,7 +76,15 @@ def write_summary(model_dir: str | os.PathLike[str], summary: Mapping[str, Any])
 def read_summary(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """MODEL_DIR's summary, or {} for a model dir without one (imported, or older)."""
     path = Path(model_dir) / SUMMARY_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        summary = json.loads(path.read_text())
+    except ValueError:  # NaN is allowed: a column without finite residuals has a NaN RMS
+        summary = None
+    if not isinstance(summary, dict):
+        raise CorruptFileError(f"{path} is damaged (not a JSON object)")
+    return summary
 
 
 def model_dir_warning(model_dir: str | os.PathLike[str]) -> str | None:
