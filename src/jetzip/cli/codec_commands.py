@@ -13,7 +13,7 @@ from jetzip.cli.data_commands import READER_ARGS, reader_options
 from jetzip.cli.registry import FORCE_ARG, arg, command, refuse_existing
 from jetzip.codec import DEFAULT_CHUNK_ROWS, ENGINES, MODES, compress_file, decompress_to
 from jetzip.codec.chunk import LATENT_DTYPES
-from jetzip.container import describe_file, open_reader
+from jetzip.container import describe_file
 from jetzip.errors import OptionError
 from jetzip.evaluate.metrics import RELATIVE, residual_kind
 from jetzip.validate import terminal_safe_tree
@@ -214,9 +214,9 @@ def _events_ratio(info: dict[str, Any]) -> str:
 def describe(path: str | Path) -> str:
     """What `jetzip info FILE.jz` prints (called by the info command for .jz files); every
     string from the file is escaped first, so that none can drive the terminal."""
-    from jetzip.codec.wholefile import describe_events
+    from jetzip.codec.wholefile import describe_events, is_whole_file_jz
 
-    if _is_whole_file_jz(path):
+    if is_whole_file_jz(path):
         return format_events_summary(terminal_safe_tree(describe_events(path)))
     return format_summary(terminal_safe_tree(describe_file(path)))
 
@@ -224,14 +224,6 @@ def describe(path: str | Path) -> str:
 #: Reader options that only the flat jets workflow has: with any of them, ROOT input is read
 #: as one collection (a jets Table), as before whole files existed.
 _TABLE_ONLY = ("collection", "alias", "to_ptetaphim", "columns", "objects", "group", "format")
-
-
-def _is_whole_file_jz(path: str | Path) -> bool:
-    from jetzip.codec.wholefile import is_events_file
-
-    stream, reader = open_reader(path)
-    with stream:
-        return is_events_file(reader.header)
 
 
 def _whole_file(args: argparse.Namespace) -> bool:
@@ -429,7 +421,9 @@ def decompress(args: argparse.Namespace) -> int:
             raise OptionError("--engine applies to single-file decompression only")
         return decompress_batch(args)
     refuse_existing(args.output, args.force)
-    if _is_whole_file_jz(args.file[0]):
+    from jetzip.codec.wholefile import is_whole_file_jz
+
+    if is_whole_file_jz(args.file[0]):
         from jetzip.codec.wholefile import decompress_events
 
         if args.model or args.engine:

@@ -127,9 +127,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if is_batch([args.original], None) or Path(args.reconstructed).is_dir():
         return evaluate_batch(args, _read_options(args))
     if Path(args.reconstructed).suffix == JZ_SUFFIX:
-        from jetzip.evaluate.wholefile import is_whole_file
+        from jetzip.codec.wholefile import is_whole_file_jz
 
-        if is_whole_file(args.reconstructed):
+        if is_whole_file_jz(args.reconstructed):
             return _evaluate_whole_file(args)
     from jetzip.evaluate import evaluate, format_summary_table, write_report
 

@@ -511,6 +511,13 @@ def is_events_file(header: dict[str, Any]) -> bool:
     return header.get("layout") == LAYOUT
 
 
+def is_whole_file_jz(path: str | os.PathLike[str]) -> bool:
+    """Whether the `.jz` file at `path` holds whole events (else a flat jets table)."""
+    stream, reader = open_reader(path)
+    with stream:
+        return is_events_file(reader.header)
+
+
 class EventsReader:
     """Reads the branches and events asked for from a whole-file `.jz`, decoding nothing else.
 

@@ -26,16 +26,6 @@ from jetzip.table import Table
 EVENT_SECTION = "event-level branches"
 
 
-def is_whole_file(path: str | os.PathLike[str]) -> bool:
-    """True for a `.jz` file of whole events (several collections), False for a flat table."""
-    from jetzip.codec.wholefile import is_events_file
-    from jetzip.container import open_reader
-
-    stream, reader = open_reader(path)
-    with stream:
-        return is_events_file(reader.header)
-
-
 def _member(collection: str, branch: str) -> str:
     """`Jet_pt` -> `pt`, `AnalysisJetsAuxDyn.eta` -> `eta`."""
     return branch[len(collection) :].lstrip("_.:") if branch.startswith(collection) else branch
