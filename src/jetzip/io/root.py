@@ -36,8 +36,6 @@ KINEMATIC_COLUMNS = frozenset(KINEMATIC_ORDER)
 EVENT_BRANCH = "event"
 DEFAULT_TREE = "events"
 DEFAULT_RECORD = "Jet"
-#: Entries per basket when writing (ROOT's own baskets hold a few thousand entries).
-ENTRIES_PER_BASKET = 20_000
 
 
 @dataclass
@@ -372,8 +370,8 @@ def write_root(table: Table, path: Path, *, tree: str | None = None) -> None:
         # only the baskets it needs, not one basket holding the whole branch.
         tree_writer = file.mktree(tree_name, {k: _branch_type(v) for k, v in branches.items()})
         n_entries = len(next(iter(branches.values())))
-        for start in range(0, n_entries, ENTRIES_PER_BASKET):
+        for start in range(0, n_entries, trees.ENTRIES_PER_BASKET):
             tree_writer.extend(
-                {k: v[start : start + ENTRIES_PER_BASKET] for k, v in branches.items()}
+                {k: v[start : start + trees.ENTRIES_PER_BASKET] for k, v in branches.items()}
             )
         file[HEADER_KEY] = encode_header(Table(table.columns, units=table.units, meta=meta))
