@@ -156,14 +156,32 @@ def _resealed(data: bytes, **changes) -> bytes:
     return body + struct.pack("<Q", xxhash.xxh64_intdigest(body))
 
 
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"dtype": "int32"}, "bad header"),
-        ({"shape": [-1, -2000]}, "bad header"),
+        ({"dtype": "int32"}, "is bounded but int32"),
+        ({"dtype": ">f8"}, "dtype '>f8' is not allowed"),
+        ({"shape": [-1, -2000]}, "-1 is outside"),
+        ({"shape": "2000"}, "expected a list"),
+        ({"shape": [2**62, 2**62]}, "cannot hold"),
         ({"shape": [5]}, "does not hold 5 values"),
-        ({"tolerance": {"value": -1, "relative": True}}, "bad header"),
+        ({"tolerance": {"value": -1, "relative": True}}, "tolerance <= 0"),
+        ({"tolerance": {"value": 0.001, "relative": "yes"}}, "expected true or false"),
+        ({"column": []}, "expected an object"),
+        ({"column": {"negative": 1}}, "expected true or false"),
+        ({"column": {"grid": "other"}}, "unknown quantisation grid"),
         ({"parts": [["values:codes", 3]]}, "parts do not add up"),
+        ({"parts": [["values:codes"]]}, "1 items, expected 2"),
+        ({"parts": [[7, 3]]}, "expected a string"),
+        ({"parts": [["values:codes", 1e30]]}, "expected an integer"),
+        ({"extra": _nested(65)}, "nested more than 64"),
     ],
 )
 def test_a_checksummed_but_inconsistent_header_is_refused(
@@ -171,4 +189,18 @@ def test_a_checksummed_but_inconsistent_header_is_refused(
 ) -> None:
     with pytest.raises(CorruptFileError, match=message) as caught:
         JetzipCodec("0.1%").decode(_resealed(encoded, **changes))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_header_nested_beyond_the_stack_is_one_corrupt_file_error(encoded: bytes) -> None:
+    """A header too deep for Python's parser itself (not only for jetzip's depth limit)."""
+    import struct
+
+    import xxhash
+
+    meta = b'{"x":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    body = struct.pack("<4sBI", b"JZNC", 1, len(meta)) + meta
+    forged = body + struct.pack("<Q", xxhash.xxh64_intdigest(body))
+    with pytest.raises(CorruptFileError, match="nested too deep") as caught:
+        JetzipCodec("0.1%").decode(forged)
     assert "\n" not in str(caught.value)

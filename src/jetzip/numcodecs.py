@@ -33,6 +33,15 @@ from jetzip.codec.chunk import ColumnPlan, _decode_quantised, _encode_quantised
 from jetzip.codec.quantize import quantise
 from jetzip.codec.tolerance import Tolerance
 from jetzip.errors import CorruptFileError, OptionError
+from jetzip.validate import (
+    check_column,
+    load_json,
+    require_dict,
+    require_int,
+    require_list,
+    require_str,
+    terminal_safe,
+)
 
 CODEC_ID = "jetzip"
 MAGIC = b"JZNC"
@@ -111,31 +120,32 @@ def decode_array(data: bytes | memoryview) -> np.ndarray:
     if stored != xxhash.xxh64_intdigest(body):
         raise CorruptFileError("jetzip codec data is damaged (checksum mismatch)")
     header, parts = _split(body, meta_len)
-    try:
-        shape = tuple(int(s) for s in header["shape"])
-        dtype = check_float_dtype(np.dtype(header["dtype"]))
-        plan = ColumnPlan(_COLUMN, dtype.name, "bounded", Tolerance.from_json(header["tolerance"]))
-        n = math.prod(shape)
-        if any(s < 0 for s in shape):
-            raise ValueError
-        values = _decode_quantised(plan, header["column"], parts, n, None)
-    except (KeyError, TypeError, ValueError, AttributeError, OptionError):
-        raise CorruptFileError("jetzip codec data is damaged (bad header)") from None
+    shape = tuple(
+        require_int(s, "a dimension of the jetzip codec array")
+        for s in require_list(header.get("shape"), "the jetzip codec array's shape")
+    )
+    # the array's dtype and tolerance are checked as a `.jz` header's bounded column is
+    entry = {k: header.get(k) for k in ("dtype", "tolerance")}
+    check_column(dict(entry, name=_COLUMN, kind="bounded"))
+    plan = ColumnPlan(_COLUMN, entry["dtype"], "bounded", Tolerance.from_json(entry["tolerance"]))
+    description = require_dict(header.get("column"), "the jetzip codec column's description")
+    values = _decode_quantised(plan, description, parts, math.prod(shape), None)
     return values.reshape(shape)
 
 
 def _split(body: bytes, meta_len: int) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """The JSON header and the named parts that follow it (their lengths must add up)."""
+    """The JSON header (parsed and depth-checked as a `.jz` section is) and the named parts
+    that follow it (their lengths must add up)."""
     start = _PRELUDE.size
-    try:
-        header = json.loads(body[start : start + meta_len])
-        position = start + meta_len
-        parts: dict[str, bytes] = {}
-        for name, length in header["parts"]:
-            parts[str(name)] = body[position : position + int(length)]
-            position += int(length)
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError):
-        raise CorruptFileError("jetzip codec data is damaged (unreadable header)") from None
+    header = load_json(body[start : start + meta_len], "the jetzip codec header")
+    position = start + meta_len
+    parts: dict[str, bytes] = {}
+    for entry in require_list(header.get("parts"), "the jetzip codec part list"):
+        name, length = require_list(entry, "a jetzip codec part entry", length=2)
+        name = require_str(name, "a jetzip codec part name")
+        length = require_int(length, f"the length of part {terminal_safe(name)!r}", 0, len(body))
+        parts[name] = body[position : position + length]
+        position += length
     if position != len(body):
         raise CorruptFileError("jetzip codec data is damaged (parts do not add up)")
     return header, parts
