@@ -28,7 +28,8 @@ from jetzip.io.frames import HEADER_KEY, encode_header, restore_meta
 from jetzip.io.names import ENERGY_COLUMNS, canonical_name
 from jetzip.table import Table
 
-TREE_CLASSES = tuple(trees.TREE_CLASSES)
+#: uproot class name of each kind of tree ("TTree", "RNTuple"), as recorded in a table's meta.
+CLASS_OF_KIND = {kind: cls for cls, kind in trees.TREE_CLASSES.items()}
 #: Kinematic columns come first, in this order, then the other per-object variables.
 KINEMATIC_ORDER = ("pt", "eta", "phi", "m", "px", "py", "pz", "E")
 KINEMATIC_COLUMNS = frozenset(KINEMATIC_ORDER)
@@ -60,15 +61,6 @@ class Layout:
 
 
 # ---------------------------------------------------------------------- inspecting trees
-def _trees(file: Any) -> dict[str, str]:
-    """Tree-like objects of the file (name -> class), latest cycle only."""
-    return {
-        name: cls
-        for name, cls in file.classnames(recursive=True, cycle=False).items()
-        if cls in TREE_CLASSES
-    }
-
-
 def _kind(form: Any) -> str:
     """'flat', 'jagged', or why the branch cannot become a column."""
     if form is None:
@@ -90,14 +82,14 @@ def _choose_tree(
 ) -> tuple[trees.TreeLeaves, str | None, bool]:
     """The tree to read, its jet collection's prefix (None: read flat branches) and whether
     that collection holds a list per entry (False: one jet per entry, a flat tree of jets)."""
-    classes = _trees(file)
-    if not classes:
+    kinds = trees._trees(file)  # name -> "TTree" / "RNTuple", as io.trees lists them
+    if not kinds:
         raise InputError("the ROOT file holds no TTree or RNTuple")
-    if tree is not None and tree not in classes:
-        raise InputError(f"no tree {tree!r} in the file; trees: {', '.join(classes)}")
+    if tree is not None and tree not in kinds:
+        raise InputError(f"no tree {tree!r} in the file; trees: {', '.join(kinds)}")
     if collection is not None:
-        for name in [tree] if tree else list(classes):
-            found = trees.tree_leaves(file, name, trees.TREE_CLASSES[classes[name]])
+        for name in [tree] if tree else list(kinds):
+            found = trees.tree_leaves(file, name, kinds[name])
             names = [leaf.name for leaf in found.leaves] + list(found.unsupported)
             if any(n.startswith(collection) for n in names):
                 jagged = any(
@@ -106,16 +98,16 @@ def _choose_tree(
                     if leaf.name.startswith(collection)
                 )
                 return found, collection, jagged
-        where = f"tree {tree!r}" if tree else f"any tree ({', '.join(classes)})"
+        where = f"tree {tree!r}" if tree else f"any tree ({', '.join(kinds)})"
         raise InputError(f"no branches start with {collection!r} in {where}")
     try:
         name = trees.event_tree(file, tree)
     except InputError:
         raise InputError(
-            f"no jet collection found automatically; trees: {', '.join(classes)} "
+            f"no jet collection found automatically; trees: {', '.join(kinds)} "
             "(choose with --tree, and --collection PREFIX for the objects)"
         ) from None
-    kind = trees.TREE_CLASSES[classes[name]]
+    kind = kinds[name]
     by_names = trees.names_pick(file[name])  # forms of a wide tree's other branches cost
     patterns = [by_names.prefix + "*"] if by_names else None
     found = trees.tree_leaves(file, name, kind, patterns)
@@ -185,7 +177,7 @@ def _layout(
     return Layout(
         tree_name=found.name,
         found=found,
-        tree_class=_trees(file)[found.name],
+        tree_class=CLASS_OF_KIND[found.kind],
         collection=prefix,
         jagged=jagged,
         branches=chosen,
