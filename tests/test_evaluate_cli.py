@@ -73,6 +73,18 @@ def test_evaluate_jz_file_with_model(original_path: Path, tmp_path: Path, capsys
     assert "--tolerance pt=0.1%,eta=0.0001" in (out / "index.html").read_text()
 
 
+def test_an_upper_case_jz_suffix_is_a_jz_file(original_path: Path, tmp_path: Path, capsys) -> None:
+    """`compress` writes X.JZ; `evaluate` decompresses it too (not read as a table)."""
+    jz = tmp_path / "JETS.JZ"
+    compress_table(read_table(original_path), jz, tolerances="pt=0.1%,eta=0.001,phi=0.001")
+    out = tmp_path / "report"
+    args = ["evaluate", str(original_path), str(jz), "-o", str(out), "--style", "none"]
+    assert main([*args, "--no-costs", "--no-baselines"]) == 0
+    assert "tolerance pt=0.1%: 0 violations" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["compression"]["file_bytes"] == jz.stat().st_size
+
+
 def test_row_mismatch_is_one_line_error(original_path: Path, tmp_path: Path, capsys) -> None:
     shorter = tmp_path / "short.parquet"
     write_table(read_table(original_path).slice(0, 1000), shorter)

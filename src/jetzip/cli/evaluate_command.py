@@ -7,13 +7,13 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from jetzip.batch import JZ_SUFFIX
 from jetzip.cli.batch_support import EVALUATE_BATCH_ARGS, evaluate_batch, is_batch
 from jetzip.cli.registry import arg, command
 from jetzip.errors import OptionError
 from jetzip.evaluate.metrics import DEFAULT_RECOVERED_WITHIN
 from jetzip.table import Table
 
-JZ_SUFFIX = ".jz"
 _READ_OPTIONS = ("tree", "collection", "objects")
 #: Matches jetzip.evaluate.plots.STYLES (not imported here: the CLI starts without matplotlib).
 STYLES = ("ATLAS", "CMS", "none")
@@ -52,8 +52,13 @@ def _command_line(args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
+def _is_jz(path: str) -> bool:
+    """Whether `path` names a .jz file (`X.JZ` too, as `compress` accepts it)."""
+    return Path(path).suffix.lower() == JZ_SUFFIX
+
+
 def _read_reconstruction(path: str, model: Any, options: dict[str, Any]) -> Table:
-    if Path(path).suffix == JZ_SUFFIX:
+    if _is_jz(path):
         from jetzip.codec import decompress_file
 
         return decompress_file(path, model=model)
@@ -126,7 +131,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         raise OptionError("give RECONSTRUCTED (or --compare OTHER_DATA --model MODEL_DIR)")
     if is_batch([args.original], None) or Path(args.reconstructed).is_dir():
         return evaluate_batch(args, _read_options(args))
-    if Path(args.reconstructed).suffix == JZ_SUFFIX:
+    if _is_jz(args.reconstructed):
         from jetzip.codec.wholefile import is_whole_file_jz
 
         if is_whole_file_jz(args.reconstructed):
@@ -143,7 +148,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     options = _read_options(args)
     original = read_table(args.original, **options)
     reconstructed = _read_reconstruction(args.reconstructed, model, options)
-    is_jz = Path(args.reconstructed).suffix == JZ_SUFFIX
+    is_jz = _is_jz(args.reconstructed)
     metrics = evaluate(
         original,
         reconstructed,
