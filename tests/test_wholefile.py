@@ -17,6 +17,7 @@ import uproot
 from conftest import ROOT_DIR, require_shared
 from jetzip.cli.main import main
 from jetzip.codec import wholefile
+from jetzip.codec.entropy import encode_lossless
 from jetzip.codec.policy import parse_policy
 from jetzip.codec.tolerance import Tolerance
 from jetzip.codec.wholefile import EventsReader, compress_events, describe_events
@@ -149,6 +150,46 @@ def test_bounded_column_never_larger_than_lossless(tmp_path) -> None:
     assert x["bytes"] <= 4 * 5000
     restored = next(EventsReader(tmp_path / "a.jz").iter_chunks()).arrays
     assert np.array_equal(ak.to_numpy(restored.x), noise)
+
+
+def _rounded(values: np.ndarray, bits: int) -> np.ndarray:
+    """float32 values rounded to `bits` mantissa bits (as CMS NanoAOD stores them)."""
+    drop = 23 - bits
+    raw = values.astype(np.float32).view(np.uint32)
+    raw = (raw + np.uint32(1 << (drop - 1))) & ~np.uint32((1 << drop) - 1)
+    return raw.view(np.float32)
+
+
+def test_values_already_rounded_below_the_bound_are_stored_exactly(tmp_path) -> None:
+    values = RNG.exponential(30.0, 4000).astype(np.float32) + 20
+    rounded = _rounded(values, 10)  # grid steps >= 2^-11 relative; the bound is 2^-13
+    chunk = chunk_of({"x": rounded, "z": values, "Jet_pt": ak.unflatten(rounded, [4000])})
+    policy = parse_policy("x=0.0122%,z=0.0122%")
+    compress_events([chunk], tmp_path / "a.jz", policy=policy)
+    by_name = {b["name"]: b for b in describe_events(tmp_path / "a.jz")["branches"]}
+    assert by_name["x"]["lossless_fallbacks"] == 1 and by_name["x"]["max_rel_error"] == 0.0
+    # full-precision values under the same bound are quantised
+    assert by_name["z"]["lossless_fallbacks"] == 0
+    assert 0 < by_name["z"]["max_rel_error"] <= 0.000122
+    restored = next(EventsReader(tmp_path / "a.jz").iter_chunks()).arrays
+    assert ak.to_numpy(restored.x).tobytes() == rounded.tobytes()
+    assert not Tolerance(0.000122, True).violations(values, ak.to_numpy(restored.z)).any()
+
+
+def test_a_quantised_column_larger_than_lossless_is_stored_losslessly(tmp_path) -> None:
+    noise = RNG.random(3000).astype(np.float32) + 1  # 6e-8: about float32's own step
+    chunk = chunk_of(
+        {"x": noise, "y": noise * np.float32(1.5), "Jet_pt": ak.unflatten(noise, [3000])}
+    )
+    compress_events([chunk], tmp_path / "a.jz", policy=parse_policy("x=6e-6%,y=1e-4%"))
+    by_name = {b["name"]: b for b in describe_events(tmp_path / "a.jz")["branches"]}
+    x, y = by_name["x"], by_name["y"]
+    assert x["lossless_fallbacks"] == 1 and x["max_rel_error"] == 0.0
+    assert x["bytes"] <= len(encode_lossless(noise)[1])
+    assert y["lossless_fallbacks"] == 0 and 0 < y["max_rel_error"] <= 1e-6
+    restored = next(EventsReader(tmp_path / "a.jz").iter_chunks()).arrays
+    assert ak.to_numpy(restored.x).tobytes() == noise.tobytes()
+    assert not Tolerance(1e-6, True).violations(noise * np.float32(1.5), restored.y).any()
 
 
 # ---------------------------------------------------------------------- real files

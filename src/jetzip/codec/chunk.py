@@ -769,8 +769,13 @@ def _encode_integer_column(
 def _encode_unbounded_column(plan: ColumnPlan, values: np.ndarray) -> Encoded:
     if plan.kind == "latent":
         return _encode_latent_column(plan, values)
+    return encode_lossless_column(plan.name, values)
+
+
+def encode_lossless_column(name: str, values: np.ndarray) -> Encoded:
+    """A column's exact encoding as a chunk stores it (description and parts)."""
     method, data = encode_lossless(values)
-    return {"encoding": "lossless", "method": method}, [(f"{plan.name}:values", data)]
+    return {"encoding": "lossless", "method": method}, [(f"{name}:values", data)]
 
 
 def _batched(model: Model, method: str, rows: np.ndarray, executor: Executor) -> np.ndarray:

@@ -22,7 +22,7 @@ import base64
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,15 @@ import xxhash
 import zstandard
 
 from jetzip import __version__
-from jetzip.codec.chunk import ColumnPlan, EncodedChunk, decode_chunk, encode_chunk
-from jetzip.codec.entropy import encode_lossless
+from jetzip.codec.chunk import (
+    ColumnPlan,
+    Encoded,
+    EncodedChunk,
+    decode_chunk,
+    encode_chunk,
+    encode_lossless_column,
+    predictor_inputs,
+)
 from jetzip.codec.pipeline import _verify_chunk, codec_executor, ordered_map, thread_count
 from jetzip.codec.policy import Policy, parse_policy
 from jetzip.container import BOUND_CHUNKS_VERSION, ContainerWriter, open_reader
@@ -257,30 +264,79 @@ def _same_integers(
 
 
 def _encode_group(group: _Group, executor: Executor) -> tuple[EncodedChunk, list[ColumnPlan]]:
-    """encode_chunk on the group; bounded columns that came out larger than their lossless
-    coding are coded losslessly instead (and the group coded again, since a column's
-    predictors read the decoded values of others)."""
-    plans = group.plans
-    lossless: dict[str, int] = {}
+    """encode_chunk on the group, no bounded column stored larger than its lossless coding.
+
+    A column whose values sit on a mantissa grid too coarse for its bound to merge two of them
+    (NanoAOD's rounded floats under the preset) is coded losslessly at once: quantisation
+    could not lower its entropy. Every other bounded column is also coded losslessly and the
+    smaller kept: a larger one's lossless coding is swapped in, or, when another column's
+    predictor reads its decoded values, the group is coded again with it lossless."""
+    plans = [_on_coarse_grid(p, group.columns[p.name]) for p in group.plans]
+    exact: dict[str, Future[Encoded]] = {}
     while True:
         chunk = encode_chunk(group.columns, None, plans, None, _LATENT_DTYPE, executor)
-        sizes: dict[str, int] = {}
-        for name, data in chunk.parts:
-            owner = name.split(":", 1)[0]
-            sizes[owner] = sizes.get(owner, 0) + len(data)
-        worse = set()
-        for plan in plans:
-            if plan.kind != "bounded":
-                continue
-            if plan.name not in lossless:
-                lossless[plan.name] = len(encode_lossless(group.columns[plan.name])[1])
-            if sizes.get(plan.name, 0) > lossless[plan.name]:
-                worse.add(plan.name)
+        bounded = [p.name for p in plans if p.kind == "bounded"]
+        for name in bounded:
+            if name not in exact:
+                exact[name] = executor.submit(encode_lossless_column, name, group.columns[name])
+        sizes = _part_sizes(chunk.parts)
+        worse = {n for n in bounded if sizes.get(n, 0) > _part_sizes(exact[n].result()[1])[n]}
         if not worse:
             return chunk, plans
-        plans = [
-            replace(p, kind="lossless", tolerance=None) if p.name in worse else p for p in plans
-        ]
+        plans = [_lossless(p) if p.name in worse else p for p in plans]
+        columns = chunk.description["columns"]
+        read = {
+            c for n in bounded if n not in worse for c in predictor_inputs(columns[n]["predictor"])
+        }
+        if not read & worse:
+            return _swapped(chunk, {n: exact[n].result() for n in worse}), plans
+
+
+def _lossless(plan: ColumnPlan) -> ColumnPlan:
+    return replace(plan, kind="lossless", tolerance=None)
+
+
+def _on_coarse_grid(plan: ColumnPlan, values: np.ndarray) -> ColumnPlan:
+    """`plan`, made lossless when its relative bound r is at most 2^-(m+2) for values of m
+    significant mantissa bits: neighbours x < y on that grid are at least 2^-(m+1) |y| apart,
+    more than the r (|x| + |y|) that one quantised value can be from both, so quantising maps
+    distinct values to distinct codes with the same frequencies (no fewer bits)."""
+    tolerance = plan.tolerance
+    if plan.kind != "bounded" or tolerance is None or not tolerance.relative or not values.size:
+        return plan
+    width = np.finfo(values.dtype).nmant
+    unsigned = np.dtype(f"u{values.dtype.itemsize}")
+    mantissas = int(np.bitwise_or.reduce(values.view(unsigned) & ((1 << width) - 1)))
+    significant = width - ((mantissas & -mantissas).bit_length() - 1) if mantissas else 0
+    return _lossless(plan) if tolerance.value <= 2.0 ** -(significant + 2) else plan
+
+
+def _part_sizes(parts: list[tuple[str, bytes]]) -> dict[str, int]:
+    """Bytes per column of coded parts (`column:stream` names)."""
+    sizes: dict[str, int] = {}
+    for name, data in parts:
+        owner = name.split(":", 1)[0]
+        sizes[owner] = sizes.get(owner, 0) + len(data)
+    return sizes
+
+
+def _swapped(chunk: EncodedChunk, exact: dict[str, Encoded]) -> EncodedChunk:
+    """The chunk with the columns of `exact` stored by those lossless encodings instead (no
+    other column reads their decoded values); the parts keep the columns' order."""
+    description = dict(chunk.description)
+    description["columns"] = {
+        name: dict(exact[name][0], predictor="none") if name in exact else desc
+        for name, desc in chunk.description["columns"].items()
+    }
+    parts: list[tuple[str, bytes]] = []
+    for name, data in chunk.parts:
+        owner = name.split(":", 1)[0]
+        if owner not in exact:
+            parts.append((name, data))
+        elif not parts or parts[-1][0].split(":", 1)[0] != owner:
+            parts.extend(exact[owner][1])
+    checked = {name: values for name, values in chunk.checked.items() if name not in exact}
+    return replace(chunk, description=description, parts=parts, checked=checked)
 
 
 def _verified(
