@@ -212,14 +212,17 @@ def column_metrics(
 ) -> dict:
     """Residual statistics of one column, with the x <= 0 rule applied to relative residuals."""
     r = residuals(original, reconstructed, kind)
+    recovered = recovered_mask(original, reconstructed, r, kind, recovered_within)
+    return _column_summary(original, reconstructed, kind, r, recovered)
+
+
+def _column_summary(
+    original: np.ndarray, reconstructed: np.ndarray, kind: str, r: np.ndarray, recovered: np.ndarray
+) -> dict:
+    """`column_metrics` from the column's residuals `r` and recovered mask, computed once."""
     included = np.isfinite(r)
     result: dict[str, Any] = {"kind": kind}
-    recovered = recovered_mask(original, reconstructed, r, kind, recovered_within)
-    result.update(
-        residual_stats(
-            r[included], recovered_within=recovered_within, recovered=recovered[included]
-        )
-    )
+    result.update(residual_stats(r[included], recovered=recovered[included]))
     result["n_excluded"] = int(np.count_nonzero(~included))
     if kind in (RELATIVE, SIGNED_RELATIVE) and result["n_excluded"]:
         x = np.asarray(original, dtype=np.float64)[~included]
@@ -354,20 +357,14 @@ def compare_tables(
     names = match_tables(original, reconstructed)
     parsed = as_tolerances(tolerances)
     kinds = {name: residual_kind(name, parsed.get(name)) for name in names}
-    per_column = {
-        name: column_metrics(
-            original[name], reconstructed[name], kinds[name], recovered_within=recovered_within
-        )
-        for name in names
-    }
     r = residual_matrix(original, reconstructed, names, kinds)
+    per_column = {}
     within = np.ones(original.n_rows, dtype=bool)
     for j, name in enumerate(names):
-        defined = np.isfinite(r[:, j])
-        recovered = recovered_mask(
-            original[name], reconstructed[name], r[:, j], kinds[name], recovered_within
-        )
-        within &= ~defined | recovered
+        x, x_reco = original[name], reconstructed[name]
+        recovered = recovered_mask(x, x_reco, r[:, j], kinds[name], recovered_within)
+        per_column[name] = _column_summary(x, x_reco, kinds[name], r[:, j], recovered)
+        within &= ~np.isfinite(r[:, j]) | recovered
     result: dict[str, Any] = {
         "n_rows": original.n_rows,
         "columns": names,
