@@ -27,6 +27,7 @@ STYLES = [plots.PlotStyle(s) for s in plots.STYLES]
 def figures(style: plots.PlotStyle) -> dict[str, plt.Figure]:
     r = np.column_stack([UNIFORM, UNIFORM[::-1], LATENT, RNG.uniform(-1e-3, 1e-3, N)])
     correlation = np.corrcoef(r, rowvar=False).tolist()
+    sigmas = [residual_stats(r[:, j])["core_sigma"] for j in range(r.shape[1])]
     methods = [
         {"method": "jetzip (this file)", "bytes_per_object": 5.4, "violations": 0, "jetzip": True},
         {"method": "mantissa rounding, fewest bits meeting the rules", "bytes_per_object": 6.0,
@@ -53,7 +54,9 @@ def figures(style: plots.PlotStyle) -> dict[str, plt.Figure]:
         "residual, latent": plots.residual_figure(
             "Jet_mass", LATENT, residual_stats(LATENT), RELATIVE, style
         ),
-        "corner": plots.corner_figure(NAMES, KINDS, r, correlation, style, [1e-3, 1e-3, None]),
+        "corner": plots.corner_figure(
+            NAMES, KINDS, r, correlation, sigmas, style, [1e-3, 1e-3, None]
+        ),
         "profile vs pt": plots.profile_figure(
             "pt", PT, NAMES, KINDS, r, "GeV", style, {"pt": BOUND}
         ),

@@ -18,6 +18,9 @@ import torch
 from jetzip.codec import compress_table, decompress_file
 from jetzip.evaluate import evaluate, write_report
 from jetzip.evaluate import plots as plots_module
+from jetzip.evaluate import report as report_module
+from jetzip.evaluate.metrics import residual_matrix
+from jetzip.evaluate.report import Section, write_sections
 from jetzip.models import TrainedModel, build_model
 from jetzip.table import Table
 from jetzip.transforms import build_normaliser
@@ -266,3 +269,31 @@ def test_vae_report_shows_latent_mean_and_variance(tmp_path: Path) -> None:
     page = write_report(tmp_path / "report", original, reconstructed, metrics, model=model)
     for name in ("vae_latent_mean", "vae_latent_variance"):
         assert (page.parent / "plots" / f"{name}.png").stat().st_size > 1000
+
+
+def test_residuals_are_computed_once_and_only_for_sections_drawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A section left out of the figure budget costs no residual pass; a drawn one computes its
+    residuals once for all its figures (residual and profile here). The real function runs,
+    only counted."""
+    computed: list[Table] = []
+
+    def counted(original: Table, *args: object, **kwargs: object) -> np.ndarray:
+        computed.append(original)
+        return residual_matrix(original, *args, **kwargs)
+
+    monkeypatch.setattr(report_module, "residual_matrix", counted)
+    monkeypatch.setattr(report_module, "MAX_FIGURES", 3)  # one section's figures
+    sections = []
+    for name in ("Jet", "Photon"):
+        original = Table({"pt": np.linspace(1, 2, 50)})
+        reconstructed = Table({"pt": np.linspace(1, 2, 50) * 1.001})
+        sections.append(Section(name, original, reconstructed, evaluate(original, reconstructed)))
+    page = write_sections(tmp_path / "report", sections)
+    pngs = sorted(p.stem for p in (page.parent / "plots").glob("*.png"))
+    assert pngs == ["Jet_distribution_pt", "Jet_profile_vs_pt", "Jet_residual_pt"]
+    assert len(computed) == 1 and computed[0] is sections[0].original
+    assert "Figures left out to keep the page short (--all-plots draws them): Photon" in (
+        page.read_text()
+    )

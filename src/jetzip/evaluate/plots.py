@@ -36,7 +36,7 @@ from matplotlib.ticker import (
 )
 
 from jetzip.codec.tolerance import Tolerance
-from jetzip.evaluate.metrics import ANGLE, RELATIVE, SIGNED_RELATIVE, base_name, core_sigma
+from jetzip.evaluate.metrics import ANGLE, RELATIVE, SIGNED_RELATIVE, base_name
 
 #: Page width of a normal figure in CSS pixels; the PNG has twice as many (sharp on HiDPI).
 FIGURE_CSS_WIDTH = 540
@@ -453,6 +453,7 @@ def corner_figure(
     kinds: Sequence[str],
     r: np.ndarray,
     correlation: Sequence[Sequence[float | None]],
+    core_sigmas: Sequence[float],
     style: PlotStyle,
     bounds: Sequence[float | None] = (),
 ) -> Figure:
@@ -461,14 +462,13 @@ def corner_figure(
     Diagonal: residual histograms. Below: 2D histogram of the core plus points for the rows
     outside it. Above: the correlation coefficient. The core of a column with a bound
     (`bounds[j]`, in residual units) is its whole band, shown with a 20 % margin; otherwise it
-    is +-1 core sigma, shown to +-4. At most MAX_CORNER_COLUMNS columns (the first ones).
+    is +-1 core sigma (`core_sigmas[j]`, as `evaluate` measured it), shown to +-4. At most
+    MAX_CORNER_COLUMNS columns (the first ones).
     """
     k = min(len(names), MAX_CORNER_COLUMNS)
     r = r[:, :k]
     bounds = [*bounds, *([None] * k)][:k]
-    sigmas = np.array(
-        [b or core_sigma(r[np.isfinite(r[:, j]), j]) or 1.0 for j, b in enumerate(bounds)]
-    )
+    sigmas = np.array([b or s or 1.0 for b, s in zip(bounds, core_sigmas[:k], strict=True)])
     spans = np.array([1.2 if b else 4.0 for b in bounds]) * sigmas
     cmap = plt.get_cmap("RdBu_r")
     with style.context():

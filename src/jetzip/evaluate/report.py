@@ -20,7 +20,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -238,53 +238,63 @@ def plot_tasks(
             section.objects,
         )
         add(HEADINGS[1], f"distribution_{plots.safe_name(name)}", draw)
-    r = residual_matrix(original, reconstructed, shown, kinds)
+    # computed when a figure first needs them: a section left out of the page's figure budget
+    # is planned but never drawn, and then costs no pass over its residuals
+    shown_residuals = cache(partial(residual_matrix, original, reconstructed, shown, kinds))
     for j, name in enumerate(shown):
-        draw = partial(
-            plots.residual_figure,
-            name,
-            r[:, j],
-            metrics["per_column"][name],
-            kinds[name],
-            style,
-            bound=bounds.get(name),
-            uniform=storage.get(name) == "bounded",
-            objects=section.objects,
-        )
-        add(HEADINGS[2], f"residual_{plots.safe_name(name)}", draw)
+
+        def residual(j: int = j, name: str = name) -> Any:
+            return plots.residual_figure(
+                name,
+                shown_residuals()[:, j],
+                metrics["per_column"][name],
+                kinds[name],
+                style,
+                bound=bounds.get(name),
+                uniform=storage.get(name) == "bounded",
+                objects=section.objects,
+            )
+
+        add(HEADINGS[2], f"residual_{plots.safe_name(name)}", residual)
     corner = shown[: plots.MAX_CORNER_COLUMNS]
     if len(corner) > 1:
         index = {n: i for i, n in enumerate(metrics["columns"])}
         full = metrics["residual_correlation"]
         correlation = [[full[index[a]][index[b]] for b in corner] for a in corner]
-        draw = partial(
-            plots.corner_figure,
-            corner,
-            [kinds[n] for n in corner],
-            r[:, : len(corner)],
-            correlation,
-            style,
-            [bounds[n].value if n in bounds else None for n in corner],
-        )
+
+        def corner_plot() -> Any:
+            return plots.corner_figure(
+                corner,
+                [kinds[n] for n in corner],
+                shown_residuals()[:, : len(corner)],
+                correlation,
+                [metrics["per_column"][n]["core_sigma"] for n in corner],
+                style,
+                [bounds[n].value if n in bounds else None for n in corner],
+            )
+
         # About 270 px per pair-plot column: two fit the normal width.
-        add(HEADINGS[3], "residual_corner", draw, wide=min(plots.WIDE_CSS_WIDTH, 270 * len(corner)))
+        wide = min(plots.WIDE_CSS_WIDTH, 270 * len(corner))
+        add(HEADINGS[3], "residual_corner", corner_plot, wide=wide)
     variables = (*plots.PROFILE_VARIABLES, "m", "mass") if all_plots else plots.PROFILE_VARIABLES
     for b in plots.profile_columns(metrics["columns"], variables) if shown else []:
-        draw = partial(
-            plots.profile_figure,
-            b,
-            original[b],
-            shown,
-            [kinds[n] for n in shown],
-            r,
-            units[b],
-            style,
-            bounds,
-        )
+
+        def profile(b: str = b) -> Any:
+            return plots.profile_figure(
+                b,
+                original[b],
+                shown,
+                [kinds[n] for n in shown],
+                shown_residuals(),
+                units[b],
+                style,
+                bounds,
+            )
+
         add(
             HEADINGS[4],
             f"profile_vs_{plots.safe_name(b)}",
-            draw,
+            profile,
             wide=plots.WIDE_CSS_WIDTH if len(shown) > 1 else 0,
         )
     if model is not None:
