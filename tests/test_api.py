@@ -10,6 +10,7 @@ import pytest
 import jetzip
 import jetzip.codec.wholefile as wholefile
 from conftest import ROOT_DIR, require_shared
+from jetzip import container
 from jetzip.codec import compress_table
 from jetzip.codec.policy import parse_policy
 from jetzip.errors import InputError, OptionError
@@ -35,6 +36,20 @@ def test_keys_entries_and_entry_ranges(events_file) -> None:
         assert f.num_entries == len(original)
         got = f.arrays(["event", "label", "maybe"], entry_start=190, entry_stop=215, how=None)
     assert ak.to_list(got) == ak.to_list(original[["event", "label", "maybe"]][190:215])
+
+
+def test_open_reads_the_container_header_once(events_file, monkeypatch) -> None:
+    path, _ = events_file
+    readers: list[str] = []
+    real = container.ContainerReader.__init__
+
+    def counting(self, *args, **kwargs):
+        readers.append(str(args))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(container.ContainerReader, "__init__", counting)
+    f = jetzip.open(path)
+    assert len(readers) == 1 and f.keys()
 
 
 def test_reading_one_branch_decodes_only_its_columns(events_file, monkeypatch) -> None:

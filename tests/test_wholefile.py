@@ -23,7 +23,7 @@ from jetzip.codec.tolerance import Tolerance
 from jetzip.codec.wholefile import EventsReader, compress_events, describe_events
 from jetzip.container import ContainerWriter, open_reader
 from jetzip.errors import CorruptFileError
-from jetzip.events import EventChunk, TreeInfo, read_events
+from jetzip.events import EventChunk, TreeInfo, read_events, write_events
 from jetzip.io import read_table
 
 RNG = np.random.default_rng(7)
@@ -190,6 +190,23 @@ def test_a_quantised_column_larger_than_lossless_is_stored_losslessly(tmp_path) 
     restored = next(EventsReader(tmp_path / "a.jz").iter_chunks()).arrays
     assert ak.to_numpy(restored.x).tobytes() == noise.tobytes()
     assert not Tolerance(1e-6, True).violations(noise * np.float32(1.5), restored.y).any()
+
+
+def test_a_root_input_is_opened_once_and_its_share_measured(tmp_path, monkeypatch) -> None:
+    chunk = synthetic(120)
+    simple = chunk_of({n: chunk.arrays[n] for n in ("run", "nJet", "Jet_pt", "Jet_eta")})
+    write_events([simple], tmp_path / "in.root")
+    opened: list[str] = []
+    real = uproot.open
+
+    def counting(path, *args, **kwargs):
+        opened.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(uproot, "open", counting)
+    source = wholefile.compress_source(tmp_path / "in.root", tmp_path / "x.jz")["source"]
+    assert opened == [str(tmp_path / "in.root")]
+    assert source["whole"] is True and 0 < source["stored_bytes"] < source["bytes"]
 
 
 # ---------------------------------------------------------------------- real files

@@ -130,9 +130,8 @@ class JzFile:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         stream, reader = open_reader(self.path)
-        with stream:
-            header = reader.header
-        self._events = EventsReader(self.path) if is_events_file(header) else None
+        stream.close()  # the header is read; nothing stays open between calls
+        self._events = EventsReader(self.path, reader) if is_events_file(reader.header) else None
         self._table: Any = None
 
     def __enter__(self) -> JzFile:
@@ -279,12 +278,11 @@ def decompress(path: str | os.PathLike[str], output: str | os.PathLike[str], **o
     "RNTuple", default the source's) or event Parquet; flat files to any table format.
     Returns the events (rows) written."""
     stream, reader = open_reader(path)
-    with stream:
-        header = reader.header
-    if is_events_file(header):
+    stream.close()
+    if is_events_file(reader.header):
         from jetzip.codec.wholefile import decompress_events
 
-        return decompress_events(path, output, **options)
+        return decompress_events(path, output, reader=reader, **options)
     from jetzip.codec import decompress_to
 
     return decompress_to(path, output, **options)

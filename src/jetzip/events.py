@@ -144,11 +144,15 @@ class EventChunk:
 
     ``arrays`` has one entry per event; its fields are the original branch names in source
     order (scalars, jagged lists, fixed-size arrays, nested lists, strings, nullable values).
+    ``input_share`` (first chunk of `iter_events(..., measure_input=True)` on ROOT files):
+    the input's own bytes of these branches (`jetzip.input_sizes`) and its number of trees,
+    measured while the reader had the file open.
     """
 
     arrays: ak.Array
     first_event: int
     info: TreeInfo
+    input_share: dict[str, Any] | None = None
 
     @property
     def n_events(self) -> int:
@@ -203,6 +207,7 @@ def iter_events(
     branches: str | Sequence[str] | None = None,
     step_events: int = DEFAULT_STEP_EVENTS,
     skip_unsupported: bool = False,
+    measure_input: bool = False,
 ) -> Iterator[EventChunk]:
     """Chunks of at most `step_events` consecutive events; their concatenation is the file.
 
@@ -212,6 +217,7 @@ def iter_events(
             an InputError naming it. Default: every branch.
         skip_unsupported: leave out branches that cannot be read or written back exactly
             (recorded in ``info.notes``) instead of refusing the file.
+        measure_input: give the first chunk of a ROOT file its ``input_share``.
     """
     from jetzip.io import event_parquet, trees
 
@@ -226,6 +232,7 @@ def iter_events(
             patterns=patterns,
             step_events=step_events,
             skip_unsupported=skip_unsupported,
+            measure_input=measure_input,
         )
     else:
         if tree is not None:

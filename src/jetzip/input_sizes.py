@@ -23,10 +23,7 @@ from typing import Any
 import uproot
 
 
-def _ttree_bytes(file: Any, tree_name: str, names: Sequence[str]) -> dict[str, Any] | None:
-    from jetzip.io.trees import tree_leaves
-
-    found = tree_leaves(file, tree_name, "TTree")
+def _ttree_bytes(file: Any, found: Any, names: Sequence[str]) -> dict[str, Any] | None:
     branches = {leaf.name: leaf.branch for leaf in found.leaves}
     if not all(name in branches for name in names):
         return None
@@ -40,7 +37,7 @@ def _ttree_bytes(file: Any, tree_name: str, names: Sequence[str]) -> dict[str, A
     if not inside:
         return {"bytes": zipped, "estimated": False}
     everything = sum(embedded(b) for b in found.handle.itervalues(recursive=True))
-    key = file.key(tree_name).data_compressed_bytes
+    key = file.key(found.name).data_compressed_bytes
     return {"bytes": zipped + round(key * inside / everything), "estimated": True}
 
 
@@ -80,12 +77,18 @@ def _parquet_bytes(path: Path, names: Sequence[str]) -> dict[str, Any] | None:
     return {"bytes": total, "estimated": False}
 
 
+#: What a file's metadata may raise where it cannot tell a branch's bytes.
+_UNTOLD = (OSError, KeyError, IndexError, AttributeError, ValueError, ZeroDivisionError)
+
+
 def stored_input_bytes(
     path: str | os.PathLike[str], tree: str | None, kind: str | None, names: Sequence[str]
 ) -> dict[str, Any] | None:
     """{"bytes": the input's compressed bytes of branches `names`, "estimated": bool}, or
     None where they cannot be told (a name or a record the file's metadata does not resolve:
     the figure is information for a summary, never a reason to fail a compression)."""
+    from jetzip.io.trees import tree_leaves
+
     path = Path(path)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
@@ -95,8 +98,19 @@ def stored_input_bytes(
         with uproot.open(path) as file:
             if kind == "RNTuple":
                 return _rntuple_bytes(file[tree], names)
-            return _ttree_bytes(file, tree, names)
-    except (OSError, KeyError, IndexError, AttributeError, ValueError, ZeroDivisionError):
+            return _ttree_bytes(file, tree_leaves(file, tree, "TTree"), names)
+    except _UNTOLD:
+        return None
+
+
+def tree_input_bytes(file: Any, found: Any, names: Sequence[str]) -> dict[str, Any] | None:
+    """`stored_input_bytes` of a tree whose file is open and whose leaves were listed
+    (`jetzip.io.trees.TreeLeaves`): what a reader measures while it reads."""
+    try:
+        if found.kind == "RNTuple":
+            return _rntuple_bytes(found.handle, names)
+        return _ttree_bytes(file, found, names)
+    except _UNTOLD:
         return None
 
 

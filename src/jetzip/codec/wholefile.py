@@ -43,7 +43,12 @@ from jetzip.codec.chunk import (
 )
 from jetzip.codec.pipeline import _verify_chunk, codec_executor, ordered_map, thread_count
 from jetzip.codec.policy import Policy, parse_policy
-from jetzip.container import BOUND_CHUNKS_VERSION, ContainerWriter, open_reader
+from jetzip.container import (
+    BOUND_CHUNKS_VERSION,
+    ContainerReader,
+    ContainerWriter,
+    open_reader,
+)
 from jetzip.errors import CorruptFileError, InputError
 from jetzip.events import DEFAULT_STEP_EVENTS, EventChunk, TreeInfo
 from jetzip.fileutil import atomic_output
@@ -513,6 +518,7 @@ def compress_source(
         branches=branches,
         step_events=step_events,
         skip_unsupported=skip_unsupported,
+        measure_input=True,
     )
     source = {
         "path": input_path.name,
@@ -528,15 +534,19 @@ def compress_source(
 def _stored_share(input_path: Path, first: EventChunk, every_branch: bool) -> dict[str, Any]:
     """How much of the input a file stores, for honest ratios: `whole` when it is every
     branch of the input's only tree; `stored_bytes`, the input's own compressed bytes of the
-    stored branches (None where the metadata cannot tell; see `jetzip.input_sizes`)."""
+    stored branches (None where the metadata cannot tell; see `jetzip.input_sizes`). A ROOT
+    reader measured them while it read (`EventChunk.input_share`); Parquet metadata is read."""
     from jetzip.input_sizes import stored_input_bytes, trees_in
 
     skipped = any(note.startswith("left out (--skip-unsupported)") for note in first.info.notes)
-    share = stored_input_bytes(
-        input_path, first.info.tree, first.info.kind, list(first.arrays.fields)
-    )
+    if first.input_share is not None:
+        share, trees = first.input_share["stored"], first.input_share["trees"]
+    else:
+        names = list(first.arrays.fields)
+        share = stored_input_bytes(input_path, first.info.tree, first.info.kind, names)
+        trees = trees_in(input_path)
     return {
-        "whole": every_branch and not skipped and trees_in(input_path) == 1,
+        "whole": every_branch and not skipped and trees == 1,
         "stored_bytes": None if share is None else share["bytes"],
         "stored_bytes_estimated": bool(share and share["estimated"]),
     }
@@ -582,11 +592,14 @@ class EventsReader:
     Every section read is verified, and inside one only the requested columns and those their
     predictors read are decoded."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], reader: ContainerReader | None = None) -> None:
+        """`reader`: the file's container reader when the caller has opened it already (its
+        header is not read again)."""
         self.path = Path(path)
-        stream, reader = open_reader(self.path)
-        with stream:
-            self.header = reader.header
+        if reader is None:
+            stream, reader = open_reader(self.path)
+            stream.close()
+        self.header = reader.header
         self.version = reader.version
         self.header_size = reader.header_size
         if not is_events_file(self.header):
@@ -915,13 +928,15 @@ def decompress_events(
     *,
     kind: str | None = None,
     threads: int | None = None,
+    reader: ContainerReader | None = None,
 ) -> int:
     """Write a whole-file .jz back as ROOT (TTree or RNTuple; default the source's kind) or
-    Parquet (one row per event, list columns); returns the number of events."""
+    Parquet (one row per event, list columns); returns the number of events. `reader`: the
+    file's container reader if the caller opened it (see EventsReader)."""
     from jetzip.events import write_events
 
-    reader = EventsReader(path)
-    return write_events(reader.iter_chunks(threads=threads), output, kind=kind)
+    events = EventsReader(path, reader)
+    return write_events(events.iter_chunks(threads=threads), output, kind=kind)
 
 
 def describe_events(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -521,6 +521,7 @@ def iter_tree_events(
     patterns: Sequence[str] | None,
     step_events: int,
     skip_unsupported: bool,
+    measure_input: bool = False,
 ) -> Iterator[EventChunk]:
     """`jetzip.events.iter_events` for ROOT files."""
     try:
@@ -544,11 +545,17 @@ def iter_tree_events(
         if refused:
             left_out = ", ".join(f"{name} ({why})" for name, why in refused.items())
             info.notes.append(f"left out (--skip-unsupported): {left_out}")
+        share = None
+        if measure_input:
+            from jetzip.input_sizes import tree_input_bytes
+
+            names = [leaf.name for leaf in leaves]
+            share = {"stored": tree_input_bytes(file, found, names), "trees": len(_trees(file))}
         for start in range(0, max(n_entries, 1), step_events):
             stop = min(start + step_events, n_entries)
             values = sample if start == 0 else read_leaves(found, leaves, start, stop)
             arrays = ak.zip({leaf.name: values[leaf.name] for leaf in leaves}, depth_limit=1)
-            yield EventChunk(arrays=arrays, first_event=start, info=info)
+            yield EventChunk(arrays, start, info, share if start == 0 else None)
 
 
 def _objects(found: TreeLeaves, member: str) -> int | None:
