@@ -8,6 +8,7 @@ import torch
 
 from jetzip.errors import CorruptFileError, InputError, OptionError
 from jetzip.models import PRESET_NAMES, TrainedModel, build_model, normalise_spec, preset_spec
+from jetzip.models.network import LOG_VARIANCE_RANGE
 from jetzip.transforms import build_normaliser
 
 PRESET_LAYERS = {
@@ -82,6 +83,21 @@ def test_vae_samples_in_training_and_uses_the_mean_in_eval() -> None:
     assert torch.equal(network(x)[0], network.decode(network.encode(x)))
 
 
+def test_the_kl_term_and_encode_distribution_share_the_clamped_log_variance() -> None:
+    """With the log-variance head pushed beyond its range, forward's KL term is the one of
+    the (clamped) posterior encode_distribution gives."""
+    torch.manual_seed(0)
+    network = build_model(preset_spec("VAE_3D_200", 4)).eval()
+    with torch.no_grad():
+        network.to_logvar.bias.fill_(50.0)
+    x = torch.randn(16, 4)
+    _, kl = network(x)
+    mean, logvar = network.encode_distribution(x)
+    assert torch.all(logvar == LOG_VARIANCE_RANGE[1])
+    expected = -0.5 * torch.mean(torch.sum(1 + logvar - mean.pow(2) - logvar.exp(), dim=1))
+    torch.testing.assert_close(kl, expected)
+
+
 def make_trained(n_inputs: int = 4) -> tuple[TrainedModel, np.ndarray]:
     rng = np.random.default_rng(0)
     x = np.column_stack(
@@ -152,4 +168,5 @@ def test_vae_posterior_mean_is_the_stored_latent() -> None:
     mean, log_variance = vae.encode_distribution(x)
     assert mean.shape == log_variance.shape == (300, 3)
     np.testing.assert_array_equal(mean, vae.encode(x))
-    assert np.all((log_variance >= -20) & (log_variance <= 10))
+    low, high = LOG_VARIANCE_RANGE
+    assert np.all((log_variance >= low) & (log_variance <= high))

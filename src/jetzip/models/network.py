@@ -108,6 +108,11 @@ def _stack(
     return nn.Sequential(*layers)
 
 
+#: Range of a VAE's log-variance: its exp() (the variance, and the KL term) stays finite and
+#: the sampled noise neither vanishes nor explodes early in training.
+LOG_VARIANCE_RANGE = (-20.0, 10.0)
+
+
 class AutoEncoder(nn.Module):
     """Encoder MLP -> latent -> decoder MLP; a VAE adds mean/log-variance heads."""
 
@@ -132,15 +137,22 @@ class AutoEncoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The latent code (for a VAE: the mean, which is what gets stored)."""
-        return self.latent_activation(self.to_latent(self.encoder_body(x)))
+        return self._latent(self.encoder_body(x))
 
     def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A VAE's posterior: latent mean and (clamped) log-variance per sample."""
         if not self.is_vae:
             raise ValueError("only a VAE has a latent distribution")
         hidden = self.encoder_body(x)
-        mean = self.latent_activation(self.to_latent(hidden))
-        return mean, self.to_logvar(hidden).clamp(-20.0, 10.0)
+        return self._latent(hidden), self._log_variance(hidden)
+
+    def _latent(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The latent code from the encoder body's output."""
+        return self.latent_activation(self.to_latent(hidden))
+
+    def _log_variance(self, hidden: torch.Tensor) -> torch.Tensor:
+        """A VAE's log-variance from the encoder body's output, clamped to LOG_VARIANCE_RANGE."""
+        return self.to_logvar(hidden).clamp(*LOG_VARIANCE_RANGE)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.to_output(self.decoder_body(z))
@@ -169,10 +181,10 @@ class AutoEncoder(nn.Module):
         then decoder), for sparsity penalties: through `forward`, so that DDP sees the call."""
         hidden: list[torch.Tensor] | None = [] if with_hidden else None
         body = self._run(self.encoder_body, x, hidden)
-        z = self.latent_activation(self.to_latent(body))
+        z = self._latent(body)
         kl = None
         if self.is_vae:
-            mean, logvar = z, self.to_logvar(body).clamp(-20.0, 10.0)
+            mean, logvar = z, self._log_variance(body)
             z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar) if self.training else mean
             kl = -0.5 * torch.mean(torch.sum(1 + logvar - mean.pow(2) - logvar.exp(), dim=1))
         out = self.to_output(self._run(self.decoder_body, z, hidden))
