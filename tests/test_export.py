@@ -109,6 +109,11 @@ def test_hls4ml_export_refuses_bad_requests(model_dir, tmp_path, capsys):
     assert "go with --hls4ml" in capsys.readouterr().err
     assert main(["export", str(model_dir), "--hls4ml", "x", "--table-size", "1000"]) == 1
     assert "power of two" in capsys.readouterr().err
+    # 0 is a table size asked for (and refused), not "not given", which would mean 8192
+    assert main(["export", str(model_dir), "--hls4ml", "x", "--table-size", "0"]) == 1
+    assert "the table size must be a power of two >= 64, got 0" in capsys.readouterr().err
+    assert main(["export", str(model_dir), "--onnx", "x.onnx", "--table-size", "0"]) == 1
+    assert "go with --hls4ml" in capsys.readouterr().err
     pytest.importorskip("hls4ml", reason="the [fpga] extra (hls4ml) is not installed")
     out = str(tmp_path / "hls")
     assert main(["export", str(model_dir), "--hls4ml", out, "--precision", "float"]) == 1

@@ -37,8 +37,8 @@ DEFAULT_MAX_JETS = 5000
         "--table-size",
         type=int,
         default=None,
-        help="entries of each tanh/sigmoid lookup table (default 8192; hls4ml's own 1024 costs "
-        "several per cent of pt on AE_3D_200)",
+        help="entries of each tanh/sigmoid lookup table, a power of two >= 64 (default 8192; "
+        "hls4ml's own 1024 costs several per cent of pt on AE_3D_200)",
     ),
     arg("--jets", metavar="DATA", help="real jets to compare the fixed-point model with PyTorch"),
     arg(
@@ -60,7 +60,8 @@ def export(args: argparse.Namespace) -> int:
 
     if args.onnx is None and args.hls4ml is None:
         raise OptionError("give --onnx OUT.onnx and/or --hls4ml DIR")
-    if args.hls4ml is None and (args.precision or args.jets or args.table_size):
+    given = (args.precision, args.jets, args.table_size)  # (0 or "" is given, and checked)
+    if args.hls4ml is None and any(value is not None for value in given):
         raise OptionError("--precision, --table-size and --jets go with --hls4ml")
     model = TrainedModel.load(args.model_dir)
     if args.onnx is not None:
@@ -97,8 +98,8 @@ def _export_hls4ml(model: TrainedModel, args: argparse.Namespace) -> None:
     result = export_hls4ml(
         model,
         args.hls4ml,
-        precision=args.precision or DEFAULT_PRECISION,
-        table_size=args.table_size or DEFAULT_TABLE_SIZE,
+        precision=DEFAULT_PRECISION if args.precision is None else args.precision,
+        table_size=DEFAULT_TABLE_SIZE if args.table_size is None else args.table_size,
         jets=jets,
     )
     counts = ", ".join(f"{k} {v:,}" for k, v in result.multipliers.items())
