@@ -1,9 +1,9 @@
 """The same bytes on every CPU: compression and decompression run in fresh processes with numpy's
 SIMD levels switched off (NPY_DISABLE_CPU_FEATURES: numpy's exp and log differ between its
-AVX-512 and AVX2 loops), torch's kernels chosen otherwise (ATEN_CPU_CAPABILITY), the compiled
-kernels built for a generic x86-64 without AVX or FMA (NUMBA_CPU_NAME=generic) and other thread
+AVX-512 and AVX2 loops), torch's kernels chosen otherwise (ATEN_CPU_CAPABILITY) and other thread
 counts must write identical .jz files and decode identical values, also at a relative
-tolerance of a few ulps and with E predicted from pt, eta (and m)."""
+tolerance of a few ulps and with E predicted from pt, eta (and m). The compiled grid kernels
+themselves are compared with exactmath's numpy functions bit for bit in test_exactmath.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -23,21 +22,11 @@ from synthetic import synthetic_jets
 
 AVX512 = "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR X86_V4"
 AVX2 = "AVX AVX2 FMA3 F16C X86_V3"
-#: (environment, codec threads, compiled kernels from the first value on) of each process; the
-#: first is the reference (the numpy kernels there, the compiled ones built for a generic CPU in
-#: the last).
+#: (environment, codec threads) of each process; the first is the reference.
 SETTINGS = [
-    ({"ATEN_CPU_CAPABILITY": "avx512"}, 1, False),
-    ({"NPY_DISABLE_CPU_FEATURES": AVX512, "ATEN_CPU_CAPABILITY": "avx2"}, 2, False),
-    (
-        {
-            "NPY_DISABLE_CPU_FEATURES": f"{AVX512} {AVX2}",
-            "ATEN_CPU_CAPABILITY": "default",
-            "NUMBA_CPU_NAME": "generic",
-        },
-        3,
-        True,
-    ),
+    ({"ATEN_CPU_CAPABILITY": "avx512"}, 1),
+    ({"NPY_DISABLE_CPU_FEATURES": AVX512, "ATEN_CPU_CAPABILITY": "avx2"}, 2),
+    ({"NPY_DISABLE_CPU_FEATURES": f"{AVX512} {AVX2}", "ATEN_CPU_CAPABILITY": "default"}, 3),
 ]
 #: (input, tolerances): float32 jets with E at 0.1 % (the tiny model's integer decoder on offer
 #: as a predictor) and at a few float32 ulps (1e-5 % is about 1.7 ulps of relative spacing),
@@ -58,9 +47,6 @@ from numpy._core import _multiarray_umath as umath
 from jetzip.codec import compress_file, decompress_file
 
 jobs, threads, model = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-if sys.argv[4] == "compiled":  # the numba kernels from the first value on
-    from jetzip.codec import quantize
-    quantize.COMPILED_AFTER_VALUES = -1
 report = {"numpy_features": sorted(k for k in umath.__cpu_dispatch__ if umath.__cpu_features__[k])}
 from jetzip.models import TrainedModel
 from jetzip.models.integer_decoder import integer_decoder
@@ -99,12 +85,11 @@ def inputs(tmp_path_factory) -> dict[str, str]:
 
 
 def start_worker(
-    jobs: list[list[str]], environment: dict[str, str], threads: int, model: str, compiled: bool
+    jobs: list[list[str]], environment: dict[str, str], threads: int, model: str
 ) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "NPY_DISABLE_CPU_FEATURES"}
     env.update(environment)
-    kernels = "compiled" if compiled else "numpy"
-    command = [sys.executable, "-c", WORKER, json.dumps(jobs), str(threads), model, kernels]
+    command = [sys.executable, "-c", WORKER, json.dumps(jobs), str(threads), model]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -137,13 +122,12 @@ def test_same_bytes_and_values_on_every_cpu_setting(inputs, model_dir, tmp_path)
             environment,
             threads,
             model_dir,
-            compiled,
         )
-        for k, (environment, threads, compiled) in enumerate(SETTINGS)
+        for k, (environment, threads) in enumerate(SETTINGS)
     ]
     reports = [report_of(worker) for worker in workers]
     reference = reports[0]
-    for (environment, threads, _), report in zip(SETTINGS[1:], reports[1:], strict=True):
+    for (environment, threads), report in zip(SETTINGS[1:], reports[1:], strict=True):
         assert report["integer_decoder"] == reference["integer_decoder"], environment
         for i in range(len(jobs)):
             assert report[str(i)] == reference[str(i)], (
@@ -244,82 +228,3 @@ def test_integer_decoder_rows_are_independent_and_close_to_the_float_decoder(mod
     back = decompress_file(path)
     for name, tolerance in parse_tolerances("m=0.1%,pt=0.1%,eta=0.001,phi=0.001").items():
         assert not tolerance.violations(jets[name], back[name]).any(), name
-
-
-def hostile_columns() -> list[tuple[np.ndarray, str, np.ndarray | None]]:
-    """(values, tolerance, prediction): signs, zeros, subnormals, NaN/inf, huge values, values
-    beyond the grid, tolerances of a few ulps, predictions with zeros, NaN and inf."""
-    rng = np.random.default_rng(11)
-    x = rng.lognormal(3.0, 4.0, 20_000) * rng.choice([-1.0, 1.0], 20_000)
-    x[::97] = 0.0
-    x[1::89] = -0.0
-    x[2::83] = np.nan
-    x[3::79] = np.inf
-    x[4::73] = 5e-324
-    x[5::71] = 1e300
-    prediction = x * rng.uniform(0.9, 1.1, x.size)
-    prediction[::7] = 0.0
-    prediction[1::11] = np.nan
-    prediction[2::13] = -np.inf
-    cases = []
-    for dtype in (np.float64, np.float32):
-        with np.errstate(all="ignore"):
-            values = x.astype(dtype)
-        for tolerance in ("1%", "1e-13%", "0.5", "1e-300"):
-            cases.append((values, tolerance, None))
-            cases.append((values, tolerance, prediction))
-    return cases
-
-
-@pytest.mark.parametrize("case", range(16))
-def test_numpy_and_compiled_quantisers_give_the_same_bits(case, monkeypatch):
-    """A file's bytes must not depend on which of the two implementations ran (the numpy one
-    for one file, the compiled one further into a long stream)."""
-    from jetzip.codec import quantize
-
-    values, text, prediction = hostile_columns()[case]
-    tolerance = parse_tolerances(f"x={text}")["x"]
-    results = []
-    for threshold in (2**62, -1):  # numpy, then compiled
-        monkeypatch.setattr(quantize, "COMPILED_AFTER_VALUES", threshold)
-        column = quantize.quantise(values, tolerance, prediction)
-        decoded = quantize.dequantise(column, tolerance, values.dtype, prediction)
-        results.append((column, decoded))
-    (a, decoded_a), (b, decoded_b) = results
-    assert a.codes.dtype == b.codes.dtype
-    np.testing.assert_array_equal(a.codes, b.codes)
-    np.testing.assert_array_equal(a.exception_rows, b.exception_rows)
-    assert (a.negative is None) == (b.negative is None)
-    if a.negative is not None:
-        np.testing.assert_array_equal(a.negative, b.negative)
-    for left, right in ((a.restored, b.restored), (decoded_a, decoded_b), (a.restored, decoded_a)):
-        np.testing.assert_array_equal(
-            left.view(f"u{left.itemsize}"), right.view(f"u{right.itemsize}")
-        )
-    assert (a.max_abs_error, a.max_rel_error) == (b.max_abs_error, b.max_rel_error)
-    assert not tolerance.violations(values, decoded_a).any()
-
-
-def test_kernels_load_in_the_background_and_give_the_same_bits(monkeypatch):
-    """Past COMPILED_AFTER_VALUES the compiled kernels load in a thread while the numpy twin
-    carries on; calls switch to them once loaded, and the codes and values stay the same."""
-    from jetzip.codec import quantize
-
-    monkeypatch.setattr(quantize, "COMPILED_AFTER_VALUES", 1_000)
-    monkeypatch.setattr(quantize, "_values_done", 0)
-    monkeypatch.setattr(quantize, "_loader", None)
-    monkeypatch.setattr(quantize, "_loaded", threading.Event())
-    values = np.random.default_rng(7).lognormal(2.0, 3.0, 5_000).astype(np.float32)
-    values[::7] *= -1
-    tolerance = parse_tolerances("x=0.1%")["x"]
-    quantize.quantise(values[:500], tolerance)
-    assert quantize._loader is None  # below the threshold: numba is not even imported for it
-    on_numpy = quantize.quantise(values, tolerance)
-    quantize._loader.join(timeout=300)
-    assert quantize._uses_compiled(0)
-    compiled = quantize.quantise(values, tolerance)
-    np.testing.assert_array_equal(on_numpy.codes, compiled.codes)
-    np.testing.assert_array_equal(on_numpy.exception_rows, compiled.exception_rows)
-    np.testing.assert_array_equal(
-        on_numpy.restored.view(np.uint32), compiled.restored.view(np.uint32)
-    )

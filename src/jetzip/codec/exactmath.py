@@ -8,8 +8,8 @@ machine: what a decoded value may depend on (docs/codec.md, "Determinism"). The 
 the classic fdlibm ones (argument reduction by ln 2, a minimax polynomial on the reduced
 argument), accurate to about 1 ulp.
 
-These are the numpy versions (no compilation: the first call costs nothing); `kernels` has the
-same exp and log compiled with numba for its one-pass quantiser, operation for operation, and
+These are the numpy versions, used by the integer decoder and the grid's step; the quantiser's
+one-pass C kernels (`_gridkernels.c`) have the same exp and log, operation for operation, and
 `tests/test_exactmath.py` checks that both give the same bits.
 """
 
@@ -52,7 +52,7 @@ def _scale_by_pow2(y: np.ndarray, k: np.ndarray) -> None:
 def exp(x: np.ndarray) -> np.ndarray:
     """e**x of every element (float64; float32 input is widened exactly), within ~1 ulp.
 
-    The operations of `kernels.exp_scalar`, in the same order, done in place."""
+    The operations of `exp_value` in `_gridkernels.c`, in the same order, done in place."""
     shape, x = np.shape(x), np.asarray(x, dtype=np.float64).reshape(-1)
     with np.errstate(all="ignore"):
         k = x * INV_LN2
@@ -91,7 +91,7 @@ def exp(x: np.ndarray) -> np.ndarray:
 def log(x: np.ndarray) -> np.ndarray:
     """Natural logarithm of every element, within ~1 ulp (log 0 = -inf; negative or NaN: NaN).
 
-    The operations of `kernels.log_scalar`, in the same order."""
+    The operations of `log_value` in `_gridkernels.c`, in the same order."""
     shape, x = np.shape(x), np.asarray(x, dtype=np.float64).reshape(-1)
     with np.errstate(all="ignore"):
         subnormal = x < _SMALLEST_NORMAL

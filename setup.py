@@ -1,0 +1,34 @@
+"""The one compiled part of jetzip: the quantisation grid's kernels (jetzip.codec._gridkernels).
+
+Everything else is in pyproject.toml. The flags keep the C arithmetic exactly IEEE double, so the
+kernel gives exactmath's bits on every CPU and compiler (docs/codec.md, "Determinism"): no
+contraction of a * b + c into a fused multiply-add (GCC's default for GNU C is to contract across
+statements, clang's within an expression) and no value-changing optimisation (-ffast-math and
+what it implies: reassociation, flushing subnormals, ignoring NaN and signed zeros).
+"""
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+#: Per compiler family (distutils' compiler_type): MSVC's /fp:strict neither contracts nor
+#: reassociates; GCC and clang need contraction switched off explicitly.
+EXACT_FLAGS = {
+    "msvc": ["/fp:strict"],
+    "unix": ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-trapping-math"],
+}
+
+
+class ExactBuild(build_ext):
+    """build_ext with EXACT_FLAGS after the interpreter's own (the last flag wins)."""
+
+    def build_extensions(self) -> None:
+        flags = EXACT_FLAGS.get(self.compiler.compiler_type, EXACT_FLAGS["unix"])
+        for extension in self.extensions:
+            extension.extra_compile_args = [*extension.extra_compile_args, *flags]
+        super().build_extensions()
+
+
+setup(
+    ext_modules=[Extension("jetzip.codec._gridkernels", ["src/jetzip/codec/_gridkernels.c"])],
+    cmdclass={"build_ext": ExactBuild},
+)
