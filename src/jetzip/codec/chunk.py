@@ -40,12 +40,14 @@ from jetzip.codec.quantize import (
 from jetzip.codec.tolerance import Tolerance
 from jetzip.entropy.columns import (
     CONDITIONAL,
+    column_rows,
     decode_column,
     encode_column,
     is_entropy_model,
     plan_space,
     usable_context,
 )
+from jetzip.entropy.distributions import RowTables
 from jetzip.errors import CorruptFileError
 from jetzip.validate import (
     LATENT_DTYPES,
@@ -270,16 +272,19 @@ def _check_streams(
     column: QuantisedColumn,
     coder: Any = None,
     context: dict[str, np.ndarray] | None = None,
+    tables: RowTables | None = None,
 ) -> None:
     """Decode a column's coded streams as decompression will and require exactly the codes,
     signs and exceptions quantisation checked (docs/codec.md, "Verification"): with the same
-    prediction, decoding's grid function then gives back the checked values bit for bit."""
+    prediction, decoding's grid function then gives back the checked values bit for bit.
+    An entropy-coded column is range-decoded with the row `tables` it was coded with: the
+    decoder computes the same ones from the same (checked) context, bit for bit."""
     n = column.codes.size
     stored = dict(parts)
     codes = None
     if desc["predictor"] == CONDITIONAL:
         codes = decode_column(coder, plan.name, stored[f"{plan.name}:codes"], context, n,
-                              plan.tolerance)  # fmt: skip
+                              plan.tolerance, rows=tables)  # fmt: skip
     decoded = _quantised_streams(plan, desc, stored, n, codes)
     same_signs = (decoded.negative is None) == (column.negative is None) and (
         column.negative is None or np.array_equal(decoded.negative, column.negative)
@@ -495,15 +500,17 @@ def _encode_with(
     quantised: QuantisedColumn,
     coder: Any = None,
     context: dict[str, np.ndarray] | None = None,
+    tables: RowTables | None = None,
 ) -> Encoded:
     """A quantised column's description and parts, its codes first (coded by the entropy model
-    `coder`, given the decoded `context` columns, for the `conditional` predictor)."""
+    `coder`, given the decoded `context` columns and their row `tables` when already computed,
+    for the `conditional` predictor)."""
     if predictor != CONDITIONAL:
         desc, parts = _encode_quantised(plan.name, quantised)
         desc["predictor"] = predictor
         return desc, parts
     assert context is not None
-    codes = encode_column(coder, plan.name, quantised.codes, context, plan.tolerance)
+    codes = encode_column(coder, plan.name, quantised.codes, context, plan.tolerance, tables)
     desc, side = _encode_signs_and_exceptions(plan.name, quantised)
     desc["predictor"] = predictor
     desc["context"] = list(context)
@@ -535,15 +542,28 @@ def _choose_predictors(
     model_prediction: dict[str, np.ndarray],
     rows: np.ndarray | None,
     measure_all: bool = False,
-    coder: Any = None,
 ) -> tuple[dict[str, str], float]:
     """Per bounded column, the candidate predictor that makes the selection rows smallest (see
     `_estimated_bytes`), and the total bytes of those rows so estimated. Columns with a single
     candidate are counted only with `measure_all`: totals are compared when a model is on offer,
     and then they must cover the same columns. Trying every candidate on the whole chunk would
-    cost a full quantise-and-code pass per candidate; the winner codes the chunk once.
-    With an entropy model (`coder`), `conditional` is a candidate where the model may code the
-    column, costed at the bytes it codes the rows to."""
+    cost a full quantise-and-code pass per candidate; the winner codes the chunk once."""
+    chosen, total, _ = _choose_predictors_with(columns, plans, model_prediction, rows, measure_all)
+    return chosen, total
+
+
+def _choose_predictors_with(
+    columns: dict[str, np.ndarray],
+    plans: list[ColumnPlan],
+    model_prediction: dict[str, np.ndarray],
+    rows: np.ndarray | None,
+    measure_all: bool = False,
+    coder: Any = None,
+) -> tuple[dict[str, str], float, float]:
+    """`_choose_predictors`, with an entropy model (`coder`) on offer: `conditional` is a
+    candidate where the model may code the column, costed at the bytes it codes the rows to.
+    Also returns the total of each column's best other candidate, what the rows would cost
+    without the model, measured in the same pass (it used to take a second one)."""
 
     def take(array: np.ndarray) -> np.ndarray:
         return array if rows is None else array[rows]
@@ -552,33 +572,36 @@ def _choose_predictors(
     restored: dict[str, np.ndarray] = {}
     exact = {p.name: take(columns[p.name]) for p in plans if p.kind == "lossless" and coder}
     chosen: dict[str, str] = {}
-    total = 0.0
+    total = without = 0.0
     for plan in _bounded_in_order(plans, coder):
         values = take(columns[plan.name])
         candidates = candidate_predictors(plan, values, restored, set(offered))
         context = _conditional_context(coder, plan, {**exact, **restored})
-        if context is not None:
-            candidates.append(CONDITIONAL)
-        if candidates == ["none"] and not measure_all:  # nothing to compare
+        if candidates == ["none"] and context is None and not measure_all:  # nothing to compare
             assert plan.tolerance is not None
             chosen[plan.name] = "none"
             restored[plan.name] = quantise(values, plan.tolerance).restored
             continue
         best: tuple[float, str, np.ndarray] | None = None
+        plain = None  # the codes without a prediction, which `conditional` codes too
         for name in candidates:
             quantised = _quantise_with(plan, values, name, restored, offered)
-            if name == CONDITIONAL:
-                inputs = {c: exact[c] if c in exact else restored[c] for c in context or ()}
-                cost = float(_size(_encode_with(plan, name, quantised, coder, inputs)[1]))
-            else:
-                cost = _estimated_bytes(plan.name, quantised)
+            plain = quantised if name == "none" else plain
+            cost = _estimated_bytes(plan.name, quantised)
             if best is None or cost < best[0]:
                 assert quantised.restored is not None
                 best = (cost, name, quantised.restored)
-        assert best is not None
+        assert best is not None and plain is not None
+        without += best[0]
+        if context is not None:
+            inputs = {c: exact[c] if c in exact else restored[c] for c in context}
+            cost = float(_size(_encode_with(plan, CONDITIONAL, plain, coder, inputs)[1]))
+            if cost < best[0]:
+                assert plain.restored is not None
+                best = (cost, CONDITIONAL, plain.restored)
         total += best[0]
         chosen[plan.name], restored[plan.name] = best[1], best[2]
-    return chosen, total
+    return chosen, total, without
 
 
 def _encode_bounded_columns(
@@ -613,8 +636,11 @@ def _encode_bounded_columns(
             published.set_exception(exc)  # columns predicted from this one fail too
             raise
         published.set_result(column.restored)
-        desc, parts = _encode_with(plan, predictor, column, coder, context)
-        _check_streams(plan, desc, parts, column, coder, context)
+        tables = None
+        if context is not None:  # the network's pass, once for coding and verification
+            tables = column_rows(coder, plan.name, context, column.codes.size, plan.tolerance)
+        desc, parts = _encode_with(plan, predictor, column, coder, context, tables)
+        _check_streams(plan, desc, parts, column, coder, context, tables)
         desc["entropy_bits"] = empirical_entropy_bits(column.codes)
         desc["coded_bits"] = 8 * len(parts[0][1])
         desc["max_abs_error"] = column.max_abs_error
@@ -658,19 +684,21 @@ def encode_chunk(
         parts.append((f"{EVENT_OWNER}:deltas", encode_ints(np.diff(event, prepend=0))))
 
     rows = selection_rows(n)
-    predictors, sample_bytes = _choose_predictors(
-        columns, plans, {}, rows, measure_all=model is not None or coder is not None
-    )
     exact: dict[str, tuple[float, list[str]]] = {}  # integer columns the entropy model codes
-    if coder is not None:
-        with_coder, bytes_with = _choose_predictors(columns, plans, {}, rows, True, coder)
+    if coder is not None:  # one pass measures the rows with and without the entropy model
+        predictors, sample_bytes, bytes_without = _choose_predictors_with(
+            columns, plans, {}, rows, True, coder
+        )
         exact = _conditional_integers(coder, columns, plans, rows)
-        saved = sample_bytes - bytes_with + sum(s for s, _ in exact.values())
+        saved = bytes_without - sample_bytes + sum(s for s, _ in exact.values())
         if saved * n / (n if rows is None else rows.size) > model_cost:
-            predictors = with_coder
             description["entropy_model"] = coder.content_hash()
-        else:
+        else:  # chosen again in the plain coding order, which the predictors must follow
             coder, exact = None, {}
+    if coder is None:
+        predictors, sample_bytes = _choose_predictors(
+            columns, plans, {}, rows, measure_all=model is not None
+        )
     run = None  # the stored latent of the chunk and the network's output for it
     keep_model = model is not None and any(p.kind == "latent" for p in plans)
     if model is not None and not keep_model:

@@ -17,6 +17,7 @@ from jetzip.errors import CorruptFileError
 
 if TYPE_CHECKING:  # the codec imports this module: it may import no codec module itself
     from jetzip.codec.tolerance import Tolerance
+    from jetzip.entropy.distributions import RowTables
     from jetzip.entropy.model import EntropyModel
 
 #: The predictor name (bounded columns) and encoding name (integer columns) of this coder.
@@ -59,16 +60,33 @@ def _step(space: str, tolerance: Tolerance | None) -> float:
     return quantisation_step(tolerance)
 
 
+def column_rows(
+    model: EntropyModel,
+    name: str,
+    context: Mapping[str, np.ndarray],
+    n: int,
+    tolerance: Tolerance | None,
+) -> RowTables:
+    """The coding table of each of the column's `n` rows, from its decoded `context` columns
+    (the network's pass: the expensive part, so compression computes it once per column and
+    its verification decode reuses it)."""
+    column = model.models[name]
+    return column.row_tables(dict(context), n, _step(column.space, tolerance))
+
+
 def encode_column(
     model: EntropyModel,
     name: str,
     codes: np.ndarray,
     context: Mapping[str, np.ndarray],
     tolerance: Tolerance | None,
+    rows: RowTables | None = None,
 ) -> bytes:
-    """The codes (grid indices, or the integers of an exact integer column) as bytes."""
-    column = model.models[name]
-    return column.encode(codes, context, _step(column.space, tolerance))
+    """The codes (grid indices, or the integers of an exact integer column) as bytes; `rows`:
+    the tables `column_rows` gave for this context, when already computed."""
+    if rows is None:
+        rows = column_rows(model, name, context, codes.size, tolerance)
+    return model.models[name].encode(codes, rows)
 
 
 def decode_column(
@@ -79,16 +97,19 @@ def decode_column(
     n: int,
     tolerance: Tolerance | None,
     dtype: str | None = None,
+    rows: RowTables | None = None,
 ) -> np.ndarray:
     """Inverse of `encode_column`; with `dtype` (integer columns) the values in that dtype,
-    checked to fit it."""
+    checked to fit it; `rows` as for `encode_column`."""
     if model is None:
         raise CorruptFileError(f"column {name!r} is coded with an entropy model the file lacks")
     column = model.models.get(name)
     missing = [c for c in (column.context if column else ()) if c not in context]
     if column is None or missing:
         raise CorruptFileError(f"column {name!r} names an entropy model that cannot decode it")
-    codes = column.decode(data, context, n, _step(column.space, tolerance))
+    if rows is None:
+        rows = column_rows(model, name, context, n, tolerance)
+    codes = column.decode(data, rows)
     if dtype is None:
         return codes
     info = np.iinfo(np.dtype(dtype))

@@ -104,17 +104,16 @@ class ColumnModel:
         return mu, out[:, 1] >> SIGMA_SHIFT
 
     def row_tables(self, context: dict[str, np.ndarray], n: int, step: float) -> RowTables:
+        """Each row's coding table on a grid of `step`, from its decoded context columns."""
         mu, log2_sigma = self.predict(context, n)
         return row_tables(mu, log2_sigma, step, log2_fixed(step))
 
-    def encode(self, codes: np.ndarray, context: dict[str, np.ndarray], step: float) -> bytes:
-        """The codes of this column (grid step `step`), given its decoded context columns."""
-        return encode_codes(codes, self.row_tables(context, codes.size, step), self.tables)
+    def encode(self, codes: np.ndarray, rows: RowTables) -> bytes:
+        """The codes of this column, given its rows' tables (`row_tables`)."""
+        return encode_codes(codes, rows, self.tables)
 
-    def decode(
-        self, data: bytes, context: dict[str, np.ndarray], n: int, step: float
-    ) -> np.ndarray:
-        return decode_codes(data, self.row_tables(context, n, step), self.tables)
+    def decode(self, data: bytes, rows: RowTables) -> np.ndarray:
+        return decode_codes(data, rows, self.tables)
 
 
 class EntropyModel:
