@@ -152,6 +152,20 @@ def test_bounded_column_never_larger_than_lossless(tmp_path) -> None:
     assert np.array_equal(ak.to_numpy(restored.x), noise)
 
 
+def test_decoded_buffers_that_do_not_fit_their_form_name_the_branch(two_chunk_file) -> None:
+    path, _ = two_chunk_file
+    reader = EventsReader(path)
+    names = ["nJet", "Jet_pt", "tracks"]
+    ids = {b.id for n in names for b in reader.buffers[n]}
+    decoded = next(reader._read_in_order(ids, 0, 300, wholefile.codec_executor(1)))[1]
+    assert len(reader._events_array(names, 300, decoded)) == 300
+    for name in ("Jet_pt", "tracks"):  # one built directly, one by ak.from_buffers
+        data = next(b.id for b in reader.buffers[name] if b.role == "data")
+        damaged = dict(decoded, **{data: decoded[data][:-1]})
+        with pytest.raises(CorruptFileError, match=f"branch '{name}' does not rebuild"):
+            reader._events_array(names, 300, damaged)
+
+
 def _rounded(values: np.ndarray, bits: int) -> np.ndarray:
     """float32 values rounded to `bits` mantissa bits (as CMS NanoAOD stores them)."""
     drop = 23 - bits

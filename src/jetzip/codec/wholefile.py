@@ -846,30 +846,75 @@ class EventsReader:
         entry_stop: float,
     ) -> EventChunk:
         length = events[1] - events[0]
-        arrays = {name: self._branch(name, length, decoded) for name in names}
-        array = ak.zip(arrays, depth_limit=1) if arrays else ak.Array(np.zeros((length, 0)))
+        if names:
+            array = self._events_array(names, length, decoded)
+        else:
+            array = ak.Array(np.zeros((length, 0)))
         lo = max(entry_start - events[0], 0)
         hi = min(entry_stop - events[0], length)
         if lo or hi < length:
             array = array[int(lo) : int(hi)]
         return EventChunk(array, events[0] + int(lo), info)
 
-    def _branch(self, name: str, length: int, decoded: dict[str, np.ndarray]) -> ak.Array:
-        entry = self.branches[name]
-        container = {}
-        for buffer in self.buffers[name]:
-            values = decoded.get(buffer.id, np.zeros(0, dtype=buffer.dtype))
-            if buffer.role == "counts":
-                offsets = np.zeros(len(values) + 1, dtype=buffer.dtype)
-                np.cumsum(values, out=offsets[1:])
-                values = offsets
-            container[buffer.key] = values
+    def _events_array(
+        self, names: list[str], length: int, decoded: dict[str, np.ndarray]
+    ) -> ak.Array:
+        """The branches as one record array per event. Flat and jagged numbers (most branches)
+        are built as layouts directly, other forms by `ak.from_buffers`: a call per branch
+        and `ak.zip` cost ~0.4 ms per branch, and a NanoAOD file has ~950."""
+        contents = []
+        for name in names:
+            container = {}
+            for buffer in self.buffers[name]:
+                values = decoded.get(buffer.id, np.zeros(0, dtype=buffer.dtype))
+                if buffer.role == "counts":
+                    offsets = np.zeros(len(values) + 1, dtype=buffer.dtype)
+                    np.cumsum(values, out=offsets[1:])
+                    values = offsets
+                container[buffer.key] = values
+            contents.append(self._layout(name, length, container))
+        return ak.Array(ak.contents.RecordArray(contents, names, length))
+
+    def _layout(self, name: str, length: int, buffers: dict[str, np.ndarray]) -> Any:
+        form = self.branches[name]["form"]
         try:
-            return ak.Array(ak.from_buffers(ak.forms.from_dict(entry["form"]), length, container))
+            layout = _simple_layout(form, buffers)
+            if layout is None:
+                form = ak.forms.from_dict(form)
+                layout = ak.from_buffers(form, length, buffers, highlevel=False)
+            if layout.length != length:
+                raise ValueError(f"{layout.length} entries instead of {length}")
         except (ValueError, TypeError, KeyError) as exc:
             raise CorruptFileError(
                 f"{self.path} is damaged: branch {name!r} does not rebuild ({exc})"
             ) from None
+        return layout
+
+
+#: Index classes of list offsets by dtype.
+_INDEX = {"int32": "Index32", "uint32": "IndexU32", "int64": "Index64"}
+
+
+def _simple_layout(form: dict[str, Any], buffers: dict[str, np.ndarray]) -> Any:
+    """The layout of a flat (NumpyArray) or jagged (ListOffsetArray of NumpyArray) branch of
+    numbers built from its buffers directly, else None (`ak.from_buffers` builds it)."""
+    if form.get("inner_shape") or form.get("parameters"):
+        return None
+    if form["class"] == "NumpyArray":
+        data = buffers[f"{form['form_key']}-data"]
+        if data.dtype.name != ak.types.numpytype.primitive_to_dtype(form["primitive"]).name:
+            raise ValueError(f"data of dtype {data.dtype} for {form['primitive']}")
+        return ak.contents.NumpyArray(data)
+    if form["class"] != "ListOffsetArray" or form["content"]["class"] != "NumpyArray":
+        return None
+    content = _simple_layout(form["content"], buffers)
+    if content is None:
+        return None
+    offsets = buffers[f"{form['form_key']}-offsets"]
+    index = getattr(ak.index, _INDEX.get(offsets.dtype.name, ""), None)
+    if index is None or offsets[-1] > content.length or np.any(offsets[1:] < offsets[:-1]):
+        raise ValueError("damaged list offsets")
+    return ak.contents.ListOffsetArray(index(offsets), content)
 
 
 def member_field(collection: str, name: str) -> str:
