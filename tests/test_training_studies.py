@@ -3,6 +3,7 @@ TensorBoard figures, and the large-residual warning of training and latent compr
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +11,12 @@ import pytest
 import torch
 
 from jetzip.cli.main import main
-from jetzip.errors import OptionError
+from jetzip.errors import CorruptFileError, OptionError
 from jetzip.io import write_table
 from jetzip.models import TrainedModel, build_model
 from jetzip.models.quality import LARGE_RESIDUAL_RMS, read_summary, residual_rms, residual_warning
 from jetzip.training import train
+from jetzip.training.loop import read_history
 from jetzip.training.sparsity import activation_stats, parse_sparsity
 from test_training import history, jets, small_config
 
@@ -140,6 +142,46 @@ def test_fine_tuning_cli_refuses_architecture_options(tmp_path: Path, capsys) ->
     assert "--init keeps the architecture" in capsys.readouterr().err
     code = main(["train", str(data), "-o", str(tmp_path / "c"), "--refit-normalisation"])
     assert code == 1 and "needs --init" in capsys.readouterr().err
+    # a damaged history.csv of the --init model is one line, not a traceback
+    history_csv = tmp_path / "a" / "history.csv"
+    history_csv.write_text(history_csv.read_text().replace("\n1,", "\none,", 1))
+    code = main(["train", str(data), "-o", str(tmp_path / "d"), "--init", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert f"{history_csv} is damaged (line 2: epoch 'one' is not a number)" in err
+    assert not (tmp_path / "d").exists()
+
+
+HEADER = "epoch,train_loss,val_loss,lr,seconds,sparsity\n"
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("epoch,train_loss\n1,0.5\n", "line 1: no val_loss, lr, seconds column"),
+        (HEADER + "1,0.5,0.6,0.001,1.5,\n2,0.4,0.5,0.001,x,\n", "line 3: seconds 'x' is not"),
+        (HEADER + "1.5,0.5,0.6,0.001,1.5,\n", "line 2: epoch '1.5' is not a number"),
+        (HEADER + "1,0.5,,0.001,1.5,\n", "line 2: val_loss '' is not a number"),
+        (HEADER + "1,0.5,0.6\n", "line 2: not one cell per column"),
+        (HEADER + "1,0.5,0.6,0.001,1.5,,7\n", "line 2: not one cell per column"),
+        (b"\xff\xfe" + HEADER.encode(), "line 0: not text"),
+    ],
+)
+def test_a_damaged_history_is_one_corrupt_file_error(
+    tmp_path: Path, text: str | bytes, reason: str
+) -> None:
+    (tmp_path / "history.csv").write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(CorruptFileError, match=re.escape(reason)) as caught:
+        read_history(tmp_path)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_history_reads_back_as_numbers_with_empty_optional_cells(tmp_path: Path) -> None:
+    (tmp_path / "history.csv").write_text(HEADER + "1,0.5,0.6,0.001,1.5,\n2,0.4,0.5,0.001,3,0.2\n")
+    rows = read_history(tmp_path)
+    assert rows[0] == {"epoch": 1, "train_loss": 0.5, "val_loss": 0.6, "lr": 0.001,
+                       "seconds": 1.5, "sparsity": ""}  # fmt: skip
+    assert rows[1]["epoch"] == 2 and rows[1]["sparsity"] == 0.2
 
 
 def test_residual_summary_and_warnings(tmp_path: Path, capsys) -> None:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from jetzip.errors import InputError, OptionError
+from jetzip.errors import CorruptFileError, InputError, OptionError
 from jetzip.fileutil import atomic_output
 from jetzip.models import MODEL_FILE, AutoEncoder, TrainedModel, build_model
 from jetzip.models.quality import residual_rms, write_summary
@@ -32,6 +32,7 @@ from jetzip.training.config import TrainConfig
 from jetzip.training.data import PreparedData, model_spec, prepare_data
 from jetzip.training.schedules import PlateauReducer, lr_at
 from jetzip.training.sparsity import Sparsity, activation_stats, parse_sparsity
+from jetzip.validate import terminal_safe
 
 CHECKPOINT_FILE = "checkpoint.pt"
 HISTORY_FILE = "history.csv"
@@ -91,16 +92,39 @@ def l2_penalty(network: torch.nn.Module, weight: float) -> torch.Tensor:
 
 
 def read_history(model_dir: Path) -> list[dict[str, Any]]:
-    """MODEL_DIR's history.csv as rows of numbers (empty cells stay empty); [] when absent."""
+    """MODEL_DIR's history.csv as rows of numbers; [] when absent. The HISTORY_COLUMNS are
+    numbers in every row (a fine-tuned run continues from the last epoch and seconds); other
+    cells may be empty. Anything else is one CorruptFileError naming the line."""
     path = model_dir / HISTORY_FILE
     if not path.is_file():
         return []
+    rows = []
     with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [
-        {k: (v if v == "" else int(v) if k == "epoch" else float(v)) for k, v in row.items()}
-        for row in rows
-    ]
+        reader = csv.DictReader(f)
+        try:
+            missing = [c for c in HISTORY_COLUMNS if c not in (reader.fieldnames or ())]
+            if missing:
+                raise ValueError(f"no {', '.join(missing)} column")
+            for row in reader:
+                if None in row or None in row.values():
+                    raise ValueError("not one cell per column")
+                rows.append({k: _history_value(k, v) for k, v in row.items()})
+        except (UnicodeDecodeError, csv.Error, ValueError) as exc:
+            reason = "not text" if isinstance(exc, UnicodeDecodeError) else exc
+            raise CorruptFileError(
+                f"{path} is damaged (line {reader.line_num}: {reason})"
+            ) from None
+    return rows
+
+
+def _history_value(column: str, text: str) -> int | float | str:
+    """One history.csv cell: the epoch an integer, other numbers floats, optional cells empty."""
+    if text == "" and column not in HISTORY_COLUMNS:
+        return text
+    try:
+        return int(text) if column == "epoch" else float(text)
+    except ValueError:
+        raise ValueError(f"{column} {terminal_safe(text[:40])!r} is not a number") from None
 
 
 def evaluate(network: AutoEncoder, x: torch.Tensor, loss_fn: LossFn, kl_weight: float) -> float:
