@@ -116,6 +116,16 @@ class IntegerLinear:
         weight, bias = self._scaled
         total = x @ weight
         total += bias
+        return self._activated(total)
+
+    def with_ones_column(self, x: np.ndarray) -> np.ndarray:
+        """The layer on inputs (n, in + 1) whose last column is all ones: the bias is one more
+        row of the product, an exact term like the others (`largest_sum` counts it), which
+        saves a pass over the output."""
+        return self._activated(x @ self._augmented)
+
+    def _activated(self, total: np.ndarray) -> np.ndarray:
+        """floor, clip and activation of the pre-scaled sums, in place."""
         np.floor(total, out=total)
         if isinstance(self.activation, LookupActivation):
             np.clip(total, -self.limit, self.limit, out=total)
@@ -130,6 +140,12 @@ class IntegerLinear:
         scale = 2.0**-self.shift
         weight = np.ascontiguousarray(self.weight.T.astype(np.float64) * scale)
         return weight, self.bias.astype(np.float64) * scale
+
+    @functools.cached_property
+    def _augmented(self) -> np.ndarray:
+        """The pre-scaled W.T with the pre-scaled bias as its last row."""
+        weight, bias = self._scaled
+        return np.ascontiguousarray(np.vstack([weight, bias]))
 
 
 class IntegerMLP:
@@ -167,11 +183,15 @@ class IntegerMLP:
         if x.ndim != 2 or x.shape[1] != self.n_inputs:
             raise ValueError(f"expected integer inputs of shape (n, {self.n_inputs})")
         out = np.empty((x.shape[0], self.n_outputs), dtype=np.int64)
-        inputs = np.clip(x, -self.input_limit, self.input_limit).astype(np.float64, copy=False)
+        # a ones column carries the bias; column-major, as BLAS takes tall blocks fastest
+        inputs = np.empty((self.n_inputs + 1, x.shape[0])).T
+        np.clip(x, -self.input_limit, self.input_limit, out=inputs[:, :-1])
+        inputs[:, -1] = 1.0
+        first, *rest = self.layers
         with _one_blas_thread():
             for start in range(0, x.shape[0], BLOCK_ROWS):
-                values = inputs[start : start + BLOCK_ROWS]
-                for layer in self.layers:
+                values = first.with_ones_column(inputs[start : start + BLOCK_ROWS])
+                for layer in rest:
                     values = layer(values)
                 out[start : start + BLOCK_ROWS] = values
         return out
