@@ -121,3 +121,28 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:
     assert "is not a PyTorch state dict" in err and err.count("\n") == 1
     assert main(["import-model", str(bad), "-o", str(tmp_path / "m")]) == 1
     assert "need --columns, --mean and --std" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"columns": ["E"], "mean": ["a"], "std": [1]}', "a mean in {} is damaged (expected a"),
+        ('{"columns": ["E"], "mean": [0], "std": [true]}', "a std in {} is damaged (expected a"),
+        ('{"columns": "E", "mean": [0], "std": [1]}', "the 'columns' list of {} is damaged"),
+        ('{"columns": ["E"], "std": [1]}', "the 'mean' list of {} is damaged"),
+        ('{"columns": ["E"], "mean": [NaN], "std": [1]}', "normalisation file {} is damaged"),
+        ("[1, 2]", "normalisation file {} is damaged (expected an object"),
+    ],
+)
+def test_a_non_numeric_normalisation_file_is_one_line(
+    tmp_path: Path, capsys, text: str, message: str
+) -> None:
+    state = tmp_path / "ae.pth"
+    torch.save(HepAE().state_dict(), state)
+    norm = tmp_path / "norm.json"
+    norm.write_text(text)
+    args = ["import-model", str(state), "-o", str(tmp_path / "m"), "--normalisation-file"]
+    assert main([*args, str(norm)]) == 1
+    err = capsys.readouterr().err
+    assert message.format(norm) in err and err.count("\n") == 1
+    assert not (tmp_path / "m").exists()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +29,21 @@ def _units(text: str) -> dict[str, str]:
 
 
 def _normalisation_file(path: str) -> tuple[list[str], list[float], list[float]]:
-    """columns, mean, std from JSON {"columns": [...], "mean": [...], "std": [...]}."""
+    """columns, mean, std from JSON {"columns": [...], "mean": [...], "std": [...]}: names and
+    finite numbers, checked as a `.jz` section is (anything else is one CorruptFileError)."""
+    from jetzip.validate import load_json, require_list, require_number, require_str
+
     try:
-        data = json.loads(Path(path).read_text())
-        return list(data["columns"]), list(data["mean"]), list(data["std"])
+        data = load_json(Path(path).read_bytes(), f"normalisation file {path}")
     except FileNotFoundError:
         raise InputError(f"normalisation file not found: {path}") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(
-            f"{path} must be JSON with lists 'columns', 'mean' and 'std' ({exc})"
-        ) from None
+    columns = require_list(data.get("columns"), f"the 'columns' list of {path}")
+    mean, std = (require_list(data.get(k), f"the {k!r} list of {path}") for k in ("mean", "std"))
+    return (
+        [require_str(c, f"a column name in {path}") for c in columns],
+        [require_number(m, f"a mean in {path}") for m in mean],
+        [require_number(s, f"a std in {path}") for s in std],
+    )
 
 
 @command(
