@@ -18,10 +18,10 @@ warmed first), as an installed package has its .pyc files: this workplace sets
 PYTHONDONTWRITEBYTECODE, which would add compiling jetzip's sources to every run.
 
     nice .venv/bin/python benchmarks/cli_startup.py [--rows 2000000] [--repeats 5]
-        [--baseline-src DIR] [--numpy-kernels] [--output benchmarks/results/cli_startup]
+        [--baseline-src DIR] [--output benchmarks/results/cli_startup]
 
---numpy-kernels keeps the compiled (numba) kernels off in every process of the large runs
-(`jetzip.codec.quantize.COMPILED_AFTER_VALUES`), to tell numba's start-up from the rest.
+A --baseline-src tree of a commit with the C grid kernels needs them built there first
+(`python setup.py build_ext --inplace` in that tree).
 
 Prints Markdown tables and writes OUTPUT.json.
 """
@@ -84,8 +84,6 @@ for _ in range(3):
 print(json.dumps(runs))
 """
 PAGE_MIB = os.sysconf("SC_PAGE_SIZE") / 2**20
-#: Put before CLI and IN_PROCESS by --numpy-kernels: the compiled (numba) kernels never take over.
-NUMPY_KERNELS = "import jetzip.codec.quantize as q; q.COMPILED_AFTER_VALUES = 2**62\n"
 
 
 def environment(src: Path, pycache: Path) -> dict[str, str]:
@@ -186,23 +184,21 @@ def costliest_imports(src: Path, work: Path, count: int = 12) -> list[dict[str, 
     return sorted(top, key=lambda t: -t["cumulative_ms"])[:count]
 
 
-def large(src: Path, work: Path, rows: int, repeats: int, numpy_kernels: bool) -> dict[str, Any]:
+def large(src: Path, work: Path, rows: int, repeats: int) -> dict[str, Any]:
     """`jetzip compress` / `decompress` whole processes against the library in one process."""
-    prefix = NUMPY_KERNELS if numpy_kernels else ""
     source, jz, back = work / "big.parquet", work / "big.jz", work / "big_back.parquet"
     write_table(input_table(rows, None), source)
     env = environment(src, work / "pycache-current")
     out: dict[str, Any] = {"rows": rows, "input_bytes": source.stat().st_size}
-    out["kernels"] = "numpy only" if numpy_kernels else "default"
     jobs = {  # direction: (its input, its output, the command's own arguments)
         "compress": (source, jz, ["--tolerance", TOLERANCES, "--quiet"]),
         "decompress": (jz, back, []),
     }
     for direction, (given, target, options) in jobs.items():
         argv = [direction, str(given), "-o", str(target), *options, "--force"]
-        command = [sys.executable, "-c", prefix + CLI, *argv]
+        command = [sys.executable, "-c", CLI, *argv]
         whole_process(command, env, work)  # caches the bytecode
-        library = [sys.executable, "-c", prefix + IN_PROCESS, direction]
+        library = [sys.executable, "-c", IN_PROCESS, direction]
         done = subprocess.run(
             [*library, str(given), str(target), TOLERANCES],
             env=env,
@@ -248,8 +244,7 @@ def markdown(report: dict[str, Any]) -> str:
     if big:
         lines += [
             "",
-            f"{big['rows']:,} jets, {big['bytes_per_jet']:.3f} B/jet, kernels "
-            f"{big['kernels']}, M jets/s (wall; CPU s):",
+            f"{big['rows']:,} jets, {big['bytes_per_jet']:.3f} B/jet, M jets/s (wall; CPU s):",
             "",
             "| direction | library, fresh process | library, warm | `jetzip` command | "
             "command / warm (wall) | command / warm (CPU) | first-touch MiB: fresh / warm / "
@@ -277,11 +272,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=2_000_000, help="large input; 0: none")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--baseline-src", type=Path, help="another tree's src/ to run beside")
-    parser.add_argument(
-        "--numpy-kernels",
-        action="store_true",
-        help="large input with the compiled kernels off in every process (numba's start-up apart)",
-    )
     parser.add_argument("--output", type=Path, default=RESULTS / "cli_startup")
     args = parser.parse_args(argv)
     trees = {"current": ROOT / "src"}
@@ -296,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"large input skipped: {ATLAS_4D} is missing", file=sys.stderr)
         elif args.rows:
             repeats = max(1, args.repeats // 2)
-            report["large"] = large(trees["current"], work, args.rows, repeats, args.numpy_kernels)
+            report["large"] = large(trees["current"], work, args.rows, repeats)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(report))

@@ -552,7 +552,6 @@ def main(argv: list[str] | None = None) -> int:
             (
                 "jetzip",
                 "numpy",
-                "numba",
                 "pcodec",
                 "zstandard",
                 "pyarrow",

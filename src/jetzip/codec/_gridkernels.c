@@ -56,6 +56,16 @@
  * per lane, so the same bits as one value at a time). */
 #define BLOCK 256
 
+/* Where the C library can pick a function's version at load time (glibc's ifunc), the loops are
+ * also compiled for AVX2 and run so on CPUs that have it: 4 doubles per instruction instead of
+ * SSE2's 2, the same IEEE operations per lane (FMA stays off: it is not part of "avx2", and
+ * -ffp-contract=off forbids contraction anyway). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+#define SIMD_VERSIONS __attribute__((target_clones("avx2", "default")))
+#else
+#define SIMD_VERSIONS
+#endif
+
 static inline uint64_t bits_of(double x) {
     uint64_t bits;
     memcpy(&bits, &x, sizeof bits);
@@ -167,7 +177,7 @@ typedef struct {
  * errors count met rows. An int32 code array that a met row's code does not fit stops the loop
  * (too_wide): the caller runs again with int64. */
 #define QUANTISE_LOOP(NAME, VT, PT, CT, NARROW)                                                 \
-    static void NAME(const VT *values, const PT *prediction, Py_ssize_t n, int relative,        \
+    SIMD_VERSIONS static void NAME(const VT *values, const PT *prediction, Py_ssize_t n, int relative,        \
                      double step, double tolerance, CT *codes, VT *restored, char *negative,     \
                      int64_t *failed, QuantiseResult *out) {                                     \
         double x[BLOCK], offset[BLOCK], grid[BLOCK], back[BLOCK];                                \
@@ -223,7 +233,7 @@ typedef struct {
 
 /* One reconstruct loop per (code, prediction, output) type: what `quantise` restored. */
 #define RECONSTRUCT_LOOP(NAME, CT, PT, OT)                                                       \
-    static void NAME(const CT *codes, const char *negative, const PT *prediction, Py_ssize_t n, \
+    SIMD_VERSIONS static void NAME(const CT *codes, const char *negative, const PT *prediction, Py_ssize_t n, \
                      int relative, double step, OT *out) {                                       \
         double offset[BLOCK];                                                                    \
         for (Py_ssize_t start = 0; start < n; start += BLOCK) {                                  \
