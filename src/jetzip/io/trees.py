@@ -18,7 +18,6 @@ gives exactly the source's branches.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -639,11 +638,12 @@ def _writable(chunk: EventChunk, kind: str) -> EventChunk:
         arrays = ak.zip(plain, depth_limit=1)
     elif kind == "RNTuple" and "?" in str(arrays.type):
         arrays = ak.transform(_indexed_options, arrays)
-    refused = {
-        name: why
-        for name in arrays.fields
-        if (why := unsupported_reason(arrays[name].layout.form, kind))
-    }
+    form = arrays.layout.form  # branch forms from the record's form: arrays[name] per
+    if isinstance(form, ak.forms.RecordForm):  # branch costs ~0.2 ms, 0.2 s for NanoAOD
+        forms = dict(zip(form.fields, form.contents, strict=True))
+    else:
+        forms = {name: arrays[name].layout.form for name in arrays.fields}
+    refused = {name: why for name, f in forms.items() if (why := unsupported_reason(f, kind))}
     if refused:
         listed = "; ".join(f"{name}: {why}" for name, why in refused.items())
         raise InputError(
@@ -741,10 +741,11 @@ def write_tree_events(chunks: Iterable[EventChunk], path: Path, *, kind: str | N
         raise InputError("no events to write")
     kind = kind or first.info.kind or "TTree"
     first = _writable(first, kind)
-    n_events = 0
     with uproot.recreate(path) as file:
         writer = _TreeWriter(file, first, kind)
-        for chunk in itertools.chain([first], iterator):
+        writer.extend(first.arrays)
+        n_events = first.n_events
+        for chunk in iterator:
             if chunk.arrays.fields != first.arrays.fields:
                 raise InputError("chunks to write hold different branches")
             writer.extend(_writable(chunk, kind).arrays)
