@@ -218,6 +218,9 @@ def test_config_file_and_command_line_precedence(tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_text("epoch = 3\n")
     with pytest.raises(OptionError, match="unknown key"):
         load_toml(tmp_path / "bad.toml")
+    (tmp_path / "flat.toml").write_text("transforms = 5\n")
+    with pytest.raises(OptionError, match=r"transforms must be a table: \[transforms\]"):
+        make_config(load_toml(tmp_path / "flat.toml"))
     assert parse_duration("1.5h") == 5400.0
     with pytest.raises(OptionError):
         parse_duration("ten minutes")

@@ -150,6 +150,14 @@ def test_fine_tuning_cli_refuses_architecture_options(tmp_path: Path, capsys) ->
     assert code == 1 and err.count("\n") == 1
     assert f"{history_csv} is damaged (line 2: epoch 'one' is not a number)" in err
     assert not (tmp_path / "d").exists()
+    # so is an --init model whose normalisation holds a parameter that is not a number
+    model = TrainedModel.load(tmp_path / "a")
+    model.normaliser.chains["m"].steps[-1].mean = "a"
+    (tmp_path / "a" / "model.jzm").write_bytes(model.to_bytes())
+    code = main(["train", str(data), "-o", str(tmp_path / "e"), "--init", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert "damaged jetzip model: transform parameter mean='a' of 'standardise' is not a" in err
 
 
 HEADER = "epoch,train_loss,val_loss,lr,seconds,sparsity\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -113,6 +114,21 @@ def test_overrides_replace_the_scheme_for_their_column() -> None:
 def test_bad_transform_text_is_an_option_error(text: str, message: str) -> None:
     with pytest.raises(OptionError, match=message):
         step_from_text(text)
+
+
+@pytest.mark.parametrize(
+    ("chain", "message"),
+    [
+        (["log(offset=nan)"], "offset=nan of 'log' is not a finite number"),
+        ([{"kind": "scale", "factor": "0.2"}], "factor='0.2' of 'scale' is not a finite number"),
+        ([{"kind": "scale", "factor": True}], "factor=True of 'scale' is not a finite number"),
+        (["log", 5], "a transform is text like 'log(offset=1)' or a table, not 5"),
+        ("log", "the transforms of 'm' are a list"),
+    ],
+)
+def test_a_chain_that_is_not_steps_of_numbers_is_an_option_error(chain, message: str) -> None:
+    with pytest.raises(OptionError, match=re.escape(message)):
+        build_normaliser(["m"], "custom", {"m": chain})
 
 
 def test_log_refuses_values_outside_its_domain() -> None:

@@ -8,6 +8,7 @@ inverted exactly (up to float64 rounding) when a model's output goes back to phy
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -153,13 +154,24 @@ STEP_KINDS: dict[str, type[Step]] = {
 
 
 def step_from_dict(spec: Mapping[str, Any]) -> Step:
-    """Build a step from {"kind": ..., params...}; `log10` is a shorthand for base 10."""
+    """Build a step from {"kind": ..., params...}; `log10` is a shorthand for base 10. Every
+    parameter must be a finite number (a standardise step's mean and std may be None: unfitted),
+    so that a bad config or model fails here, in one line, not in the middle of training."""
+    if not isinstance(spec, Mapping):
+        raise OptionError(f"a transform is text like 'log(offset=1)' or a table, not {spec!r:.40}")
     params = dict(spec)
     kind = str(params.pop("kind", ""))
     if kind == "log10":
         kind, params["base"] = "log", 10.0
     if kind not in STEP_KINDS:
         raise OptionError(f"unknown transform {kind!r}; choose from {', '.join(STEP_KINDS)}, log10")
+    for key, value in params.items():
+        unfitted = value is None and kind == "standardise"
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (unfitted or (number and math.isfinite(value))):
+            raise OptionError(
+                f"transform parameter {key}={value!r:.40} of {kind!r} is not a finite number"
+            )
     try:
         return STEP_KINDS[kind](**params)
     except TypeError as exc:
@@ -308,10 +320,13 @@ def build_normaliser(
     chains = {}
     for name in columns:
         if name in overrides:
-            steps = [
-                step_from_text(s) if isinstance(s, str) else step_from_dict(s)
-                for s in overrides[name]
-            ]
+            chain = overrides[name]
+            if isinstance(chain, str | Mapping) or not isinstance(chain, Sequence):
+                raise OptionError(
+                    f"the transforms of {name!r} are a list, e.g. ['log(offset=1)', "
+                    f"'standardise'], not {chain!r:.40}"
+                )
+            steps = [step_from_text(s) if isinstance(s, str) else step_from_dict(s) for s in chain]
         elif scheme == "custom":
             steps = custom_steps(name)
         elif scheme == "standard":

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jetzip.errors import CorruptFileError, InputError
+from jetzip.errors import CorruptFileError, InputError, OptionError
 from jetzip.models.network import AutoEncoder, build_model
 from jetzip.transforms import Normaliser
 from jetzip.validate import load_json
@@ -188,7 +188,7 @@ class TrainedModel:
                 )
             network.load_state_dict(state)
             normaliser = Normaliser.from_json_dict(dict(header["transforms"]))
-        except (ValueError, KeyError, TypeError, RuntimeError, OverflowError) as exc:
+        except (ValueError, KeyError, TypeError, RuntimeError, OverflowError, OptionError) as exc:
             raise CorruptFileError(f"damaged jetzip model: {exc}") from exc
         if normaliser.columns != header["columns"]:
             raise CorruptFileError("damaged jetzip model: columns and transforms disagree")

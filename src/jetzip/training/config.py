@@ -71,6 +71,8 @@ class TrainConfig:
             raise OptionError("--max-time must be positive")
         if self.l2 < 0 or self.tensorboard_every < 1:
             raise OptionError("--l2 must be >= 0 and --tensorboard-every at least 1")
+        if not isinstance(self.transforms, dict):
+            raise OptionError("transforms must be a table: [transforms] then COLUMN = [steps]")
         from jetzip.training.sparsity import parse_sparsity
 
         parse_sparsity(self.sparsity)
