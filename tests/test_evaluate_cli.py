@@ -71,6 +71,14 @@ def test_evaluate_jz_file_with_model(original_path: Path, tmp_path: Path, capsys
     assert metrics["model"]["costs"]["n_parameters"] == model.n_parameters
     assert (out / "plots" / "loss_curves.png").stat().st_size > 0
     assert "--tolerance pt=0.1%,eta=0.0001" in (out / "index.html").read_text()
+    # a damaged history.csv is one line, and the report written before stays as it was
+    page = (out / "index.html").read_text()
+    (model_dir / "history.csv").write_text("epoch,train_loss,val_loss,lr,seconds\none,1,1,0.1,1\n")
+    args = ["evaluate", str(original_path), str(jz), "-o", str(out), "--model", str(model_dir)]
+    assert main([*args, "--no-costs", "--no-baselines"]) == 1
+    err = capsys.readouterr().err
+    assert "history.csv is damaged (line 2: epoch 'one' is not a number)" in err
+    assert err.count("\n") == 1 and (out / "index.html").read_text() == page
 
 
 def test_an_upper_case_jz_suffix_is_a_jz_file(original_path: Path, tmp_path: Path, capsys) -> None:

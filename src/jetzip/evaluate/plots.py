@@ -665,15 +665,14 @@ def column_bytes_figure(column_bytes: Mapping[str, int], n_rows: int, style: Plo
     return fig
 
 
-def loss_figure(history_csv: Path, style: PlotStyle) -> Figure:
-    """Training and validation loss per epoch (log scale) from MODEL_DIR/history.csv."""
-    import pandas as pd
-
-    history = pd.read_csv(history_csv)
+def loss_figure(history: Sequence[Mapping[str, Any]], style: PlotStyle) -> Figure:
+    """Training and validation loss per epoch (log scale), from the rows of MODEL_DIR's
+    history.csv (`jetzip.training.loop.read_history`)."""
+    epochs = [row["epoch"] for row in history]
     with style.context():
         fig, ax = plt.subplots(figsize=(10, 8))
-        ax.plot(history["epoch"], history["train_loss"], label="training")
-        ax.plot(history["epoch"], history["val_loss"], label="validation")
+        ax.plot(epochs, [row["train_loss"] for row in history], label="training")
+        ax.plot(epochs, [row["val_loss"] for row in history], label="validation")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss (normalised units)")

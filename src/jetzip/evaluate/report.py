@@ -307,9 +307,11 @@ def _model_plots(
     model: Any, original: Table, model_dir: str | Path | None, style: plots.PlotStyle
 ) -> list[tuple[str, Callable[[], Any]]]:
     """Loss curves (from MODEL_DIR/history.csv), latent distributions and scatter, VAE spread."""
+    from jetzip.training.loop import read_history  # (torch is loaded with the model already)
+
     draws: list[tuple[str, Callable[[], Any]]] = []
-    history = Path(model_dir) / "history.csv" if model_dir is not None else None
-    if history is not None and history.is_file():
+    history = read_history(Path(model_dir)) if model_dir is not None else []
+    if history:
         draws.append(("loss_curves", partial(plots.loss_figure, history, style)))
     x = original.matrix(list(model.columns))[:MAX_LATENT_ROWS]
     latent = model.encode(x)
