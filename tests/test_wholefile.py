@@ -153,6 +153,33 @@ def test_bounded_column_never_larger_than_lossless(tmp_path) -> None:
     assert np.array_equal(ak.to_numpy(restored.x), noise)
 
 
+def test_flat_and_jagged_branches_decompose_as_awkward_does() -> None:
+    jagged32 = ak.contents.ListOffsetArray(
+        ak.index.Index32(np.array([0, 2, 2, 5], np.int32)),
+        ak.contents.NumpyArray(np.arange(6, dtype=np.float32)),
+    )
+    layouts = [
+        *wholefile._branch_layouts(synthetic(40).arrays).values(),
+        ak.Array([[1.5, 2.0], [3.0], [], [4.0, 5.0, 6.0]])[1:].layout,  # offsets from 2
+        jagged32,
+        ak.contents.NumpyArray(np.array([True, False])),
+    ]
+    direct = 0
+    for layout in layouts:
+        fast = wholefile._simple_buffers(layout)
+        if fast is None:
+            continue
+        direct += 1
+        form, length, buffers = ak.to_buffers(layout.to_packed())
+        assert fast[0] == form.to_dict(verbose=False) and fast[1] == length
+        assert fast[2].keys() == buffers.keys()
+        for key, expected in buffers.items():
+            expected = np.diff(expected) if key.endswith("-offsets") else np.asarray(expected)
+            assert fast[2][key].dtype == expected.dtype
+            assert fast[2][key].tobytes() == expected.tobytes(), key
+    assert direct >= 8
+
+
 def test_decoded_buffers_that_do_not_fit_their_form_name_the_branch(two_chunk_file) -> None:
     path, _ = two_chunk_file
     reader = EventsReader(path)

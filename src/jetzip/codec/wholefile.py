@@ -91,6 +91,9 @@ def _decompose(
 ) -> tuple[dict[str, Any], int, dict[str, np.ndarray]]:
     """A branch's form (as a dict without awkward's defaults, ~40 % of a NanoAOD catalogue),
     length and buffers, offsets turned into counts."""
+    simple = _simple_buffers(values)
+    if simple is not None:
+        return simple
     # the layout's own to_packed: the high-level ak.to_packed costs ~0.2 ms more per branch
     form, length, buffers = ak.to_buffers(values.to_packed())
     columns = {}
@@ -102,6 +105,37 @@ def _decompose(
             array = np.diff(array)
         columns[key] = np.ascontiguousarray(array)
     return form.to_dict(verbose=False), length, columns
+
+
+def _simple_buffers(
+    values: ak.contents.Content,
+) -> tuple[dict[str, Any], int, dict[str, np.ndarray]] | None:
+    """`_decompose` of a flat or jagged branch of numbers (most branches), taken from the
+    layout directly: what `to_packed` and `ak.to_buffers` give for it (a test compares them),
+    at a tenth of their ~0.2 ms per branch. None for any other layout."""
+    if values.parameters or not isinstance(
+        values, ak.contents.ListOffsetArray | ak.contents.NumpyArray
+    ):
+        return None
+    offsets = None
+    if isinstance(values, ak.contents.ListOffsetArray):
+        offsets = np.asarray(values.offsets.data)
+        values = values.content
+        if values.parameters or not isinstance(values, ak.contents.NumpyArray):
+            return None
+    data = np.asarray(values.data)
+    if data.ndim != 1 or not data.dtype.isnative:
+        return None
+    leaf = {"class": "NumpyArray", "primitive": values.form.primitive}
+    if offsets is None:
+        return dict(leaf, form_key="node0"), len(data), {"node0-data": np.ascontiguousarray(data)}
+    form = {"class": "ListOffsetArray", "offsets": "i64", "content": dict(leaf, form_key="node1")}
+    counts = np.diff(offsets.astype(np.int64, copy=False))
+    buffers = {
+        "node0-offsets": counts,
+        "node1-data": np.ascontiguousarray(data[offsets[0] : offsets[-1]]),
+    }
+    return dict(form, form_key="node0"), len(counts), buffers
 
 
 def _role(key: str) -> str:
