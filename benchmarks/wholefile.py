@@ -10,10 +10,13 @@ with `jetzip.events.read_events`, then:
   same counts branches) with ZSTD(5) and LZMA(9); the whole-file .jz with `--precision
   lossless`, with the file's preset (`nanoaod` for CMS NanoAOD, `physlite` for ATLAS PHYSLITE)
   and with a 0.1 % (pt, mass) / 0.001 (eta, phi) kinematics rule;
-- times: uproot reading the same branches (`tree.arrays`), jetzip compressing the read events
-  (reading excluded) and decoding them all, and uproot writing them (ZSTD);
+- times, best of `--repeat` runs: uproot opening the file and reading the same branches
+  (`tree.arrays`), jetzip compressing the read events (reading excluded) with each policy,
+  decoding them all (`jetzip.open(x).arrays()`), `jetzip decompress` to ROOT of the source's
+  kind (decoding and uproot's write), and uproot writing them (ZSTD);
 - one branch: time and peak traced memory of `jetzip.open(x).arrays(BRANCH)` against
-  `jetzip.open(x).arrays()` (everything), BRANCH being the standard jets' pt.
+  `jetzip.open(x).arrays()` (everything), BRANCH being the standard jets' pt (memory in one
+  more run: tracemalloc slows Python code several times, so it is off while timing).
 
 Prints a table and merges its rows into benchmarks/results/wholefile.json (one entry per file,
 so files can be run in groups that each stay within a few minutes).
@@ -37,7 +40,7 @@ import uproot
 import jetzip
 from environment import describe_environment
 from jetzip.codec.policy import parse_policy
-from jetzip.codec.wholefile import compress_events
+from jetzip.codec.wholefile import compress_events, decompress_events
 from jetzip.events import read_events
 
 ROOT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "root"
@@ -87,23 +90,37 @@ def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
-def traced(function: Any) -> tuple[float, int]:
+def best(repeat: int, function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """The result and the best time of `repeat` runs (the machine is shared: the best run is
+    the one least slowed by other jobs)."""
+    runs = [timed(function, *args, **kwargs) for _ in range(repeat)]
+    return runs[-1][0], min(seconds for _, seconds in runs)
+
+
+def traced(function: Any, repeat: int) -> tuple[float, int]:
+    """Best time of `repeat` untraced runs and the peak traced memory of one more run
+    (tracemalloc slows Python code several times, so it is not on while timing)."""
+    _, seconds = best(repeat, function)
     tracemalloc.start()
-    _, seconds = timed(function)
+    function()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return seconds, peak
 
 
-def uproot_read_s(path: Path, tree: str, names: list[str]) -> float | None:
-    """uproot's own time to read the same branches (None where it cannot read them by name)."""
+def uproot_read_s(path: Path, tree: str, names: list[str], repeat: int) -> float | None:
+    """uproot's own time to open the file and read the same branches (None where it cannot
+    read them by name); best of `repeat`, each from a fresh open without uproot's caches."""
     wanted = set(names)
+
+    def read() -> None:
+        with uproot.open(path, object_cache=None, array_cache=None) as file:
+            file[tree].arrays(filter_name=lambda n: n in wanted)
+
     try:
-        with uproot.open(path) as file:
-            _, seconds = timed(file[tree].arrays, filter_name=lambda n: n in wanted)
+        return best(repeat, read)[1]
     except Exception:  # some object branches need uproot's own interpretation
         return None
-    return seconds
 
 
 def uproot_write(chunk: Any, path: Path, compression: Any) -> float:
@@ -117,7 +134,7 @@ def uproot_write(chunk: Any, path: Path, compression: Any) -> float:
     return time.perf_counter() - start
 
 
-def run_file(path: Path, policies: list[str], work: Path) -> dict[str, Any]:
+def run_file(path: Path, policies: list[str], work: Path, repeat: int) -> dict[str, Any]:
     chunk, jz_read_s = timed(read_events, path, skip_unsupported=True)
     names = list(chunk.arrays.fields)
     floats = [n for n in names if "float" in str(chunk.arrays[n].type)]
@@ -129,7 +146,7 @@ def run_file(path: Path, policies: list[str], work: Path) -> dict[str, Any]:
         "branches": len(names),
         "input_bytes": path.stat().st_size,
         "jetzip_read_s": round(jz_read_s, 3),
-        "uproot_read_s": uproot_read_s(path, chunk.info.tree, names),
+        "uproot_read_s": uproot_read_s(path, chunk.info.tree, names, repeat),
     }
     for label, compression in (("zstd", uproot.ZSTD(5)), ("lzma", uproot.LZMA(9))):
         out = work / f"uproot_{label}.root"
@@ -149,21 +166,23 @@ def run_file(path: Path, policies: list[str], work: Path) -> dict[str, Any]:
         if (label == "preset" and precision is None) or (label == "kin" and tolerance is None):
             continue
         jz = work / f"{label}.jz"
-        _, compress_s = timed(
-            compress_events, [chunk], jz, policy=parse_policy(tolerance, precision)
-        )
+        policy = parse_policy(tolerance, precision)
+        _, compress_s = best(repeat, compress_events, [chunk], jz, policy=policy)
         opened = jetzip.open(jz)
-        decode_s, decode_peak = traced(lambda opened=opened: opened.arrays(how=None))
+        decode_s, decode_peak = traced(lambda opened=opened: opened.arrays(how=None), repeat)
+        back = work / f"{label}_back.root"
+        _, decompress_s = best(repeat, decompress_events, jz, back)
         row[label] = {
             "policy": precision or tolerance,
             "bytes": jz.stat().st_size,
             "compress_s": round(compress_s, 3),
             "decode_s": round(decode_s, 3),
             "decode_peak_mb": round(decode_peak / 1e6, 2),
+            "decompress_root_s": round(decompress_s, 3),
         }
         if label == "lossless":
             branch = pt_branch(names, chunk.arrays)
-            one_s, one_peak = traced(lambda b=branch, o=opened: o.arrays(b, how=None))
+            one_s, one_peak = traced(lambda b=branch, o=opened: o.arrays(b, how=None), repeat)
             row["one_branch"] = {
                 "branch": branch,
                 "read_s": round(one_s, 3),
@@ -176,33 +195,39 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     def kb(value: Any) -> str:
         return f"{value / 1e3:8.1f}" if isinstance(value, int | float) else f"{'-':>8}"
 
+    def sec(value: Any) -> str:
+        return f"{value:6.2f}" if isinstance(value, int | float) else f"{'-':>6}"
+
     print(
-        f"{'file':<44} {'events':>6} {'br':>4} {'input':>8} {'zstd':>8} {'lzma':>8} "
-        f"{'jz-lossl':>8} {'jz-prst':>8} {'jz-kin':>8} {'upr rd':>7} {'jz cmp':>7} "
-        f"{'jz dec':>7} {'upr wr':>7} {'1br s':>6} {'all s':>6}"
+        f"{'file':<40} {'events':>6} {'br':>4} {'input':>8} {'zstd':>8} {'lzma':>8} "
+        f"{'jz-lossl':>8} {'jz-prst':>8} {'jz-kin':>8} {'uprd':>6} {'c-lsl':>6} {'c-prst':>6} "
+        f"{'c-kin':>6} {'dec':>6} {'uprwr':>6} {'decmp':>6} {'1br':>6}"
     )
     for r in rows:
-        sizes = [kb(r.get(k, {}).get("bytes")) for k in ("lossless", "preset", "kin")]
-        lossless = r.get("lossless", {})
-
-        def sec(value: Any) -> str:
-            return f"{value:7.2f}" if isinstance(value, int | float) else f"{'-':>7}"
-
+        policies = [r.get(k, {}) for k in ("lossless", "preset", "kin")]
+        lossless = policies[0]
         print(
-            f"{r['file'][:44]:<44} {r['events']:>6} {r['branches']:>4} {kb(r['input_bytes'])} "
+            f"{r['file'][:40]:<40} {r['events']:>6} {r['branches']:>4} {kb(r['input_bytes'])} "
             f"{kb(r.get('uproot_zstd_bytes'))} {kb(r.get('uproot_lzma_bytes'))} "
-            f"{' '.join(sizes)} {sec(r.get('uproot_read_s'))} "
-            f"{sec(lossless.get('compress_s'))} {sec(lossless.get('decode_s'))} "
-            f"{sec(r.get('uproot_zstd_write_s'))} "
-            f"{r.get('one_branch', {}).get('read_s', 0):6.2f} {lossless.get('decode_s', 0):6.2f}"
+            f"{' '.join(kb(p.get('bytes')) for p in policies)} {sec(r.get('uproot_read_s'))} "
+            f"{' '.join(sec(p.get('compress_s')) for p in policies)} "
+            f"{sec(lossless.get('decode_s'))} {sec(r.get('uproot_zstd_write_s'))} "
+            f"{sec(lossless.get('decompress_root_s'))} "
+            f"{sec(r.get('one_branch', {}).get('read_s'))}"
         )
-    print("sizes in kB; times in s (jz compress excludes reading; 1br: one branch via jetzip.open)")
+    print(
+        "sizes in kB; times in s, best of --repeat: uprd uproot opening the file and reading the "
+        "branches; c-* jetzip compressing the read events; dec decoding every branch "
+        "(jetzip.open(x).arrays()); uprwr uproot writing them (ZSTD); decmp `jetzip decompress` "
+        "to ROOT (decode + uproot's write); 1br one branch via jetzip.open"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", default="*.root", help="glob on the file names")
     parser.add_argument("--policies", default="lossless,preset,kin")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best is kept")
     args = parser.parse_args()
     files = sorted(p for p in ROOT_DIR.glob("*.root") if fnmatch.fnmatch(p.name, args.files))
     if not files:
@@ -211,7 +236,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for path in files:
-            rows.append(run_file(path, args.policies.split(","), Path(tmp)))
+            rows.append(run_file(path, args.policies.split(","), Path(tmp), args.repeat))
             print(f"done {path.name}", flush=True)
     print_table(rows)
     recorded = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"files": {}}
