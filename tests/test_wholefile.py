@@ -194,6 +194,43 @@ def test_decoded_buffers_that_do_not_fit_their_form_name_the_branch(two_chunk_fi
             reader._events_array(names, 300, damaged)
 
 
+def test_small_collections_share_a_section_and_big_ones_keep_theirs(tmp_path, monkeypatch):
+    n = 500
+    jets, muons = np.full(n, 12), np.full(n, 1)
+    arrays = {
+        "run": np.ones(n, np.uint32),
+        "MET_pt": RNG.exponential(40.0, n).astype(np.float32),
+        "Jet_pt": ak.unflatten(RNG.random(12 * n).astype(np.float32), jets),  # 24 kB
+        "Jet_eta": ak.unflatten(RNG.random(12 * n).astype(np.float32), jets),
+        "Muon_pt": ak.unflatten(RNG.random(n).astype(np.float32), muons),  # 2 kB, length n
+        "Tau_pt": ak.unflatten(RNG.random(3).astype(np.float32), [3] + [0] * (n - 1)),
+    }
+    array = ak.zip(arrays, depth_limit=1)
+    branches = {k: {"type": str(array[k].type.content)} for k in array.fields}
+    collections = {"Jet": ["Jet_pt", "Jet_eta"], "Muon": ["Muon_pt"], "Tau": ["Tau_pt"]}
+    chunk = EventChunk(
+        array, 0, TreeInfo("s.root", "root", "Events", "TTree", branches, collections)
+    )
+    compress_events([chunk], tmp_path / "a.jz", policy=parse_policy("Muon_pt=0.1%"))
+    reader = EventsReader(tmp_path / "a.jz")
+    branch_of = {b.id: name for name, bs in reader.buffers.items() for b in bs}
+    sections = [sorted({branch_of[c] for c in ids}) for ids in reader.index["groups"]]
+    # the jets' values alone; every column of n rows (run, MET_pt, the muons, each
+    # collection's counts) together; the taus' 3 values
+    assert sorted(sections) == [
+        ["Jet_eta", "Jet_pt"],
+        ["Jet_eta", "Jet_pt", "MET_pt", "Muon_pt", "Tau_pt", "run"],
+        ["Tau_pt"],
+    ]
+    restored = next(reader.iter_chunks()).arrays
+    rules = parse_policy("Muon_pt=0.1%").resolve({k: True for k in array.fields})
+    assert_events_close(array, restored, rules)
+    jz = tmp_path / "a.jz"
+    jets, _ = bytes_read(monkeypatch, jz, lambda: list(EventsReader(jz).iter_chunks(["Jet_pt"])))
+    met, _ = bytes_read(monkeypatch, jz, lambda: list(EventsReader(jz).iter_chunks(["MET_pt"])))
+    assert jets > 20_000 > 12_000 > met
+
+
 def _rounded(values: np.ndarray, bits: int) -> np.ndarray:
     """float32 values rounded to `bits` mantissa bits (as CMS NanoAOD stores them)."""
     drop = 23 - bits

@@ -5,7 +5,8 @@ Chunk k holds every stored branch of events [a, b). Each branch of the chunk is 
 data, index and mask buffers become columns. Integer columns equal to one already stored in
 the chunk (every `Jet_*` offsets, and the `nJet` branch itself) are stored once and referenced.
 The remaining columns are grouped by collection and length (the jets, their per-event counts,
-the event-level scalars, ...) and each group is coded by `jetzip.codec.chunk.encode_chunk`,
+the event-level scalars, ...), groups under SMALL_GROUP_BYTES merged per length, and each
+group is coded by `jetzip.codec.chunk.encode_chunk`,
 so quantisation, predictors, lossless coders and the decode-and-check verification are the jets
 codec's. A bounded column whose coding came out larger than its lossless coding is stored
 losslessly in that chunk (the bound then holds trivially).
@@ -62,6 +63,8 @@ LAYOUT = "events"
 #: Float dtypes the quantiser bounds (float16 is stored exactly).
 _BOUNDED_DTYPES = ("float32", "float64")
 _LATENT_DTYPE = "float16"  # encode_chunk's latent storage; unused without a model
+#: Raw bytes under which a collection's columns share a section with others of their length.
+SMALL_GROUP_BYTES = 16_384
 #: The one container part of a section: the codec's parts joined (their list is packed).
 _JOINED_PART = "parts"
 
@@ -279,10 +282,33 @@ def _chunk_groups(
             group = groups.setdefault(key, _Group(f"{key[0]}[{key[1]}]", {}, [], {}))
             group.columns[buffer.id] = values
             group.plans.append(_plan(buffer, entry.get("tolerance")))
-    owner = {cid: g for g in groups.values() for cid in g.columns}
+    merged = _small_groups_merged(
+        [g for g in groups.values() if next(iter(g.columns.values())).size]
+    )
+    owner = {cid: g for g in merged for cid in g.columns}
     for alias, target in aliases.items():
         owner[target].aliases[alias] = target
-    return [g for g in groups.values() if g.columns and len(next(iter(g.columns.values())))], forms
+    return merged, forms
+
+
+def _small_groups_merged(groups: list[_Group]) -> list[_Group]:
+    """Groups of under SMALL_GROUP_BYTES merged per length (`*[n]`): each section costs ~400
+    B of framing, index and description, more than the data of a small collection (a 10-event
+    NanoAOD chunk has ~50 groups); big collections keep their own section, so a reader of one
+    collection reads only its bytes."""
+    out: list[_Group] = []
+    shared: dict[int, _Group] = {}
+    for group in groups:
+        length = len(next(iter(group.columns.values())))
+        if sum(v.nbytes for v in group.columns.values()) >= SMALL_GROUP_BYTES:
+            out.append(group)
+            continue
+        if length not in shared:
+            shared[length] = _Group(f"*[{length}]", {}, [], {})
+            out.append(shared[length])
+        shared[length].columns.update(group.columns)
+        shared[length].plans.extend(group.plans)
+    return out
 
 
 def _same_integers(
