@@ -286,3 +286,20 @@ def test_a_model_that_does_not_pay_leaves_the_file_unchanged(
     compress_table(table, tmp_path / "plain.jz", tolerances=tolerances)
     compress_table(table, tmp_path / "with.jz", tolerances=tolerances, model=model_dir)
     assert (tmp_path / "plain.jz").read_bytes() == (tmp_path / "with.jz").read_bytes()
+
+
+def test_predictions_do_not_depend_on_the_row_blocks(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`predict` runs PREDICT_ROWS rows at a time: any block size gives the same integers."""
+    import jetzip.entropy.model as entropy_model
+
+    model = EntropyModel.load(model_dir)
+    table = _jets(5_000, 11)
+    name = model.columns[-1]
+    column = model.models[name]
+    whole = column.predict(table.columns, table.n_rows)
+    monkeypatch.setattr(entropy_model, "PREDICT_ROWS", 777)  # blocks end mid-array, last short
+    blocked = column.predict(table.columns, table.n_rows)
+    assert len(column.context) >= 2
+    assert np.array_equal(whole[0], blocked[0]) and np.array_equal(whole[1], blocked[1])

@@ -119,3 +119,18 @@ def test_same_integers_under_every_cpu_setting_and_thread_count() -> None:
     digests = {_digest(cpu, threads) for cpu in CPU_SETTINGS for threads in ("1", "2")}
     assert len(digests) == 1
     assert len(next(iter(digests))) == len(hashlib.sha256().hexdigest())
+
+
+def test_network_with_the_bias_in_the_product_is_exact_near_2_53() -> None:
+    """IntegerMLP runs its first layer with the bias as one more row of the product (a ones
+    column): still floor((W x + b) / 2**shift) exactly, at sums just below 2**53."""
+    rng = np.random.default_rng(5)
+    limit = 2**24
+    weight = rng.integers(-(2**22), 2**22, size=(16, 60))
+    bias = rng.integers(-(2**40), 2**40, size=16)
+    first = IntegerLinear(weight, bias, shift=11, limit=2**46, activation="identity")
+    second = IntegerLinear(np.eye(16, dtype=np.int64), np.zeros(16, np.int64), 0, 2**46, "identity")
+    net = IntegerMLP([first, second], input_limit=limit)
+    x = rng.choice([-limit, limit, -limit + 1, limit - 1, 0, 98765], size=(5000, 60))
+    exact = (x.astype(object) @ weight.T.astype(object) + bias.astype(object)) // 2**11
+    assert np.array_equal(net(x), np.clip(exact.astype(np.int64), -(2**46), 2**46))
