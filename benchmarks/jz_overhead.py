@@ -50,7 +50,11 @@ def measure(source: Path, branches: str | None, out: Path) -> dict[str, object]:
     # the codec's descriptions of the sections are packed in the footer's index: counted as
     # descriptions (their packed size alone), not as footer
     codec = _unpack_json(reader.footer["index"]).get("sections", [])
-    n_columns += sum(len(section["columns"]) for section in codec)
+    n_columns += sum(  # a stack of exact columns counts as its members
+        len(section["columns"])
+        + sum(len(s["members"]) for s in section.get("stacked", {}).values())
+        for section in codec
+    )
     descriptions += len(_pack_json(codec)) if codec else 0
     file_bytes = info["file_bytes"]
     return {

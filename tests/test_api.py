@@ -55,20 +55,30 @@ def test_open_reads_the_container_header_once(events_file, monkeypatch) -> None:
 def test_reading_one_branch_decodes_only_its_columns(events_file, monkeypatch) -> None:
     path, original = events_file
     decoded: list[str] = []
-    real = wholefile.decode_chunk
+    stacked: list[str] = []
+    real, real_stacks = wholefile.decode_chunk, wholefile.EventsReader._unstacked
 
     def spy(description, parts, plans, *args, **kwargs):
         decoded.extend(p.name for p in plans)
         return real(description, parts, plans, *args, **kwargs)
 
+    def spy_stacks(self, stacks, wanted, *args):
+        out = real_stacks(self, stacks, wanted, *args)
+        stacked.extend(out)
+        return out
+
     monkeypatch.setattr(wholefile, "decode_chunk", spy)
+    monkeypatch.setattr(wholefile.EventsReader, "_unstacked", spy_stacks)
     f = jetzip.open(path)
     pt = f.arrays("Jet_pt", how=None).Jet_pt
     assert ak.all(ak.num(pt) == ak.num(original.Jet_pt))
     branch_of = {b.id: name for name, bs in f._events.buffers.items() for b in bs}
     touched = {branch_of[c] for c in decoded}
-    # Jet_pt, the stored counts it shares (nJet) and at most a same-collection predictor input
-    assert {"Jet_pt", "nJet"} <= touched <= {"Jet_pt", "nJet", "Jet_eta"}, touched
+    # Jet_pt and at most a same-collection predictor input
+    assert {"Jet_pt"} <= touched <= {"Jet_pt", "Jet_eta"}, touched
+    # the stored counts it shares (nJet) come from the stack of the 200 and 150 events' exact
+    # uint32 columns (run, nJet): at most 256 values each, decoded together
+    assert {branch_of[c] for c in stacked} == {"nJet", "run"}
 
 
 def test_libraries_np_and_pd(events_file) -> None:

@@ -231,6 +231,50 @@ def test_small_collections_share_a_section_and_big_ones_keep_theirs(tmp_path, mo
     assert jets > 20_000 > 12_000 > met
 
 
+def test_tiny_exact_columns_are_coded_stacked_per_dtype(tmp_path) -> None:
+    chunk = synthetic(100)  # at most STACK_MAX_ROWS rows per section: stacks
+    arrays = {n: chunk.arrays[n] for n in chunk.arrays.fields}
+    arrays.update({f"HLT_{i}": RNG.random(100) > 0.5 for i in range(30)})
+    arrays["nan"] = np.where(RNG.random(100) > 0.5, np.nan, 1.0)
+    arrays["minus_zero"] = np.where(RNG.random(100) > 0.5, -0.0, 2.0)
+    original = chunk_of(arrays)
+    compress_events([original], tmp_path / "a.jz", policy=parse_policy(TOLERANCE))
+    reader = EventsReader(tmp_path / "a.jz")
+    stacks = {
+        sid: spec["members"]
+        for section in reader.index["sections"]
+        for sid, spec in section.get("stacked", {}).items()
+    }
+    branch_of = {b.id: name for name, bs in reader.buffers.items() for b in bs}
+    assert {branch_of[m] for m in stacks["s.bool"]} >= {f"HLT_{i}" for i in range(30)}
+    assert {branch_of[m] for m in stacks["s.float64"]} == {"nan", "minus_zero"}
+    restored = next(reader.iter_chunks()).arrays
+    rules = parse_policy(TOLERANCE).resolve({n: True for n in arrays})
+    assert_events_close(original.arrays, restored, rules)
+    one = next(EventsReader(tmp_path / "a.jz").iter_chunks(["HLT_7"], 10, 20)).arrays
+    assert ak.to_list(one.HLT_7) == ak.to_list(original.arrays.HLT_7[10:20])
+    info = describe_events(tmp_path / "a.jz")
+    assert sum(b["bytes"] for b in info["branches"]) == info["file_bytes"] - sum(
+        info["overhead"].values()
+    )
+
+
+def test_a_damaged_list_of_stacks_is_one_line(tmp_path) -> None:
+    compress_events([synthetic(50)], tmp_path / "a.jz", policy=parse_policy(TOLERANCE))
+    reader = EventsReader(tmp_path / "a.jz")
+    section = next(s for s in reader.index["sections"] if s.get("stacked"))
+    sid, spec = next(iter(section["stacked"].items()))
+    for damaged in (
+        {sid: dict(spec, members=spec["members"] + spec["members"][:1])},  # twice
+        {"s.float32": spec},  # another dtype
+        {sid: {"members": spec["members"]}},  # no method
+        [sid],
+    ):
+        section["stacked"] = damaged
+        with pytest.raises(CorruptFileError, match="damaged list of stacked columns"):
+            list(reader.iter_chunks())
+
+
 def _rounded(values: np.ndarray, bits: int) -> np.ndarray:
     """float32 values rounded to `bits` mantissa bits (as CMS NanoAOD stores them)."""
     drop = 23 - bits
