@@ -13,6 +13,12 @@ the wall time of runs without the profiler is printed first.
 
 Without --input, the ATLAS 4D jets are resampled to --rows rows (as in throughput.py). Prints a
 Markdown table and writes benchmarks/results/profile_codec.json.
+
+A second table prices the two big stages against the rounding reference's own work, in memory,
+on the same columns (best of --repeats each): fixed-bit rounding + byte shuffle + zstd-3 (what
+throughput.py's `rounding+zstd` does between reading and writing); jetzip's quantiser; and the
+quantised codes through pcodec as jetzip codes them, pcodec at lower compression levels, and
+byte-shuffled zstd: what a faster entropy coder would save, and cost in bytes.
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from environment import describe_environment
-from throughput import TOLERANCES, input_table
+from throughput import FIXED_BITS, TOLERANCES, ZSTD_LEVEL, input_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -59,6 +67,75 @@ def stage_times(stats: pstats.Stats) -> list[dict[str, Any]]:
                 calls += n_calls
                 seconds += cumulative
         rows.append({"stage": label, "depth": depth, "calls": int(calls), "seconds": seconds})
+    return rows
+
+
+def best_seconds(call: Any, repeats: int) -> float:
+    """The least wall time of `repeats` calls."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def stage_prices(table: Any, tolerances: str, repeats: int) -> list[dict[str, Any]]:
+    """Seconds (all columns, best of `repeats`) and bytes of the reference's rounding + zstd,
+    jetzip's quantiser and candidate coders of its codes, on the columns of `table`."""
+    import zstandard
+    from pcodec import ChunkConfig, DeltaSpec, ModeSpec, standalone
+
+    from jetzip import baselines
+    from jetzip.codec.entropy import encode_ints
+    from jetzip.codec.quantize import quantise
+    from jetzip.codec.tolerance import parse_tolerances
+
+    bounds = parse_tolerances(tolerances)
+    columns = {name: np.ascontiguousarray(table[name]) for name in bounds}
+    codes = {name: quantise(values, bounds[name]).codes for name, values in columns.items()}
+
+    def shuffled_zstd(level: int) -> Any:
+        compressor = zstandard.ZstdCompressor(level=level)
+        return lambda c: compressor.compress(baselines.byte_shuffle(c.view(np.float32)))
+
+    def pcodec_level(level: int) -> Any:
+        config = ChunkConfig(
+            compression_level=level, delta_spec=DeltaSpec.no_op(), mode_spec=ModeSpec.classic()
+        )
+        return lambda c: standalone.simple_compress(c, config)
+
+    reference = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    jobs: dict[str, tuple[Any, dict[str, np.ndarray]]] = {
+        "reference: round to fixed bits + shuffle + zstd-3": (
+            lambda name, v: reference.compress(
+                baselines.byte_shuffle(baselines.round_mantissa(v, FIXED_BITS[name]))
+            ),
+            columns,
+        ),
+        "jetzip: quantise (C kernel, with check and statistics)": (
+            lambda name, v: quantise(v, bounds[name]).codes.tobytes(),
+            columns,
+        ),
+        "jetzip: pcodec of the codes (as written, level 8)": (
+            lambda name, c: encode_ints(c),
+            codes,
+        ),
+    }
+    for level in (4, 2, 0):
+        coder = pcodec_level(level)
+        jobs[f"candidate: pcodec level {level}, plain"] = (lambda name, c, f=coder: f(c), codes)
+    for level in (1, 3):
+        coder = shuffled_zstd(level)
+        jobs[f"candidate: shuffled codes + zstd-{level}"] = (lambda name, c, f=coder: f(c), codes)
+    rows = []
+    for label, (encode, inputs) in jobs.items():
+        size = sum(len(encode(name, array)) for name, array in inputs.items())
+        seconds = best_seconds(
+            lambda encode=encode, inputs=inputs: [encode(n, a) for n, a in inputs.items()],
+            repeats,
+        )
+        rows.append({"stage": label, "seconds": seconds, "bytes": size})
     return rows
 
 
@@ -109,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             for i, stage in enumerate(profiles[0])
         ]
         size = target.stat().st_size
+        prices = stage_prices(table, args.tolerances, args.repeats)
 
     n_rows = table.n_rows
     report = {
@@ -119,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "bytes_per_jet": size / n_rows,
         "read_input_s": read_s,
         "stages": rows,
+        "prices": prices,
         "environment": describe_environment(),
     }
     with atomic_output(args.output / "profile_codec.json") as tmp_path:
@@ -144,6 +223,16 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {label} | {row['calls']} | {row['seconds'] * 1e3 * per_million:.1f} | "
             f"{row['seconds'] / total:.0%} |"
+        )
+    lines += [
+        "",
+        "| in memory, all columns (best of the repeats) | ms per 1 M jets | B/jet |",
+        "|---|---:|---:|",
+    ]
+    for row in report.get("prices", []):
+        lines.append(
+            f"| {row['stage']} | {row['seconds'] * 1e3 * per_million:.1f} | "
+            f"{row['bytes'] / report['rows']:.3f} |"
         )
     return "\n".join(lines)
 
