@@ -5,8 +5,12 @@ multiply-adds (whose single rounding would differ from a CPU that has none)."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -268,3 +272,49 @@ def test_machine_code_has_no_fused_multiply_add():
         if "fma" in i or "fms" in i or "fnm" in i or i.startswith(("fmla", "fmls"))
     }
     assert instructions and not fused, sorted(fused)
+
+
+SETUP = Path(__file__).resolve().parents[1] / "setup.py"
+
+
+@pytest.fixture(scope="module")
+def baseline_kernels(tmp_path_factory):
+    """The kernels built again by setup.py (its flags) with only the baseline version of the
+    loops (SSE2 on x86-64), loaded beside the installed ones, which pick AVX2 where it exists."""
+    if not SETUP.exists() or shutil.which("cc") is None:
+        pytest.skip("needs the source tree's setup.py and a C compiler")
+    tmp = tmp_path_factory.mktemp("baseline")
+    build = [sys.executable, str(SETUP), "build_ext", "--build-lib", str(tmp / "lib")]
+    build += ["--build-temp", str(tmp / "temp")]
+    env = {**os.environ, "CFLAGS": "-DJETZIP_ONE_VERSION"}
+    subprocess.run(build, cwd=SETUP.parent, env=env, capture_output=True, check=True)
+    (library,) = (tmp / "lib" / "jetzip" / "codec").glob("_gridkernels*")
+    spec = importlib.util.spec_from_file_location("_gridkernels", library)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("case", [0, 1, 3, 6, 15, 16, 18, 21, 25])
+def test_the_simd_versions_give_the_same_bits(baseline_kernels, case):
+    """Whichever version of the loops a CPU gets, the codes, values and statistics are the
+    same: the dispatched kernels against a baseline-only build, on hostile columns."""
+    values, text, prediction = hostile_columns()[case]
+    tolerance = parse_tolerances(f"x={text}")["x"]
+    step = quantize.quantisation_step(tolerance)
+    results = []
+    for module in (_gridkernels, baseline_kernels):
+        n = values.size
+        codes, restored = np.empty(n, np.int64), np.empty(n, values.dtype)
+        negative, failed = np.empty(n, np.bool_), np.empty(n, np.int64)
+        summary = module.quantise(
+            values, prediction, tolerance.relative, step, float(tolerance.value), codes,
+            restored, negative, failed,
+        )  # fmt: skip
+        decoded = np.empty(n, values.dtype)
+        module.reconstruct(codes, negative, prediction, tolerance.relative, step, decoded)
+        results.append((summary, codes, bits(restored), failed[: summary[0]], bits(decoded)))
+    (dispatched, *arrays), (baseline, *baseline_arrays) = results
+    assert dispatched == baseline
+    for left, right in zip(arrays, baseline_arrays, strict=True):
+        np.testing.assert_array_equal(left, right)

@@ -59,8 +59,10 @@
 /* Where the C library can pick a function's version at load time (glibc's ifunc), the loops are
  * also compiled for AVX2 and run so on CPUs that have it: 4 doubles per instruction instead of
  * SSE2's 2, the same IEEE operations per lane (FMA stays off: it is not part of "avx2", and
- * -ffp-contract=off forbids contraction anyway). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+ * -ffp-contract=off forbids contraction anyway). JETZIP_ONE_VERSION builds the baseline only
+ * (tests/test_exactmath.py compares the two). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
+    !defined(JETZIP_ONE_VERSION)
 #define SIMD_VERSIONS __attribute__((target_clones("avx2", "default")))
 #else
 #define SIMD_VERSIONS
