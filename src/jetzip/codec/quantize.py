@@ -11,8 +11,8 @@ NaN/inf, rounding casualties) is stored exactly as an exception. So the bound ho
 The grid (how a code becomes a value) is identified by GRID, recorded in every quantised column's
 description: "exactmath-1" computes exp and log as `exactmath` does (the same bits on every CPU), in
 the one-pass C kernels of `_gridkernels` (compiled when jetzip is installed, exact by their
-compiler flags: docs/codec.md, "Determinism"); files without the entry (written before it) are
-decoded with numpy's exp and log, as they were written.
+compiler flags: docs/codec.md, "The compiled grid kernels"); files without the entry (written
+before it) are decoded with numpy's exp and log, as they were written.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ GRID = "exactmath-1"
 #: (the C kernels' MAX_CODE).
 MAX_CODE = 2.0**50
 _TINY = np.finfo(np.float64).tiny
-#: Rows per block of the older files' numpy grid (see `_blocks`).
+#: Rows per block of numpy element-wise work, so temporaries stay in the CPU cache (the older
+#: files' grid here, the error statistics in `chunk`).
 BLOCK_ROWS = 65_536
 
 
