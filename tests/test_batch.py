@@ -24,6 +24,7 @@ from jetzip.batch import (
     compress_many,
     decompress_many,
     expand_inputs,
+    find_reconstruction,
     plan_jobs,
     run_batch,
 )
@@ -182,6 +183,17 @@ def test_outputs_keep_names_relative_to_the_common_root(tmp_path: Path) -> None:
         plan_jobs([tmp_path / "x.root", tmp_path / "x.parquet"], tmp_path / "o", ".jz")
     with pytest.raises(OptionError, match="not under the root"):
         plan_jobs([tmp_path / "x.root"], tmp_path / "o", ".jz", root=tmp_path / "elsewhere")
+
+
+def test_find_reconstruction_prefers_the_container_whatever_its_suffix_case(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a").mkdir()
+    assert find_reconstruction(Path("a/x.root"), tmp_path) is None
+    (tmp_path / "a/x.parquet").touch()
+    assert find_reconstruction(Path("a/x.root"), tmp_path) == tmp_path / "a/x.parquet"
+    (tmp_path / "a/x.JZ").touch()
+    assert find_reconstruction(Path("a/x.root"), tmp_path) == tmp_path / "a/x.JZ"
 
 
 def test_expand_inputs_takes_globs_directories_and_files(inputs: list[Path]) -> None:

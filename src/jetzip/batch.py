@@ -372,7 +372,7 @@ def evaluate_task(job: Job, options: Mapping[str, Any], model: bytes | None) -> 
             return FileResult(job.name, "skipped", rows, *sizes, violations=_violations(metrics))
         trained = _worker_model(model)
         original = read_table(source, **options["read_options"])
-        is_container = reconstruction.suffix == JZ_SUFFIX
+        is_container = reconstruction.suffix.lower() == JZ_SUFFIX
         restored = (
             decompress_file(reconstruction, model=trained)
             if is_container
@@ -662,16 +662,14 @@ def find_reconstruction(relative: Path, reconstructed_dir: Path) -> Path | None:
     from jetzip.io import supported_extensions
 
     stem = reconstructed_dir / relative.with_suffix("")
-    container = stem.with_suffix(JZ_SUFFIX)
-    if container.is_file():
-        return container
-    extensions = set(supported_extensions())
+    extensions = {*supported_extensions(), JZ_SUFFIX}
     candidates = sorted(
         p
         for p in stem.parent.glob(f"{glob.escape(stem.name)}.*")
         if p.is_file() and p.suffix.lower() in extensions
     )
-    return candidates[0] if candidates else None
+    containers = [p for p in candidates if p.suffix.lower() == JZ_SUFFIX]  # X.jz or X.JZ
+    return (containers or candidates or [None])[0]
 
 
 def evaluate_many(
