@@ -1,17 +1,22 @@
 """The one compiled part of jetzip: the quantisation grid's kernels (jetzip.codec._gridkernels).
 
 Everything else is in pyproject.toml. The flags keep the C arithmetic exactly IEEE double, so the
-kernel gives exactmath's bits on every CPU and compiler (docs/codec.md, "Determinism"): no
-contraction of a * b + c into a fused multiply-add (GCC's default for GNU C is to contract across
-statements, clang's within an expression) and no value-changing optimisation (-ffast-math and
-what it implies: reassociation, flushing subnormals, ignoring NaN and signed zeros).
+kernel gives exactmath's bits on every CPU and compiler (docs/codec.md, "The compiled grid
+kernels"): no contraction of a * b + c into a fused multiply-add (GCC's default for GNU C is to
+contract across statements, clang's within an expression) and no value-changing optimisation
+(-ffast-math and what it implies: reassociation, flushing subnormals, ignoring NaN and signed
+zeros). -fno-trapping-math (clang's default) changes no value, only whether floating-point
+exception flags could be observed (nothing reads them); it lets GCC vectorise the branch-free
+loops, and -O3 asks for that even where the interpreter was built with less (or CFLAGS replace
+its flags).
 """
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 #: Per compiler family (distutils' compiler_type): MSVC's /fp:strict neither contracts nor
-#: reassociates; GCC and clang need contraction switched off explicitly.
+#: reassociates; GCC and clang (and compilers that accept their flags) need contraction
+#: switched off explicitly.
 EXACT_FLAGS = {
     "msvc": ["/fp:strict"],
     "unix": ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-trapping-math"],
