@@ -153,8 +153,19 @@ static inline double offset_of(double p, int relative) {
     return (a != a || a == INFINITY) ? 0.0 : offset;
 }
 
+/* The double value of a grid code, the one function the quantiser checks and the decoder
+ * uses: exp(code * step + offset), signed, under a relative bound (offset = log|p|), code * step
+ * + offset under an absolute one (offset = p); 0 offset without a prediction. */
+static inline double grid_value(double code, double offset, double step, int relative,
+                                int negative) {
+    double value = code * step + offset;
+    if (!relative) return value;
+    value = exp_value(value);
+    return negative ? -value : value;
+}
+
 /* Offsets of a block of predictions (all 0 without one). */
-#define OFFSETS(PT, prediction, m, relative, offset)                                            \
+#define OFFSETS(prediction, m, relative, offset)                                                \
     do {                                                                                         \
         if (!(prediction)) {                                                                     \
             for (int j = 0; j < (m); j++) (offset)[j] = 0.0;                                     \
@@ -173,22 +184,22 @@ typedef struct {
 } QuantiseResult;
 
 /* One quantise loop per (value, prediction, code) type: values VT (restored in VT), predictions
- * PT, codes CT. The grid value of a code is exp(code * step + log|p|), signed, under a relative
- * bound and code * step + p under an absolute one. Failed rows (beyond the grid, NaN/inf, bound
- * missed in VT) get code 0, their exact value in `restored` and their row in `failed`; the
- * errors count met rows. An int32 code array that a met row's code does not fit stops the loop
- * (too_wide): the caller runs again with int64. */
+ * PT, codes CT; each value's reconstruction is `grid_value` of its code. Failed rows (beyond
+ * the grid, NaN/inf, bound missed in VT) get code 0, their exact value in `restored` and their
+ * row in `failed`; the errors count met rows. An int32 code array that a met row's code does
+ * not fit stops the loop (too_wide): the caller runs again with int64. */
 #define QUANTISE_LOOP(NAME, VT, PT, CT, NARROW)                                                 \
-    SIMD_VERSIONS static void NAME(const VT *values, const PT *prediction, Py_ssize_t n, int relative,        \
-                     double step, double tolerance, CT *codes, VT *restored, char *negative,     \
-                     int64_t *failed, QuantiseResult *out) {                                     \
+    SIMD_VERSIONS static void NAME(const VT *values, const PT *prediction, Py_ssize_t n,        \
+                                   int relative, double step, double tolerance, CT *codes,       \
+                                   VT *restored, char *negative, int64_t *failed,                \
+                                   QuantiseResult *out) {                                        \
         double x[BLOCK], offset[BLOCK], grid[BLOCK], back[BLOCK];                                \
         Py_ssize_t n_failed = 0;                                                                 \
         double max_abs = 0.0, max_rel = 0.0;                                                     \
         out->too_wide = 0;                                                                       \
         for (Py_ssize_t start = 0; start < n; start += BLOCK) {                                  \
             int m = n - start < BLOCK ? (int)(n - start) : BLOCK;                                \
-            OFFSETS(PT, prediction ? prediction + start : NULL, m, relative, offset);            \
+            OFFSETS(prediction ? prediction + start : NULL, m, relative, offset);                \
             for (int j = 0; j < m; j++) x[j] = (double)values[start + j];                        \
             /* + 0.0: -0.0 -> +0.0, as the integer code 0 comes back from the file */            \
             if (relative) {                                                                      \
@@ -196,14 +207,13 @@ typedef struct {
                     grid[j] = round_even((log_value(fabs(x[j])) - offset[j]) / step) + 0.0;      \
                 for (int j = 0; j < m; j++) {                                                    \
                     double g = fabs(grid[j]) < MAX_CODE ? grid[j] : 0.0; /* NaN, inf: 0 */       \
-                    double v = exp_value(g * step + offset[j]);                                  \
-                    back[j] = (double)(VT)(x[j] < 0.0 ? -v : v);                                 \
+                    back[j] = (double)(VT)grid_value(g, offset[j], step, 1, x[j] < 0.0);         \
                 }                                                                                \
             } else {                                                                             \
                 for (int j = 0; j < m; j++) {                                                    \
                     grid[j] = round_even((x[j] - offset[j]) / step) + 0.0;                       \
                     double g = fabs(grid[j]) < MAX_CODE ? grid[j] : 0.0;                         \
-                    back[j] = (double)(VT)(g * step + offset[j]);                                \
+                    back[j] = (double)(VT)grid_value(g, offset[j], step, 0, 0);                  \
                 }                                                                                \
             }                                                                                    \
             for (int j = 0; j < m; j++) {                                                        \
@@ -235,25 +245,24 @@ typedef struct {
 
 /* One reconstruct loop per (code, prediction, output) type: what `quantise` restored. */
 #define RECONSTRUCT_LOOP(NAME, CT, PT, OT)                                                       \
-    SIMD_VERSIONS static void NAME(const CT *codes, const char *negative, const PT *prediction, Py_ssize_t n, \
-                     int relative, double step, OT *out) {                                       \
+    SIMD_VERSIONS static void NAME(const CT *codes, const char *negative, const PT *prediction, \
+                                   Py_ssize_t n, int relative, double step, OT *out) {           \
         double offset[BLOCK];                                                                    \
         for (Py_ssize_t start = 0; start < n; start += BLOCK) {                                  \
             int m = n - start < BLOCK ? (int)(n - start) : BLOCK;                                \
-            OFFSETS(PT, prediction ? prediction + start : NULL, m, relative, offset);            \
+            OFFSETS(prediction ? prediction + start : NULL, m, relative, offset);                \
             const CT *code = codes + start;                                                      \
             OT *value = out + start;                                                             \
             if (!relative) {                                                                     \
-                for (int j = 0; j < m; j++) value[j] = (OT)((double)code[j] * step + offset[j]); \
+                for (int j = 0; j < m; j++)                                                      \
+                    value[j] = (OT)grid_value((double)code[j], offset[j], step, 0, 0);           \
             } else if (negative) {                                                               \
                 const char *below = negative + start;                                            \
-                for (int j = 0; j < m; j++) {                                                    \
-                    double v = exp_value((double)code[j] * step + offset[j]);                    \
-                    value[j] = (OT)(below[j] ? -v : v);                                          \
-                }                                                                                \
+                for (int j = 0; j < m; j++)                                                      \
+                    value[j] = (OT)grid_value((double)code[j], offset[j], step, 1, below[j]);    \
             } else {                                                                             \
                 for (int j = 0; j < m; j++)                                                      \
-                    value[j] = (OT)exp_value((double)code[j] * step + offset[j]);                \
+                    value[j] = (OT)grid_value((double)code[j], offset[j], step, 1, 0);           \
             }                                                                                    \
         }                                                                                        \
     }
