@@ -157,6 +157,22 @@ def test_a_collection_with_energy_and_mass_is_a_plain_record(tmp_path) -> None:
     assert "Momentum4D" not in str(jets.type)  # a named record would show its name
 
 
+def test_a_collection_with_two_coordinate_systems_is_a_plain_record(tmp_path) -> None:
+    """NanoAOD's secondary vertices have x, y, z beside pt, eta, phi, mass: vector refuses
+    such a Momentum4D, so the collection stays a plain record."""
+    from test_wholefile import chunk_of
+
+    counts = np.array([2, 0, 1])
+    fields = ("pt", "eta", "phi", "mass", "x", "y", "z")
+    chunk = chunk_of({f"SV_{f}": ak.unflatten(np.arange(3.0) + 1, counts) for f in fields})
+    chunk.info.collections = {"SV": [f"SV_{f}" for f in fields]}
+    wholefile.compress_events([chunk], tmp_path / "sv.jz")
+    sv = jetzip.open(tmp_path / "sv.jz").arrays().SV
+    assert ak.fields(sv) == list(fields)
+    assert ak.to_list(ak.num(sv.x)) == [2, 0, 1]
+    assert "Momentum4D" not in str(sv.type)
+
+
 def test_iterate_by_chunk_reads_each_section_once(events_file, monkeypatch) -> None:
     path, original = events_file
     f = jetzip.open(path)

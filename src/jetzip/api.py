@@ -58,8 +58,8 @@ def _names(
 
 def _with_vector(record: ak.Array) -> ak.Array:
     """The record as vector's Momentum4D when vector is installed and it has the fields. vector
-    takes one time-like coordinate: a collection with both an energy and a mass (jetzip's own
-    jets) stays a plain record."""
+    takes one time-like coordinate and one coordinate system: a collection with both an energy
+    and a mass (jetzip's own jets), or with x, y beside pt, phi, stays a plain record."""
     fields = set(ak.fields(record))
     if not any(set(f) <= fields for f in _MOMENTUM4D):
         return record
@@ -70,7 +70,10 @@ def _with_vector(record: ak.Array) -> ak.Array:
     except ImportError:
         return record
     vector.register_awkward()
-    return ak.with_name(record, "Momentum4D")
+    try:
+        return ak.with_name(record, "Momentum4D")
+    except TypeError:  # two coordinate systems (NanoAOD's SV: x, y and pt, phi): vector refuses
+        return record
 
 
 def zip_collections(events: ak.Array, collections: dict[str, list[str]]) -> ak.Array:
