@@ -286,25 +286,25 @@ def _chunk_groups(
             group = groups.setdefault(key, _Group(f"{key[0]}[{key[1]}]", {}, [], {}))
             group.columns[buffer.id] = values
             group.plans.append(_plan(buffer, entry.get("tolerance")))
-    merged = _small_groups_merged(
-        [g for g in groups.values() if next(iter(g.columns.values())).size]
-    )
+    merged = _small_groups_merged({k: g for k, g in groups.items() if k[1]})
     owner = {cid: g for g in merged for cid in g.columns}
     for alias, target in aliases.items():
         owner[target].aliases[alias] = target
     return merged, forms
 
 
-def _small_groups_merged(groups: list[_Group]) -> list[_Group]:
-    """Groups of under SMALL_GROUP_BYTES merged per length (`*[n]`): each section costs ~400
-    B of framing, index and description, more than the data of a small collection (a 10-event
-    NanoAOD chunk has ~50 groups); big collections keep their own section, so a reader of one
-    collection reads only its bytes."""
+def _small_groups_merged(groups: dict[tuple[str, int], _Group]) -> list[_Group]:
+    """Groups of collections of under SMALL_GROUP_BYTES merged per length (`*[n]`): each
+    section costs ~400 B of framing, index and description, more than the data of a small
+    collection (a 10-event NanoAOD chunk has ~50 groups); big collections keep their sections
+    (their values and their counts), so a reader of one reads only its bytes."""
+    sizes: dict[str, int] = {}
+    for (collection, _), group in groups.items():
+        sizes[collection] = sizes.get(collection, 0) + sum(v.nbytes for v in group.columns.values())
     out: list[_Group] = []
     shared: dict[int, _Group] = {}
-    for group in groups:
-        length = len(next(iter(group.columns.values())))
-        if sum(v.nbytes for v in group.columns.values()) >= SMALL_GROUP_BYTES:
+    for (collection, length), group in groups.items():
+        if sizes[collection] >= SMALL_GROUP_BYTES:
             out.append(group)
             continue
         if length not in shared:
