@@ -40,15 +40,6 @@ class Tables:
         return found
 
 
-def _groups(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows sorted by table (stable), the tables present and where each group starts."""
-    order = np.argsort(table.astype(np.uint16), kind="stable")  # radix sort of small keys
-    counts = np.bincount(table, minlength=N_TABLES)
-    present = np.flatnonzero(counts)
-    starts = np.concatenate([[0], np.cumsum(counts[present])])
-    return order, present, starts
-
-
 def _split(codes: np.ndarray, rows: RowTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Symbols (high part or escape), low parts, and the offsets r = code - centre."""
     offset = codes.astype(np.int64) - rows.centre
@@ -64,13 +55,13 @@ def encode_codes(codes: np.ndarray, rows: RowTables, tables: Tables) -> bytes:
     """Code the integer `codes` with the tables their rows were given."""
     symbol, low, offset = _split(codes, rows)
     encoder = constriction.stream.queue.RangeEncoder()
-    order, present, starts = _groups(rows.table)
+    order, present, starts = rows.groups()
     sorted_symbols = symbol[order]
     for k, table in enumerate(present):
         encoder.encode(sorted_symbols[starts[k] : starts[k + 1]], tables.model(int(table)))
     escaped = symbol == ESCAPE
-    with_low = (rows.low_bits > 0) & ~escaped
-    if with_low.any():
+    with_low = np.flatnonzero((rows.low_bits > 0) & ~escaped)  # rows, in order
+    if with_low.size:
         sizes = (np.int64(1) << rows.low_bits[with_low]).astype(np.int32)
         encoder.encode(low[with_low].astype(np.int32), constriction.stream.model.Uniform(), sizes)
     escapes = encode_ints(offset[escaped]) if escaped.any() else b""
@@ -90,7 +81,7 @@ def decode_codes(data: bytes, rows: RowTables, tables: Tables) -> np.ndarray:
     words = np.frombuffer(body[escape_bytes:], dtype=np.uint32)
     try:
         decoder = constriction.stream.queue.RangeDecoder(words)
-        order, present, starts = _groups(rows.table)
+        order, present, starts = rows.groups()
         sorted_symbols = np.empty(n, dtype=np.int64)
         for k, table in enumerate(present):
             count = int(starts[k + 1] - starts[k])
@@ -103,8 +94,8 @@ def decode_codes(data: bytes, rows: RowTables, tables: Tables) -> np.ndarray:
         if int(escaped.sum()) != n_escaped:
             raise CorruptFileError("conditional code stream is damaged")
         offset = (symbol - HALF_WIDTH) << rows.low_bits
-        with_low = (rows.low_bits > 0) & ~escaped
-        if with_low.any():
+        with_low = np.flatnonzero((rows.low_bits > 0) & ~escaped)  # rows, in order
+        if with_low.size:
             sizes = (np.int64(1) << rows.low_bits[with_low]).astype(np.int32)
             offset[with_low] += decoder.decode(constriction.stream.model.Uniform(), sizes)
     except (ValueError, RuntimeError, AssertionError) as exc:

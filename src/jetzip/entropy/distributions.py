@@ -23,7 +23,7 @@ width and thread count; no exp/log and no reductions (whose order could vary) ar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -137,6 +137,17 @@ class RowTables:
     centre: np.ndarray  # int64
     table: np.ndarray  # int64 in [0, N_TABLES)
     low_bits: np.ndarray  # int64, 0 below rho = 8
+    _groups: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows sorted by table (stable), the tables present and where each group starts;
+        computed once (coding and its verification decode share the tables)."""
+        if self._groups is None:
+            order = np.argsort(self.table.astype(np.uint16), kind="stable")  # radix sort
+            counts = np.bincount(self.table, minlength=N_TABLES)
+            present = np.flatnonzero(counts)
+            self._groups = order, present, np.concatenate([[0], np.cumsum(counts[present])])
+        return self._groups
 
 
 def row_tables(mu: np.ndarray, log2_sigma: np.ndarray, step: float, log2_step: int) -> RowTables:
