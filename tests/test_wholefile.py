@@ -241,14 +241,13 @@ def test_tiny_exact_columns_are_coded_stacked_per_dtype(tmp_path) -> None:
     original = chunk_of(arrays)
     compress_events([original], tmp_path / "a.jz", policy=parse_policy(TOLERANCE))
     reader = EventsReader(tmp_path / "a.jz")
-    stacks = {
-        sid: spec["members"]
-        for section in reader.index["sections"]
-        for sid, spec in section.get("stacked", {}).items()
-    }
     branch_of = {b.id: name for name, bs in reader.buffers.items() for b in bs}
-    assert {branch_of[m] for m in stacks["s.bool"]} >= {f"HLT_{i}" for i in range(30)}
-    assert {branch_of[m] for m in stacks["s.float64"]} == {"nan", "minus_zero"}
+    stacks: dict[str, set[str]] = {}
+    for section in reader.index["sections"]:
+        for sid, spec in section.get("stacked", {}).items():
+            stacks.setdefault(sid, set()).update(branch_of[m] for m in spec["members"])
+    assert stacks["s.bool"] >= {f"HLT_{i}" for i in range(30)}
+    assert stacks["s.float64"] >= {"nan", "minus_zero"}
     restored = next(reader.iter_chunks()).arrays
     rules = parse_policy(TOLERANCE).resolve({n: True for n in arrays})
     assert_events_close(original.arrays, restored, rules)
@@ -258,6 +257,28 @@ def test_tiny_exact_columns_are_coded_stacked_per_dtype(tmp_path) -> None:
     assert sum(b["bytes"] for b in info["branches"]) == info["file_bytes"] - sum(
         info["overhead"].values()
     )
+
+
+def test_tiny_bounded_columns_no_smaller_than_exact_join_the_stack(tmp_path) -> None:
+    values = RNG.exponential(30.0, 100).astype(np.float32) + 20
+    arrays = {"a": _rounded(values, 8), "b": values, "c": values + 1, "Jet_pt": [[1.0]] * 100}
+    chunk = chunk_of(arrays)
+    compress_events([chunk], tmp_path / "a.jz", policy=parse_policy("a=0.0122%,b=1%"))
+    reader = EventsReader(tmp_path / "a.jz")
+    branch_of = {b.id: name for name, bs in reader.buffers.items() for b in bs}
+    stacked = {
+        branch_of[m]
+        for section in reader.index["sections"]
+        for spec in section.get("stacked", {}).values()
+        for m in spec["members"]
+    }
+    assert {"a", "c"} <= stacked and "b" not in stacked  # b is quantised
+    by_name = {b["name"]: b for b in describe_events(tmp_path / "a.jz")["branches"]}
+    assert by_name["a"]["lossless_fallbacks"] == 1 and by_name["a"]["max_rel_error"] == 0
+    restored = next(reader.iter_chunks()).arrays
+    assert ak.to_numpy(restored.a).tobytes() == arrays["a"].tobytes()
+    assert 0 < by_name["b"]["max_rel_error"] <= 0.01
+    assert not Tolerance(0.01, True).violations(values, ak.to_numpy(restored.b)).any()
 
 
 def test_a_damaged_list_of_stacks_is_one_line(tmp_path) -> None:

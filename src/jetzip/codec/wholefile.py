@@ -67,7 +67,7 @@ _BOUNDED_DTYPES = ("float32", "float64")
 _LATENT_DTYPE = "float16"  # encode_chunk's latent storage; unused without a model
 #: Raw bytes under which a collection's columns share a section with others of their length.
 SMALL_GROUP_BYTES = 16_384
-#: Rows up to which a section's exact columns of one dtype are coded as one stacked column.
+#: Rows up to which a section's exact columns of one dtype are coded as one stack.
 STACK_MAX_ROWS = 256
 #: The one container part of a section: the codec's parts joined (their list is packed).
 _JOINED_PART = "parts"
@@ -410,55 +410,59 @@ def _swapped(chunk: EncodedChunk, exact: dict[str, Encoded]) -> EncodedChunk:
 
 def _verified(group: _Group, executor: Executor) -> tuple[EncodedChunk, list[Any], dict[str, Any]]:
     """The group coded, decoded again as decompression will, and checked (see _verify_chunk);
-    the statistics per column (a stack's bytes shared among its members) and the stacks."""
-    rest, stacks = _stacked(group)
-    if rest.columns:
-        chunk, plans = _encode_group(rest, executor)
-        results = _verify_chunk(chunk, Table(rest.columns), plans, None, executor)
-    else:
-        length = len(next(iter(group.columns.values())))
-        chunk, results = EncodedChunk({"n_rows": length, "columns": {}}, [], {}), []
-    coded = {sid: executor.submit(encode_lossless_column, sid, v) for sid, (_, v) in stacks.items()}
+    the statistics per column (a stack's bytes shared among its members) and the stacks.
+
+    A group of at most STACK_MAX_ROWS rows codes its exact columns, and the bounded ones that
+    came out no smaller than their lossless coding, joined end to end per dtype (stack
+    `s.DTYPE`): a coded stream has a frame of its own, more than a tiny column's data
+    (NanoAOD's 441 HLT bools of 200 events: 10.1 kB as columns, 1.2 kB stacked). Longer
+    columns code better alone, and a reader of one of them decodes only it."""
+    length = len(next(iter(group.columns.values())))
+    if length > STACK_MAX_ROWS:
+        chunk, plans = _encode_group(group, executor)
+        return chunk, _verify_chunk(chunk, Table(group.columns), plans, None, executor), {}
+    bounded = [p for p in group.plans if p.kind == "bounded"]
+    exact = {p.name for p in group.plans if p.kind != "bounded"}
+    chunk, results = EncodedChunk({"n_rows": length, "columns": {}}, [], {}), []
+    if bounded:
+        columns = {p.name: group.columns[p.name] for p in bounded}
+        chunk, plans = _encode_group(_Group(group.key, columns, bounded, {}), executor)
+        kept = [q for q in plans if q.kind == "bounded"]
+        exact |= {q.name for q in plans if q.kind != "bounded"}  # exact or never smaller
+        chunk = _without(chunk, exact)
+        if kept:
+            results = _verify_chunk(chunk, Table(columns), kept, None, executor)
+    joined: dict[str, list[str]] = {}
+    for plan in group.plans:  # in the group's order
+        if plan.name in exact:
+            joined.setdefault(f"s.{group.columns[plan.name].dtype.name}", []).append(plan.name)
+    stacks = {
+        sid: np.concatenate([group.columns[m] for m in members]) for sid, members in joined.items()
+    }
+    coded = {sid: executor.submit(encode_lossless_column, sid, v) for sid, v in stacks.items()}
     described = {}
-    for sid, (members, values) in stacks.items():
+    for sid, values in stacks.items():
         desc, parts = coded[sid].result()
         restored = decode_lossless(desc["method"], parts[0][1], values.dtype.name, values.size)
         if not same_bits(values, restored):
             raise AssertionError(f"stacked column {sid!r} did not round-trip")
         chunk.parts.extend(parts)
-        described[sid] = {"members": members, "method": desc["method"]}
-        share, rest_bytes = divmod(len(parts[0][1]), len(members))
-        results += [(m, desc, share + (i < rest_bytes), {}) for i, m in enumerate(members)]
+        described[sid] = {"members": joined[sid], "method": desc["method"]}
+        share, rest = divmod(len(parts[0][1]), len(joined[sid]))
+        results += [(m, desc, share + (i < rest), {}) for i, m in enumerate(joined[sid])]
     return chunk, results, described
 
 
-def _stacked(group: _Group) -> tuple[_Group, dict[str, tuple[list[str], np.ndarray]]]:
-    """The group without the exact columns that are coded joined end to end per dtype (stack
-    `s.DTYPE`: its members and values), which it has when it has at most STACK_MAX_ROWS rows: a
-    coded stream has a frame of its own, more than a tiny column's data (NanoAOD's 441 HLT
-    bools of 200 events: 10.1 kB as columns, 1.2 kB stacked); longer columns code better
-    alone, and a reader of one of them decodes only it."""
-    length = len(next(iter(group.columns.values())))
-    joined: dict[str, list[str]] = {}
-    if length <= STACK_MAX_ROWS:
-        for plan in group.plans:
-            if plan.kind == "lossless":
-                joined.setdefault(f"s.{plan.dtype}", []).append(plan.name)
-    stacks = {
-        sid: (members, np.concatenate([group.columns[m] for m in members]))
-        for sid, members in joined.items()
-        if len(members) > 1
+def _without(chunk: EncodedChunk, names: set[str]) -> EncodedChunk:
+    """The chunk without the columns `names` (none of which another column's predictor reads:
+    predictors read bounded columns only)."""
+    description = dict(chunk.description)
+    description["columns"] = {
+        n: d for n, d in chunk.description["columns"].items() if n not in names
     }
-    if not stacks:
-        return group, {}
-    stacked = {m for members, _ in stacks.values() for m in members}
-    rest = _Group(
-        group.key,
-        {c: v for c, v in group.columns.items() if c not in stacked},
-        [p for p in group.plans if p.name not in stacked],
-        group.aliases,
-    )
-    return rest, stacks
+    parts = [(n, data) for n, data in chunk.parts if n.split(":", 1)[0] not in names]
+    checked = {n: v for n, v in chunk.checked.items() if n not in names}
+    return replace(chunk, description=description, parts=parts, checked=checked)
 
 
 class _Totals:
@@ -966,7 +970,8 @@ class EventsReader:
 
     def _stacks(self, stacked: Any) -> dict[str, tuple[list[str], str]]:
         """A section's stacks (`s.DTYPE` -> its members and lossless method), checked: members
-        are exact columns of the catalogue, of the stack's dtype, each in one stack."""
+        are columns of the catalogue (stored exactly, whatever their rule), of the stack's
+        dtype, each in one stack."""
         try:
             stacks = {
                 str(sid): (list(spec["members"]), str(spec["method"]))
@@ -975,7 +980,7 @@ class EventsReader:
             seen: set[str] = set()
             for sid, (members, _) in stacks.items():
                 plans = [self.plans[m] for m in members]
-                if not plans or any(p.kind != "lossless" or f"s.{p.dtype}" != sid for p in plans):
+                if not plans or any(f"s.{p.dtype}" != sid for p in plans):
                     raise ValueError(sid)
                 if seen & set(members) or len(set(members)) != len(members):
                     raise ValueError(sid)
