@@ -9,8 +9,8 @@ import torch
 from jetzip.codec import compress_table, decompress_file, parse_tolerances
 from jetzip.codec.chunk import (
     ColumnPlan,
-    _encode_quantised,
     decode_chunk,
+    encode_quantised,
     load_latent,
     store_latent,
 )
@@ -93,7 +93,7 @@ def test_model_predicted_residuals_decode_within_bounds(model, engine):
         name = plan.name
         quantised = quantise(table[name], plan.tolerance, prediction[name])
         checked[name] = quantised.restored
-        desc, column_parts = _encode_quantised(name, quantised)
+        desc, column_parts = encode_quantised(name, quantised)
         desc["predictor"] = "model"
         description["columns"][name] = desc
         parts.extend(column_parts)

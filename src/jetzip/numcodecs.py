@@ -29,7 +29,7 @@ import xxhash
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray, ndarray_copy
 
-from jetzip.codec.chunk import ColumnPlan, _decode_quantised, _encode_quantised
+from jetzip.codec.chunk import ColumnPlan, decode_quantised, encode_quantised
 from jetzip.codec.quantize import quantise
 from jetzip.codec.tolerance import Tolerance
 from jetzip.errors import CorruptFileError, OptionError
@@ -88,7 +88,7 @@ def encode_array(array: np.ndarray, tolerance: Tolerance) -> bytes:
     """Self-describing bytes of `array` (any shape) with every value within `tolerance`."""
     dtype = check_float_dtype(array.dtype)
     flat = np.ascontiguousarray(array, dtype=dtype).reshape(-1)
-    description, parts = _encode_quantised(_COLUMN, quantise(flat, tolerance))
+    description, parts = encode_quantised(_COLUMN, quantise(flat, tolerance))
     header = {
         "shape": list(array.shape),
         "dtype": dtype.name,
@@ -129,7 +129,7 @@ def decode_array(data: bytes | memoryview) -> np.ndarray:
     check_column(dict(entry, name=_COLUMN, kind="bounded"))
     plan = ColumnPlan(_COLUMN, entry["dtype"], "bounded", Tolerance.from_json(entry["tolerance"]))
     description = require_dict(header.get("column"), "the jetzip codec column's description")
-    values = _decode_quantised(plan, description, parts, math.prod(shape), None)
+    values = decode_quantised(plan, description, parts, math.prod(shape), None)
     return values.reshape(shape)
 
 

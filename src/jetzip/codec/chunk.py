@@ -189,9 +189,11 @@ def _block_error_stats(
 
 
 # ---------------------------------------------------------------------- quantised columns
-def _encode_quantised(
+def encode_quantised(
     name: str, column: QuantisedColumn
 ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """A quantised column's description and coded streams (codes, signs, exceptions): the
+    column part of a chunk, also the payload of the numcodecs codec."""
     desc, side = _encode_signs_and_exceptions(name, column)
     return desc, [(f"{name}:codes", encode_ints(column.codes)), *side]
 
@@ -230,7 +232,7 @@ def _estimated_bytes(name: str, column: QuantisedColumn) -> float:
     return empirical_entropy_bits(column.codes) / 8 + _size(side)
 
 
-def _decode_quantised(
+def decode_quantised(
     plan: ColumnPlan,
     desc: dict[str, Any],
     parts: dict[str, bytes],
@@ -506,7 +508,7 @@ def _encode_with(
     `coder`, given the decoded `context` columns and their row `tables` when already computed,
     for the `conditional` predictor)."""
     if predictor != CONDITIONAL:
-        desc, parts = _encode_quantised(plan.name, quantised)
+        desc, parts = encode_quantised(plan.name, quantised)
         desc["predictor"] = predictor
         return desc, parts
     assert context is not None
@@ -952,7 +954,7 @@ def _decode_column(
         if predictor == CONDITIONAL:
             data = _part(parts, f"{plan.name}:codes")
             codes = decode_column(coder, plan.name, data, restored, n, plan.tolerance)
-        return _decode_quantised(plan, desc, parts, n, prediction, codes)
+        return decode_quantised(plan, desc, parts, n, prediction, codes)
     if encoding == "latent" and plan.name in model_prediction:
         values = model_prediction[plan.name].astype(plan.dtype)
         rows, exact = _exceptions(plan, desc, parts, n)
