@@ -109,6 +109,7 @@ def test_every_layout_round_trips_within_its_rule(two_chunk_file) -> None:
     path, chunks = two_chunk_file
     original = ak.concatenate([c.arrays for c in chunks])
     reader = EventsReader(path)
+    assert reader.info == chunks[0].info  # stored without what the catalogue says
     restored = ak.concatenate([c.arrays for c in reader.iter_chunks()])
     rules = parse_policy(TOLERANCE).resolve({n: True for n in original.fields})
     assert_events_close(original, restored, rules)
@@ -414,6 +415,7 @@ def assert_whole_file_round_trips(name: str, tmp_path: Path) -> None:
     rules = rules_of(original.arrays)
     jz = tmp_path / "x.jz"
     compress_events([original], jz, policy=parse_policy(RULE))
+    assert EventsReader(jz).info == original.info  # names, types, counts, units, collections
     opened = jetzip.open(jz).arrays(how=None)
     assert_every_branch_matches(original.arrays, opened, rules)
     records = jetzip.open(jz).arrays()  # collections zipped (vector records where they fit)
@@ -438,6 +440,7 @@ def test_real_file_round_trips_to_root_and_parquet(name: str, tmp_path: Path, ca
     argv = ["compress", str(source), "-o", str(jz), "--tolerance", RULE, "--quiet"]
     assert main([*argv, "--skip-unsupported"]) == 0
     original = read_events(source, skip_unsupported=True)
+    assert EventsReader(jz).info == original.info
     rules = rules_of(original.arrays)
     kind = original.info.kind
     for suffix in (".root", ".parquet"):
@@ -588,7 +591,8 @@ def test_a_sought_section_is_checked_and_unread_ones_are_not_needed(two_chunk_fi
 
 def as_written_before(path: Path, out: Path) -> None:
     """`path` rewritten in the layout of files before the compact catalogue, the joined parts
-    and the descriptions in the footer: every catalogue key, each codec part its own container
+    and the descriptions in the footer: every catalogue key, the whole `TreeInfo` (its branch
+    table and collections), each codec part its own container
     part, each section's codec description packed in it, and footer groups that do not list
     the aliased columns a section answers."""
     stream, reader = open_reader(path)
@@ -597,6 +601,7 @@ def as_written_before(path: Path, out: Path) -> None:
         chunks = list(reader.chunks())
         footer = reader.footer
     catalogue = wholefile._unpack_json(header["catalogue"])
+    catalogue["tree"] = EventsReader(path).info.to_json()  # the whole TreeInfo
     for position, entry in enumerate(catalogue["branches"]):
         entry["form"] = ak.forms.from_dict(entry["form"]).to_dict()
         for key in ("collection", "unit", "rule", "tolerance"):
@@ -628,11 +633,32 @@ def test_files_written_before_read_the_same(two_chunk_file, tmp_path) -> None:
     as_written_before(path, older)
     new, old = EventsReader(path), EventsReader(older)
     assert old.branches["run"]["form"]["parameters"] == {}  # the older, verbose catalogue
+    assert old.info == new.info
     for request in ((), (["Jet_pt"], 300, 557), (["nJet", "maybe"], 290, 310)):
         a = ak.concatenate([c.arrays for c in new.iter_chunks(*request)])
         b = ak.concatenate([c.arrays for c in old.iter_chunks(*request)])
         assert a.fields == b.fields and len(a) == len(b)
         assert all(ak.array_equal(a[f], b[f], equal_nan=True) for f in a.fields)
+
+
+def test_a_branch_table_that_disagrees_with_the_catalogue_is_one_line(tmp_path) -> None:
+    compress_events([synthetic(30)], tmp_path / "a.jz", policy=parse_policy(TOLERANCE))
+    stream, reader = open_reader(tmp_path / "a.jz")
+    with stream:
+        header, chunks, footer = dict(reader.header), list(reader.chunks()), reader.footer
+    catalogue = wholefile._unpack_json(header["catalogue"])
+    assert isinstance(catalogue["tree"]["branches"], list)  # stored compact
+    catalogue["tree"]["branches"].pop()
+    header["catalogue"] = wholefile._pack_json(catalogue)
+    with (tmp_path / "b.jz").open("wb") as f:
+        writer = ContainerWriter(f, header, None)
+        for description, parts, _ in chunks:
+            kept = {k: v for k, v in description.items() if k != "chunk"}
+            writer.write_chunk(kept, list(parts.items()), False)
+        counted = ("chunk_index", "n_rows", "n_chunks")
+        writer.finish({k: v for k, v in footer.items() if k not in counted})
+    with pytest.raises(CorruptFileError, match="incomplete header"):
+        EventsReader(tmp_path / "b.jz")
 
 
 def test_a_column_referenced_in_one_chunk_and_stored_in_the_next(tmp_path) -> None:
