@@ -1,4 +1,5 @@
-"""The one compiled part of jetzip: the quantisation grid's kernels (jetzip.codec._gridkernels).
+"""jetzip's compiled parts: the quantisation grid's kernels (jetzip.codec._gridkernels) and the
+rANS coder of quantised codes (jetzip.codec._rans, integer arithmetic only).
 
 Everything else is in pyproject.toml. The flags keep the C arithmetic exactly IEEE double, so the
 kernel gives exactmath's bits on every CPU and compiler (docs/codec.md, "The compiled grid
@@ -34,6 +35,9 @@ class ExactBuild(build_ext):
 
 
 setup(
-    ext_modules=[Extension("jetzip.codec._gridkernels", ["src/jetzip/codec/_gridkernels.c"])],
+    ext_modules=[
+        Extension("jetzip.codec._gridkernels", ["src/jetzip/codec/_gridkernels.c"]),
+        Extension("jetzip.codec._rans", ["src/jetzip/codec/_rans.c"]),
+    ],
     cmdclass={"build_ext": ExactBuild},
 )

@@ -58,7 +58,8 @@ END_MAGIC = b"JZEND\r\n\x1a"
 #: 2: the model section comes before the first chunk that needs it, or not at all.
 #: 3: integer streams (quantised codes) may be int32 as well as int64.
 #: 4: chunks record their index, first row and file; the footer index their rows and checksums.
-FORMAT_VERSION = 4
+#: 5: integer streams may be rANS streams (codec/entropy.py) as well as pcodec ones.
+FORMAT_VERSION = 5
 #: First version whose chunks are bound to their place (older ones are read without that).
 BOUND_CHUNKS_VERSION = 4
 _PRELUDE = struct.Struct("<8sH")

@@ -1,8 +1,11 @@
 """Entropy coding of quantised integers and lossless coding of raw columns.
 
-Quantised codes go through pcodec, whose binned tANS coder lands within about 1 % of the
-order-0 empirical entropy on the distributions a quantiser produces (the gap is measured and
-reported per column). Raw columns (lossless mode, integer columns, exceptions, latents) are
+Quantised codes go through a static order-0 rANS coder (jetzip.codec._rans, C, integer-only)
+whose size is known from the histogram before coding: within RANS_MARGIN of the order-0
+entropy, which pcodec's plain mode cannot beat, it is used alone; otherwise pcodec (which can
+find delta or common-factor structure) codes the array too and the smaller stream is kept. A
+rANS stream starts with RANS_TAG, a pcodec stream with b"pco!", so `decode_ints` needs no
+description. Raw columns (lossless mode, integer columns, exceptions, latents) are
 coded with whichever of pcodec and byte-shuffled zstd is smaller, chosen per array.
 """
 
@@ -15,6 +18,7 @@ import numpy as np
 import zstandard
 from pcodec import ChunkConfig, DeltaSpec, ModeSpec, standalone
 
+from jetzip.codec import _rans
 from jetzip.errors import CorruptFileError
 
 #: dtypes pcodec codes natively; others (8-bit ints, bools) use the zstd path only.
@@ -39,6 +43,19 @@ SELECTION_BLOCKS = 16
 SEARCH_TRIAL_ROWS = 4096
 #: Symbols per bincount call when counting a small alphabet (see `empirical_entropy_bits`).
 COUNT_BLOCK_ROWS = 65_536
+#: First byte of a rANS stream (pcodec's standalone streams start with b"pco!").
+RANS_TAG = b"r"
+#: rANS frequencies sum to 2**RANS_PROB_BITS: the most the coder's 32-bit states allow (a
+#: 15-bit state floor, 16-bit words); quantising the counts to it costs about 0.01-0.05 % over
+#: the order-0 entropy on quantised columns (docs/codec.md, "The rANS coder").
+RANS_PROB_BITS = _rans.MAX_PROB_BITS
+#: Widest alphabet (max - min + 1) the rANS coder takes; wider arrays go to pcodec.
+RANS_MAX_WIDTH = _rans.MAX_WIDTH
+#: rANS alone when its exact size is within this fraction (plus RANS_SLACK_BYTES) of the order-0
+#: entropy and pcodec's structure search gains nothing on the sample: then pcodec, which cannot
+#: beat that entropy without structure, could be smaller by at most this much.
+RANS_MARGIN = 0.005
+RANS_SLACK_BYTES = 64
 #: Most values a pcodec stream can hold per byte of itself, as jetzip writes them (pages of at
 #: most 2**18 values, each ~15 bytes or more: ~24 k values per byte measured at best, for a
 #: constant array); a stream declaring more is refused before anything is allocated for it.
@@ -65,6 +82,9 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
     column."""
     if symbols.size == 0:
         return 0.0
+    counts = _int_histogram(symbols)
+    if counts is not None:
+        return _entropy_of_counts(counts)
     low, high = int(symbols.min()), int(symbols.max())
     width = high - low + 1
     if width <= COUNT_BLOCK_ROWS:  # small alphabet: count block by block, in cache
@@ -75,39 +95,225 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
         counts = np.bincount(symbols - low)
     else:
         _, counts = np.unique(symbols, return_counts=True)
+    return _entropy_of_counts(counts)
+
+
+def _entropy_of_counts(counts: np.ndarray) -> float:
     counts = counts[counts > 0]
-    n = symbols.size
+    n = counts.sum()
     return float(n * np.log2(n) - (counts * np.log2(counts)).sum())
 
 
-def encode_ints(codes: np.ndarray) -> bytes:
-    """Code an int32 or int64 array (others as int64) with pcodec (deterministic,
-    single-threaded); the stream keeps the dtype.
+def _int_histogram(codes: np.ndarray) -> np.ndarray | None:
+    """Counts of every slot from min to max of a non-empty int32/int64 array (one C pass), or
+    None for other dtypes and alphabets wider than RANS_MAX_WIDTH."""
+    if codes.dtype not in (np.int32, np.int64) or not codes.flags.c_contiguous:
+        return None
+    _, _, counts = _rans.histogram(codes, RANS_MAX_WIDTH)
+    return None if counts is None else np.frombuffer(counts, dtype=np.uint64).astype(np.int64)
 
-    pcodec's default configuration searches for delta and mode structure, which quantised codes
-    of independent jets lack; when a sample shows the search gains nothing, the whole array is
-    coded without it (a quarter faster, same bytes)."""
+
+def encode_ints(codes: np.ndarray) -> bytes:
+    """Code an int32 or int64 array (others as int64) with rANS or pcodec, whichever is smaller
+    (deterministic, single-threaded); the stream keeps the dtype.
+
+    Arrays of up to 2 * SEARCH_TRIAL_ROWS values (run lengths, exception rows, small files) are
+    pcodec's alone, as before: a rANS table rarely pays there, and tiny arrays are many. On longer
+    ones pcodec's default configuration searches for delta and mode structure, which quantised
+    codes of independent jets lack; when a sample shows the search gains nothing, pcodec could
+    only be an order-0 coder, so a rANS stream within RANS_MARGIN of the order-0 entropy is kept
+    without running pcodec on the whole array. Otherwise both code it (pcodec without the search
+    when the sample says it gains nothing) and the smaller stream is kept."""
     codes = np.asarray(codes)
     dtype = codes.dtype if codes.dtype in (np.int32, np.int64) else np.int64
     codes = np.ascontiguousarray(codes, dtype=dtype)
     config = ChunkConfig()
+    structure_may_help = True
     rows = selection_rows(codes.size, SEARCH_TRIAL_ROWS)
     if rows is not None:
         sample = codes[rows]
         plain = standalone.simple_compress(sample, _PLAIN_INTS)
         if len(plain) <= len(standalone.simple_compress(sample, config)):
             config = _PLAIN_INTS
-    return standalone.simple_compress(codes, config)
+            structure_may_help = False
+    rans = _rans_encode(codes) if rows is not None else None
+    if rans is not None and not structure_may_help:
+        stream, entropy_bits = rans
+        if len(stream) <= entropy_bits / 8 * (1 + RANS_MARGIN) + RANS_SLACK_BYTES:
+            return stream
+    pco = standalone.simple_compress(codes, config)
+    return rans[0] if rans is not None and len(rans[0]) <= len(pco) else pco
 
 
 def decode_ints(data: bytes, n: int) -> np.ndarray:
     """Inverse of `encode_ints` (int32 or int64, as stored), checking the element count."""
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    if data[:1] == RANS_TAG:
+        return _rans_decode(data, n)
     try:
         return _pcodec_decode(data, np.dtype(np.int32), n)
     except _WrongPcodecType:
         return _pcodec_decode(data, np.dtype(np.int64), n)
+
+
+def rans_frequencies(counts: np.ndarray, prob_bits: int = RANS_PROB_BITS) -> np.ndarray | None:
+    """Counts (int64, per slot) quantised to uint32 frequencies summing to 2**prob_bits, every
+    present symbol at least 1, or None when more symbols are present than 2**prob_bits.
+
+    Integer arithmetic only (the same table on every CPU): each count is scaled with rounding,
+    then the sum is corrected one unit per symbol at a time, taking from the symbols that lose
+    the least (smallest count per unit of frequency) or giving to those that gain the most."""
+    total = 1 << prob_bits
+    present = counts > 0
+    if int(present.sum()) > total:
+        return None
+    n = int(counts.sum())
+    freq = (counts * total + n // 2) // n
+    freq[present & (freq == 0)] = 1
+    excess = int(freq.sum()) - total
+    while excess:
+        # count per unit of frequency, in fixed point (counts stay below 2**42 here)
+        per_unit = (counts << 20) // np.maximum(freq, 1)
+        if excess > 0:
+            candidates = np.flatnonzero(freq > 1)
+            order = np.argsort(per_unit[candidates], kind="stable")
+        else:
+            candidates = np.flatnonzero(present)
+            order = np.argsort(-per_unit[candidates], kind="stable")
+        chosen = candidates[order[: min(abs(excess), candidates.size)]]
+        freq[chosen] -= 1 if excess > 0 else -1
+        excess -= chosen.size if excess > 0 else -chosen.size
+    return freq.astype(np.uint32)
+
+
+def _varints(values: np.ndarray) -> bytes:
+    """LEB128 bytes of unsigned values below 2**21 (at most three bytes each)."""
+    values = values.astype(np.uint32)
+    length = 1 + (values >= 1 << 7) + (values >= 1 << 14)
+    groups = np.stack(
+        [
+            (values & 0x7F) | ((length > 1) << 7),
+            ((values >> 7) & 0x7F) | ((length > 2) << 7),
+            values >> 14,
+        ],
+        axis=1,
+    ).astype(np.uint8)
+    return groups[np.arange(3) < length[:, None]].tobytes()
+
+
+def _unvarints(data: bytes, offset: int, count: int, what: str) -> tuple[np.ndarray, int]:
+    """`count` values of at most three LEB128 bytes each from data[offset:]; the values (uint32)
+    and the offset after them."""
+    raw = np.frombuffer(
+        data, dtype=np.uint8, count=min(3 * count, len(data) - offset), offset=offset
+    )
+    ends = np.flatnonzero(raw < 0x80)[:count]
+    if ends.size < count:
+        raise CorruptFileError(f"{what} ends inside its table")
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    if (ends - starts >= 3).any():
+        raise CorruptFileError(f"{what} has a table entry over three bytes")
+    used = raw[: ends[-1] + 1].astype(np.uint32)
+    shift = 7 * (np.arange(used.size) - np.repeat(starts, ends - starts + 1))
+    values = np.add.reduceat((used & 0x7F) << shift.astype(np.uint32), starts)
+    return values.astype(np.uint32), offset + int(ends[-1]) + 1
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def _read_varint(data: bytes, offset: int, what: str) -> tuple[int, int]:
+    value = 0
+    for k in range(10):
+        if offset + k >= len(data):
+            raise CorruptFileError(f"{what} ends inside its header")
+        value |= (data[offset + k] & 0x7F) << (7 * k)
+        if data[offset + k] < 0x80:
+            return value, offset + k + 1
+    raise CorruptFileError(f"{what} has a header number over ten bytes")
+
+
+_RANS_HEAD = struct.Struct("<cBB")  # tag, bytes per value (4 or 8), flags | probability bits
+#: Flag of the probability-bits byte: the table's varints are zstd-compressed.
+_RANS_ZSTD_TABLE = 0x80
+#: zstd level of a rANS table (a few kB of varints: ~0.05 ms, within 1 % of level 19's size).
+_RANS_TABLE_LEVEL = 6
+
+
+def _rans_encode(codes: np.ndarray) -> tuple[bytes, float] | None:
+    """The rANS stream of a non-empty int32/int64 array and its order-0 entropy (bits), or None
+    when its alphabet is too wide. Layout: RANS_TAG, bytes per value, flags | probability bits,
+    then LEB128 varints: rows, zigzag(min code), alphabet width, the table's byte count; the
+    table (every slot's frequency as a varint, zstd-compressed when that is smaller); then the
+    coder's body (_rans.c)."""
+    low, _, raw = _rans.histogram(codes, RANS_MAX_WIDTH)
+    if raw is None:
+        return None
+    counts = np.frombuffer(raw, dtype=np.uint64).astype(np.int64)
+    freq = rans_frequencies(counts)
+    if freq is None:
+        return None
+    table, flags = _varints(freq), RANS_PROB_BITS
+    if len(table) > RANS_SLACK_BYTES:
+        packed = _compressor(_RANS_TABLE_LEVEL).compress(table)
+        if len(packed) < len(table):
+            table, flags = packed, flags | _RANS_ZSTD_TABLE
+    zigzag = ((low << 1) ^ (low >> 63)) & (2**64 - 1)
+    head = _RANS_HEAD.pack(RANS_TAG, codes.itemsize, flags) + b"".join(
+        _varint(v) for v in (codes.size, zigzag, counts.size, len(table))
+    )
+    body = _rans.encode(codes, low, freq, RANS_PROB_BITS)
+    return head + table + body, _entropy_of_counts(counts)
+
+
+def _rans_decode(data: bytes, n: int) -> np.ndarray:
+    """Inverse of `_rans_encode` for a chunk that declares `n` rows: the header is checked
+    against `n` and the bytes before anything the size of the rows is allocated."""
+    what = "a rANS stream"
+    if len(data) < _RANS_HEAD.size:
+        raise CorruptFileError(f"{what} ends inside its header")
+    _, itemsize, flags = _RANS_HEAD.unpack_from(data)
+    prob_bits = flags & ~_RANS_ZSTD_TABLE
+    if itemsize not in (4, 8) or not 1 <= prob_bits <= RANS_PROB_BITS:
+        raise CorruptFileError(f"{what} declares {itemsize}-byte values, {prob_bits}-bit tables")
+    rows, offset = _read_varint(data, _RANS_HEAD.size, what)
+    zigzag, offset = _read_varint(data, offset, what)
+    width, offset = _read_varint(data, offset, what)
+    table_size, offset = _read_varint(data, offset, what)
+    if rows != n:
+        raise CorruptFileError(f"{what} holds {rows:,} values, expected {n:,}")
+    if not 1 <= width <= RANS_MAX_WIDTH:
+        raise CorruptFileError(f"{what} declares an alphabet of {width:,} codes")
+    low = (zigzag >> 1) ^ -(zigzag & 1)
+    dtype = np.dtype(np.int32 if itemsize == 4 else np.int64)
+    info = np.iinfo(dtype)
+    if low < info.min or low + width - 1 > info.max:
+        raise CorruptFileError(f"{what} declares codes outside {dtype}")
+    if table_size > len(data) - offset:
+        raise CorruptFileError(f"{what} ends inside its table")
+    table = data[offset : offset + table_size]
+    if flags & _RANS_ZSTD_TABLE:
+        table = _zstd_bounded(table, 3 * width, f"{what}'s table")
+    freq, used = _unvarints(table, 0, width, what)
+    if used != len(table):
+        raise CorruptFileError(f"{what} has {len(table) - used:,} bytes after its table")
+    body = memoryview(data)[offset + table_size :]
+    # every row costs more than 2**-prob_bits bits unless one symbol takes the whole table
+    if int(freq.max()) < 1 << prob_bits and n > 8 * len(body) << prob_bits:
+        raise CorruptFileError(f"{what} of {len(body):,} bytes cannot hold {n:,} values")
+    values = np.empty(n, dtype=dtype)
+    try:
+        _rans.decode(body, low, freq, prob_bits, values)
+    except ValueError as exc:
+        raise CorruptFileError(f"{what} is damaged: {exc}") from None
+    return values
 
 
 class _WrongPcodecType(CorruptFileError):
@@ -148,6 +354,17 @@ def zstd_exact(data: bytes, size: int, what: str) -> bytes:
     if len(raw) != size:
         raise CorruptFileError(f"{what} holds {len(raw):,} bytes, expected {size:,}")
     return raw
+
+
+def _zstd_bounded(data: bytes, limit: int, what: str) -> bytes:
+    """Decompress a zstd frame of at most `limit` bytes (whatever size it declares)."""
+    try:
+        declared = zstandard.frame_content_size(data)
+        if declared > limit:
+            raise CorruptFileError(f"{what} declares {declared:,} bytes, at most {limit:,}")
+        return zstandard.ZstdDecompressor().decompress(data, max_output_size=limit)
+    except zstandard.ZstdError as exc:
+        raise CorruptFileError(f"cannot decode {what}: {exc}") from None
 
 
 _COMPRESSORS = threading.local()

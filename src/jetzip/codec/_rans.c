@@ -1,0 +1,494 @@
+/* A static order-0 rANS coder for quantised codes (jetzip.codec._rans): integer arithmetic only,
+ * so every CPU and compiler writes and reads the same bytes.
+ *
+ * Symbols are code - low over a dense alphabet of `width` slots; the caller (codec/entropy.py)
+ * quantises their counts to frequencies summing to 2**prob_bits, every present symbol at least 1.
+ * Four 32-bit states take the rows in turn (row i goes to state i % 4), so a CPU overlaps four
+ * independent dependency chains; they share one stream of 16-bit words. A state lives in
+ * [L, 2**31) with L = 2**15: one word in or out per row at most, and the encoder's division by a
+ * frequency is a multiplication by its reciprocal, exact for numerators below 2**31 (Alverson's
+ * method, as in ryg_rans). Body layout: the four final encoder states (u32 little-endian), then
+ * the words (u16 little-endian) in the order the decoder reads them. The decoder checks every
+ * read against the end of the body, and that it ends with every state back at L and every word
+ * consumed: a damaged stream ends in ValueError, never in a read outside the buffers. The loops
+ * release the GIL (the codec codes columns in threads).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LANES 4
+#if defined(__GNUC__) && !defined(__clang__)
+#define UNROLL _Pragma("GCC unroll 8")
+#elif defined(__clang__)
+#define UNROLL _Pragma("unroll")
+#else
+#define UNROLL
+#endif
+#define STATE_LOW (UINT32_C(1) << 15) /* L: a state's least value */
+#define MAX_PROB_BITS 15              /* L >> prob_bits must be at least 1 */
+#define MAX_WIDTH (1 << 16)           /* alphabet slots (codec/entropy.py: RANS_MAX_WIDTH) */
+#define HEAD_BYTES (8 * LANES) /* per lane: its final state, its word count */
+#define DECODE_BLOCK 256 /* rows per unchecked block of the decoder */
+
+typedef struct {
+    uint32_t x_max;     /* a state at or above this emits a word before coding the symbol */
+    uint32_t rcp_freq;  /* ceil(2**(31 + rcp_shift + 1) / freq): x / freq = (x * rcp) >> (32 + shift) */
+    uint32_t bias;      /* start, plus the correction that makes freq = 1 exact */
+    uint32_t cmpl_freq; /* 2**prob_bits - freq */
+    uint32_t rcp_shift;
+} EncSymbol;
+
+/* ------------------------------------------------------------------ buffers */
+typedef enum { OTHER, INT32, INT64, UINT32 } Kind;
+
+typedef struct {
+    Py_buffer view;
+    int held;
+    Kind kind;
+    Py_ssize_t n;
+} Array;
+
+static Kind kind_of(const Py_buffer *view) {
+    const char *format = view->format ? view->format : "B";
+    if (format[0] == '@' || format[0] == '=' || format[0] == '<') format++;
+    if (strlen(format) != 1) return OTHER;
+    switch (format[0]) {
+        case 'i': case 'l': case 'q':
+            return view->itemsize == 4 ? INT32 : view->itemsize == 8 ? INT64 : OTHER;
+        case 'I': case 'L': case 'Q':
+            return view->itemsize == 4 ? UINT32 : OTHER;
+        default: return OTHER;
+    }
+}
+
+/* Fill `array` from `obj`; 0, or -1 with a TypeError set. Bytes objects count as arrays of
+ * bytes (kind OTHER, n = length). */
+static int get_array(PyObject *obj, Array *array, int writable, const char *name) {
+    array->held = 0;
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, &array->view, flags) < 0) {
+        PyErr_Format(PyExc_TypeError, "%s: a C-contiguous%s array is needed", name,
+                     writable ? " writable" : "");
+        return -1;
+    }
+    array->held = 1;
+    array->kind = kind_of(&array->view);
+    array->n = array->view.len / (array->view.itemsize ? array->view.itemsize : 1);
+    return 0;
+}
+
+static void release(Array *arrays, int count) {
+    for (int i = 0; i < count; i++)
+        if (arrays[i].held) PyBuffer_Release(&arrays[i].view);
+}
+
+static PyObject *fail(Array *arrays, int count, PyObject *type, const char *message) {
+    release(arrays, count);
+    PyErr_SetString(type, message);
+    return NULL;
+}
+
+/* The frequency table, checked: every entry below 2**prob_bits + 1, summing to 2**prob_bits.
+ * Returns 0 or -1 (with no exception set: the caller names the problem). */
+static int check_table(const uint32_t *freq, Py_ssize_t width, int prob_bits) {
+    if (prob_bits < 1 || prob_bits > MAX_PROB_BITS || width < 1 || width > MAX_WIDTH) return -1;
+    uint64_t total = 0;
+    for (Py_ssize_t s = 0; s < width; s++) total += freq[s];
+    return total == (UINT64_C(1) << prob_bits) ? 0 : -1;
+}
+
+/* A little-endian word: one load where the CPU is little-endian. */
+static inline uint32_t read_u16(const unsigned char *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint16_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+#else
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+#endif
+}
+
+static uint32_t read_u32(const unsigned char *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/* ------------------------------------------------------------------ histogram */
+#define MINMAX(T, codes, n, low, high)        \
+    do {                                      \
+        const T *c_ = (const T *)(codes);     \
+        T lo_ = c_[0], hi_ = c_[0];           \
+        for (Py_ssize_t i = 1; i < (n); i++) { \
+            lo_ = c_[i] < lo_ ? c_[i] : lo_;  \
+            hi_ = c_[i] > hi_ ? c_[i] : hi_;  \
+        }                                     \
+        (low) = lo_;                          \
+        (high) = hi_;                         \
+    } while (0)
+
+/* Counts per slot into `counts` (width entries, zeroed): four partial tables when they fit in
+ * 64 kB, so runs of one symbol (the peak of a quantised column) do not wait on one counter. */
+#define COUNT(T, codes, n, low, width, counts)                                          \
+    do {                                                                               \
+        const T *c_ = (const T *)(codes);                                              \
+        if ((width) <= 4096 && (n) >= 4096) {                                          \
+            uint32_t *part_ = calloc(4 * (size_t)(width), sizeof(uint32_t));           \
+            if (part_) {                                                               \
+                Py_ssize_t i = 0;                                                      \
+                while (i < (n)) {                                                      \
+                    Py_ssize_t end_ = (n) - i > (1 << 30) ? i + (1 << 30) : (n);       \
+                    for (; i + 4 <= end_; i += 4) {                                    \
+                        part_[(uint64_t)(c_[i] - (low))]++;                            \
+                        part_[(width) + (uint64_t)(c_[i + 1] - (low))]++;              \
+                        part_[2 * (width) + (uint64_t)(c_[i + 2] - (low))]++;          \
+                        part_[3 * (width) + (uint64_t)(c_[i + 3] - (low))]++;          \
+                    }                                                                  \
+                    for (; i < end_; i++) part_[(uint64_t)(c_[i] - (low))]++;          \
+                    for (Py_ssize_t s = 0; s < 4 * (width); s++) {                     \
+                        (counts)[s % (width)] += part_[s];                             \
+                        part_[s] = 0;                                                  \
+                    }                                                                  \
+                }                                                                      \
+                free(part_);                                                           \
+                break;                                                                 \
+            }                                                                          \
+        }                                                                              \
+        for (Py_ssize_t i = 0; i < (n); i++) (counts)[(uint64_t)(c_[i] - (low))]++;    \
+    } while (0)
+
+PyDoc_STRVAR(histogram_doc,
+"histogram(codes, max_width) -> (low, high, counts or None)\n\n"
+"Least and greatest code of a non-empty int32 or int64 array and, when the alphabet\n"
+"high - low + 1 is at most max_width (at most 2**16), the count of every slot as the bytes\n"
+"of a uint64 array (low's count first).");
+
+static PyObject *histogram(PyObject *self, PyObject *args) {
+    PyObject *object;
+    Py_ssize_t max_width;
+    if (!PyArg_ParseTuple(args, "On", &object, &max_width)) return NULL;
+    Array a;
+    if (get_array(object, &a, 0, "codes") < 0) return NULL;
+    if (a.kind != INT32 && a.kind != INT64)
+        return fail(&a, 1, PyExc_TypeError, "codes: an int32 or int64 array");
+    if (a.n == 0) return fail(&a, 1, PyExc_ValueError, "histogram of an empty array");
+    if (max_width < 1 || max_width > MAX_WIDTH)
+        return fail(&a, 1, PyExc_ValueError, "max_width: 1 to 2**16");
+    int64_t low, high;
+    Py_BEGIN_ALLOW_THREADS
+    if (a.kind == INT32)
+        MINMAX(int32_t, a.view.buf, a.n, low, high);
+    else
+        MINMAX(int64_t, a.view.buf, a.n, low, high);
+    Py_END_ALLOW_THREADS
+    /* the width as unsigned: int64 extremes span 2**64 - 1 */
+    uint64_t span = (uint64_t)high - (uint64_t)low;
+    if (span >= (uint64_t)max_width) {
+        release(&a, 1);
+        return Py_BuildValue("LLO", (long long)low, (long long)high, Py_None);
+    }
+    Py_ssize_t width = (Py_ssize_t)span + 1;
+    PyObject *result = PyBytes_FromStringAndSize(NULL, width * (Py_ssize_t)sizeof(uint64_t));
+    if (!result) {
+        release(&a, 1);
+        return NULL;
+    }
+    uint64_t *counts = (uint64_t *)PyBytes_AS_STRING(result);
+    memset(counts, 0, (size_t)width * sizeof(uint64_t));
+    Py_BEGIN_ALLOW_THREADS
+    if (a.kind == INT32)
+        COUNT(int32_t, a.view.buf, a.n, low, width, counts);
+    else
+        COUNT(int64_t, a.view.buf, a.n, low, width, counts);
+    Py_END_ALLOW_THREADS
+    release(&a, 1);
+    PyObject *built = Py_BuildValue("LLN", (long long)low, (long long)high, result);
+    return built;
+}
+
+/* ------------------------------------------------------------------ encoder */
+static void enc_symbols(const uint32_t *freq, Py_ssize_t width, int prob_bits, EncSymbol *table) {
+    uint32_t start = 0;
+    for (Py_ssize_t s = 0; s < width; s++) {
+        uint32_t f = freq[s];
+        EncSymbol *e = &table[s];
+        e->x_max = ((STATE_LOW >> prob_bits) << 16) * f;
+        e->cmpl_freq = (UINT32_C(1) << prob_bits) - f;
+        if (f < 2) {
+            /* (x * (2**32 - 1)) >> 32 = x - 1 for 0 < x < 2**32; the bias adds back
+             * 2**prob_bits - 1, so x + bias + q * cmpl_freq = x * 2**prob_bits + start */
+            e->rcp_freq = UINT32_MAX;
+            e->rcp_shift = 0;
+            e->bias = start + (UINT32_C(1) << prob_bits) - 1;
+        } else {
+            uint32_t shift = 0;
+            while (f > (UINT32_C(1) << shift)) shift++;
+            e->rcp_freq = (uint32_t)(((UINT64_C(1) << (shift + 31)) + f - 1) / f);
+            e->rcp_shift = shift - 1;
+            e->bias = start;
+        }
+        start += f;
+    }
+}
+
+PyDoc_STRVAR(encode_doc,
+"encode(codes, low, freq, prob_bits) -> bytes\n\n"
+"The rANS body of int32 or int64 codes, symbol code - low, under the frequency table `freq`\n"
+"(uint32, summing to 2**prob_bits; every code's frequency at least 1). ValueError on a code\n"
+"outside the table or of frequency 0.");
+
+#define ENCODE_LOOP(T)                                                                      \
+    do {                                                                                    \
+        const T *c_ = (const T *)codes;                                                     \
+        for (Py_ssize_t i = n - 1; i >= 0; i--) {                                           \
+            uint64_t s = (uint64_t)c_[i] - (uint64_t)low;                                   \
+            if (s >= (uint64_t)width || freq[s] == 0) {                                     \
+                bad = 1;                                                                    \
+                break;                                                                      \
+            }                                                                               \
+            const EncSymbol *e = &table[s];                                                 \
+            int lane = (int)(i & (LANES - 1));                                              \
+            uint32_t x = state[lane];                                                       \
+            /* branch-free: the word is always written, kept only when emitted */          \
+            uint32_t emit = x >= e->x_max;                                                  \
+            words[lane][-1] = (uint16_t)x;                                                  \
+            words[lane] -= emit;                                                            \
+            x >>= emit << 4;                                                                \
+            uint32_t q = (uint32_t)(((uint64_t)x * e->rcp_freq) >> 32) >> e->rcp_shift;     \
+            state[lane] = x + e->bias + q * e->cmpl_freq;                                   \
+        }                                                                                   \
+    } while (0)
+
+static PyObject *encode(PyObject *self, PyObject *args) {
+    PyObject *objects[2];
+    long long low_arg;
+    int prob_bits;
+    if (!PyArg_ParseTuple(args, "OLOi", &objects[0], &low_arg, &objects[1], &prob_bits))
+        return NULL;
+    Array a[2];
+    if (get_array(objects[0], &a[0], 0, "codes") < 0) return NULL;
+    if (get_array(objects[1], &a[1], 0, "freq") < 0) {
+        release(a, 1);
+        return NULL;
+    }
+    if ((a[0].kind != INT32 && a[0].kind != INT64) || a[1].kind != UINT32)
+        return fail(a, 2, PyExc_TypeError, "codes: int32 or int64; freq: uint32");
+    const uint32_t *freq = a[1].view.buf;
+    Py_ssize_t width = a[1].n, n = a[0].n;
+    if (check_table(freq, width, prob_bits) < 0)
+        return fail(a, 2, PyExc_ValueError, "freq must sum to 2**prob_bits (1 to 15 bits)");
+    int64_t low = low_arg;
+    const void *codes = a[0].view.buf;
+    EncSymbol *table = malloc((size_t)width * sizeof(EncSymbol));
+    /* per lane, at most one word per row of it, plus the one written and not kept */
+    uint16_t *buffer = malloc(((size_t)n + LANES) * sizeof(uint16_t));
+    if (!table || !buffer) {
+        free(table);
+        free(buffer);
+        release(a, 2);
+        return PyErr_NoMemory();
+    }
+    uint16_t *end[LANES], *words[LANES];
+    for (int k = 0; k < LANES; k++) {
+        Py_ssize_t rows = (n - k + LANES - 1) / LANES; /* rows k, k + LANES, ... */
+        end[k] = words[k] = (k ? end[k - 1] : buffer) + rows + 1;
+    }
+    uint32_t state[LANES];
+    for (int k = 0; k < LANES; k++) state[k] = STATE_LOW;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    enc_symbols(freq, width, prob_bits, table);
+    if (a[0].kind == INT32)
+        ENCODE_LOOP(int32_t);
+    else
+        ENCODE_LOOP(int64_t);
+    Py_END_ALLOW_THREADS
+    free(table);
+    release(a, 2);
+    if (bad) {
+        free(buffer);
+        PyErr_SetString(PyExc_ValueError, "a code outside the frequency table");
+        return NULL;
+    }
+    /* the states, each lane's word count, then the lanes' words: all little-endian */
+    Py_ssize_t n_words = 0;
+    for (int k = 0; k < LANES; k++) n_words += end[k] - words[k];
+    PyObject *result = PyBytes_FromStringAndSize(NULL, HEAD_BYTES + 2 * n_words);
+    if (result) {
+        unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+        for (int k = 0; k < LANES; k++) {
+            uint32_t count = (uint32_t)(end[k] - words[k]);
+            for (int b = 0; b < 4; b++) {
+                out[4 * k + b] = (unsigned char)(state[k] >> (8 * b));
+                out[4 * (LANES + k) + b] = (unsigned char)(count >> (8 * b));
+            }
+        }
+        out += HEAD_BYTES;
+        for (int k = 0; k < LANES; k++)
+            for (const uint16_t *w = words[k]; w < end[k]; w++, out += 2) {
+                out[0] = (unsigned char)*w;
+                out[1] = (unsigned char)(*w >> 8);
+            }
+    }
+    free(buffer);
+    return result;
+}
+
+/* ------------------------------------------------------------------ decoder */
+PyDoc_STRVAR(decode_doc,
+"decode(body, low, freq, prob_bits, out) -> None\n\n"
+"Inverse of `encode` into `out` (int32 or int64; its length is the row count): ValueError\n"
+"naming the damage when the body is short, long or does not end in the encoder's first state.");
+
+/* One row of lane K: the symbol of its state's slot, the state stepped back, a word of the lane's
+ * stream read when it fell below L. CHECKED tests the end of that stream before each read; the
+ * fast path runs blocks of rows that cannot read past any (at most one word per row) without
+ * branches, its states in registers. */
+#define DECODE_ROW(T, X, K, ROW, CHECKED)                                                   \
+    do {                                                                                    \
+        uint32_t slot = X & mask;                                                           \
+        uint64_t entry = slot_entry[slot];                                                  \
+        X = ((uint32_t)(entry >> 16 & 0xFFFF) + 1) * (X >> prob_bits) + (uint32_t)(entry & 0xFFFF); \
+        uint32_t need = X < STATE_LOW;                                                      \
+        if (CHECKED && need && in[K] == in_end[K]) {                                        \
+            bad = "ends early";                                                             \
+            break;                                                                          \
+        }                                                                                   \
+        X = need ? (X << 16) | read_u16(in[K]) : X;                                         \
+        in[K] += need << 1;                                                                 \
+        o_[ROW] = (T)(low + (int64_t)(entry >> 32));                                        \
+    } while (0)
+
+#define DECODE_LOOP(T)                                                                      \
+    do {                                                                                    \
+        T *o_ = (T *)out;                                                                   \
+        Py_ssize_t i = 0;                                                                   \
+        for (;;) {                                                                          \
+            int room = n - i >= DECODE_BLOCK;                                               \
+            for (int k = 0; k < LANES; k++) room &= in_end[k] - in[k] >= DECODE_BLOCK / 2;   \
+            if (!room) break;                                                               \
+            uint32_t x[LANES];                                                              \
+            const unsigned char *p[LANES];                                                  \
+            UNROLL for (int k = 0; k < LANES; k++) x[k] = state[k], p[k] = in[k];           \
+            for (Py_ssize_t stop = i + DECODE_BLOCK; i < stop; i += LANES) {                \
+                UNROLL for (int k = 0; k < LANES; k++) FAST_ROW(T, x[k], p[k], i + k);      \
+            }                                                                               \
+            UNROLL for (int k = 0; k < LANES; k++) state[k] = x[k], in[k] = p[k];           \
+        }                                                                                   \
+        for (; i < n && !bad; i++) {                                                        \
+            int k = (int)(i & (LANES - 1));                                                 \
+            uint32_t x = state[k];                                                          \
+            DECODE_ROW(T, x, k, i, 1);                                                      \
+            state[k] = x;                                                                   \
+        }                                                                                   \
+    } while (0)
+
+/* DECODE_ROW's fast path on a lane's own pointer P. */
+#define FAST_ROW(T, X, P, ROW)                                                              \
+    do {                                                                                    \
+        uint32_t slot = X & mask;                                                           \
+        uint64_t entry = slot_entry[slot];                                                  \
+        X = ((uint32_t)(entry >> 16 & 0xFFFF) + 1) * (X >> prob_bits) + (uint32_t)(entry & 0xFFFF); \
+        uint32_t need = X < STATE_LOW;                                                      \
+        X = need ? (X << 16) | read_u16(P) : X;                                             \
+        P += need << 1;                                                                     \
+        o_[ROW] = (T)(low + (int64_t)(entry >> 32));                                        \
+    } while (0)
+
+static PyObject *decode(PyObject *self, PyObject *args) {
+    PyObject *objects[3];
+    long long low_arg;
+    int prob_bits;
+    if (!PyArg_ParseTuple(args, "OLOiO", &objects[0], &low_arg, &objects[1], &prob_bits,
+                          &objects[2]))
+        return NULL;
+    Array a[3];
+    const char *names[3] = {"body", "freq", "out"};
+    for (int i = 0; i < 3; i++) {
+        if (get_array(objects[i], &a[i], i == 2, names[i]) < 0) {
+            release(a, i);
+            return NULL;
+        }
+    }
+    if (a[1].kind != UINT32 || (a[2].kind != INT32 && a[2].kind != INT64))
+        return fail(a, 3, PyExc_TypeError, "freq: uint32; out: int32 or int64");
+    const uint32_t *freq = a[1].view.buf;
+    Py_ssize_t width = a[1].n, n = a[2].n, size = a[0].view.len;
+    if (check_table(freq, width, prob_bits) < 0)
+        return fail(a, 3, PyExc_ValueError, "its frequency table does not sum to 2**prob_bits");
+    if (size < HEAD_BYTES || size % 2)
+        return fail(a, 3, PyExc_ValueError, "its body is not whole states and words");
+    const unsigned char *head = a[0].view.buf, *in[LANES], *in_end[LANES];
+    uint32_t state[LANES];
+    Py_ssize_t offset = HEAD_BYTES;
+    for (int k = 0; k < LANES; k++) {
+        state[k] = read_u32(head + 4 * k);
+        if (state[k] < STATE_LOW || state[k] >= (UINT32_C(1) << 31))
+            return fail(a, 3, PyExc_ValueError, "a state outside [2**15, 2**31)");
+        uint32_t count = read_u32(head + 4 * (LANES + k));
+        if (count > (size - offset) / 2)
+            return fail(a, 3, PyExc_ValueError, "a lane's words run past its end");
+        in[k] = head + offset;
+        offset += 2 * (Py_ssize_t)count;
+        in_end[k] = head + offset;
+    }
+    if (offset != size)
+        return fail(a, 3, PyExc_ValueError, "its lanes do not fill its body");
+    uint32_t mask = (UINT32_C(1) << prob_bits) - 1;
+    /* per slot, one load: symbol << 32 | (freq - 1) << 16 | (slot - start of its symbol) */
+    uint64_t *slot_entry = malloc(((size_t)1 << prob_bits) * sizeof(uint64_t));
+    if (!slot_entry) {
+        release(a, 3);
+        return PyErr_NoMemory();
+    }
+    int64_t low = low_arg;
+    void *out = a[2].view.buf;
+    const char *bad = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    uint32_t next = 0;
+    for (Py_ssize_t s = 0; s < width; s++) {
+        for (uint32_t k = 0; k < freq[s]; k++)
+            slot_entry[next + k] = (uint64_t)s << 32 | (uint64_t)(freq[s] - 1) << 16 | k;
+        next += freq[s];
+    }
+    if (a[2].kind == INT32)
+        DECODE_LOOP(int32_t);
+    else
+        DECODE_LOOP(int64_t);
+    Py_END_ALLOW_THREADS
+    free(slot_entry);
+    for (int k = 0; k < LANES && !bad; k++)
+        if (in[k] != in_end[k]) bad = "has words after its last row";
+    for (int k = 0; k < LANES && !bad; k++)
+        if (state[k] != STATE_LOW) bad = "does not end in the encoder's first state";
+    release(a, 3);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, bad);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"histogram", histogram, METH_VARARGS, histogram_doc},
+    {"encode", encode, METH_VARARGS, encode_doc},
+    {"decode", decode, METH_VARARGS, decode_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_rans",
+    "A static order-0 rANS coder for quantised codes (the same bytes on every CPU).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__rans(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m && (PyModule_AddIntConstant(m, "MAX_PROB_BITS", MAX_PROB_BITS) < 0 ||
+              PyModule_AddIntConstant(m, "MAX_WIDTH", MAX_WIDTH) < 0)) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
