@@ -66,8 +66,9 @@ def test_round_trip_every_length(n: int) -> None:
         np.array([-(2**31), -(2**31) + 1] * 20_000, dtype=np.int32),
         np.array([2**63 - 1, 2**63 - 2] * 20_000, dtype=np.int64),
         np.array([-(2**63), 2**63 - 1, 0] * 10, dtype=np.int64),  # too wide for rANS: pcodec
-        np.tile(np.arange(RANS_MAX_WIDTH, dtype=np.int32), 2),  # the widest alphabet
+        np.tile(np.arange(0, RANS_MAX_WIDTH, 3, dtype=np.int32), 2),  # the widest alphabet
         np.arange(2 * RANS_MAX_WIDTH, dtype=np.int64),  # wider: pcodec
+        np.arange(40_000, dtype=np.int32),  # more symbols than 2**15 slots: pcodec
     ],
     ids=[
         "uniform",
@@ -79,12 +80,14 @@ def test_round_trip_every_length(n: int) -> None:
         "int64-span",
         "widest",
         "too-wide",
+        "too-many",
     ],
 )
 def test_round_trip_shapes(codes: np.ndarray) -> None:
     _round_trip(codes)
     rans = _rans_encode(codes)
-    assert (rans is None) == (int(codes.max()) - int(codes.min()) >= RANS_MAX_WIDTH)
+    too_many = np.unique(codes).size > 1 << RANS_PROB_BITS
+    assert (rans is None) == (int(codes.max()) - int(codes.min()) >= RANS_MAX_WIDTH or too_many)
     if rans is not None:
         assert np.array_equal(decode_ints(rans[0], codes.size), codes)
 
