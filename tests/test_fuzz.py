@@ -27,8 +27,9 @@ from hypothesis import strategies as st
 from pcodec import ChunkConfig, standalone
 
 from jetzip.codec import compress_table, decompress_file
+from jetzip.codec.entropy import _rans_encode, decode_ints
 from jetzip.container import describe_file
-from jetzip.errors import JetzipError
+from jetzip.errors import CorruptFileError, JetzipError
 from jetzip.table import Table
 from test_hardening import assemble, sections, unbound
 
@@ -203,7 +204,7 @@ def test_any_json_behind_valid_checksums(data: st.DataObject) -> None:
 
 
 def _part_bytes(data: st.DataObject, original: bytes) -> bytes:
-    kind = data.draw(st.sampled_from(["random", "cut", "pcodec", "zstd", "mutate"]))
+    kind = data.draw(st.sampled_from(["random", "cut", "pcodec", "zstd", "rans", "mutate"]))
     if kind == "random":
         return data.draw(st.binary(max_size=64))
     if kind == "cut":
@@ -216,6 +217,12 @@ def _part_bytes(data: st.DataObject, original: bytes) -> bytes:
     if kind == "zstd":
         size = data.draw(st.integers(0, 5000))
         return zstandard.ZstdCompressor().compress(bytes(size))
+    if kind == "rans":  # a valid rANS stream, of whatever count, perhaps with a byte changed
+        count = data.draw(st.integers(1, 400))
+        codes = np.arange(count, dtype=np.int32) % data.draw(st.integers(1, 300))
+        original = _rans_encode(codes)[0]
+        if data.draw(st.booleans()):
+            return original
     mutated = bytearray(original)
     if mutated:
         mutated[data.draw(st.integers(0, len(mutated) - 1))] ^= data.draw(st.integers(1, 255))
@@ -236,6 +243,30 @@ def test_any_part_bytes_behind_valid_checksums(data: st.DataObject) -> None:
     decodes_or_refuses(assemble(header, chunks))
 
 
+@FUZZ
+@given(st.data())
+def test_any_damage_to_a_rans_stream(data: st.DataObject) -> None:
+    """A rANS stream cut, extended or with bytes changed decodes to the rows asked for or ends
+    in one CorruptFileError (codec/entropy.py, _rans.c)."""
+    n = data.draw(st.integers(1, 3000))
+    codes = data.draw(st.sampled_from([np.int32, np.int64]))(
+        np.random.default_rng(data.draw(st.integers(0, 9))).geometric(0.2, n)
+        * data.draw(st.sampled_from([1, -1, 1000]))
+    )
+    stream = bytearray(_rans_encode(codes)[0])
+    for _ in range(data.draw(st.integers(1, 3))):
+        how = data.draw(st.sampled_from(["flip", "cut", "extend"]))
+        if how == "flip":
+            stream[data.draw(st.integers(0, len(stream) - 1))] ^= data.draw(st.integers(1, 255))
+        elif how == "cut":
+            del stream[data.draw(st.integers(1, len(stream))) :]
+        else:
+            stream += data.draw(st.binary(min_size=1, max_size=8))
+    asked = data.draw(st.sampled_from([n, n + 1, max(n - 1, 1)]))
+    with contextlib.suppress(CorruptFileError):
+        assert decode_ints(bytes(stream), asked).size == asked
+
+
 @pytest.mark.skipif(not FUZZ_SECONDS, reason="long fuzzing runs with `make fuzz` only")
 def test_fuzz_for_a_while() -> None:
     """Every property again and again until JETZIP_FUZZ_SECONDS have passed."""
@@ -246,6 +277,7 @@ def test_fuzz_for_a_while() -> None:
             test_any_bytes,
             test_any_json_behind_valid_checksums,
             test_any_part_bytes_behind_valid_checksums,
+            test_any_damage_to_a_rans_stream,
         ):
             prop()
         rounds += 1

@@ -470,6 +470,30 @@ def test_wrapping_run_lengths_are_refused() -> None:
         decode(crafted)
 
 
+def test_rans_stream_of_other_rows_is_refused() -> None:
+    """A rANS stream (codec/entropy.py) behind valid checksums that holds fewer rows than the
+    chunk declares: one line, before anything the size of the declared rows is allocated."""
+    from jetzip.codec.entropy import _rans_encode
+
+    lengths, _ = _rans_encode(np.ones(4, dtype=np.int64))
+    values = standalone.simple_compress(np.arange(5, dtype=np.float64), ChunkConfig())
+    payload = struct.pack("<QI", 5, len(lengths)) + lengths + values
+    crafted = assemble(
+        _lossless_header(),
+        [
+            (
+                {
+                    "n_rows": 5,
+                    "columns": {"x0": {"encoding": "lossless", "method": "runs+pcodec"}},
+                },
+                [("x0:values", payload)],
+            )
+        ],
+    )
+    with pytest.raises(CorruptFileError, match="rANS stream holds 4 values, expected 5"):
+        decode(crafted)
+
+
 def test_model_spec_larger_than_its_bytes_is_refused_before_it_is_built() -> None:
     torch = pytest.importorskip("torch")
     from jetzip.models import TrainedModel
