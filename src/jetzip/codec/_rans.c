@@ -3,15 +3,17 @@
  *
  * Symbols are code - low over a dense alphabet of `width` slots; the caller (codec/entropy.py)
  * quantises their counts to frequencies summing to 2**prob_bits, every present symbol at least 1.
- * Four 32-bit states take the rows in turn (row i goes to state i % 4), so a CPU overlaps four
- * independent dependency chains; they share one stream of 16-bit words. A state lives in
+ * Eight 32-bit states (lanes) take the rows in turn (row i goes to lane i % 8), each with its own
+ * stream of 16-bit words, so a CPU overlaps eight independent dependency chains. A state lives in
  * [L, 2**31) with L = 2**15: one word in or out per row at most, and the encoder's division by a
  * frequency is a multiplication by its reciprocal, exact for numerators below 2**31 (Alverson's
- * method, as in ryg_rans). Body layout: the four final encoder states (u32 little-endian), then
- * the words (u16 little-endian) in the order the decoder reads them. The decoder checks every
- * read against the end of the body, and that it ends with every state back at L and every word
- * consumed: a damaged stream ends in ValueError, never in a read outside the buffers. The loops
- * release the GIL (the codec codes columns in threads).
+ * method, as in ryg_rans). Body layout, all little-endian: the eight final encoder states (u32),
+ * the eight lanes' word counts (u32), then each lane's words (u16) in the order its decoder reads
+ * them. The decoder checks every read against the end of its lane, and that it ends with every
+ * state back at L and every word consumed: a damaged stream ends in ValueError, never in a read
+ * outside the buffers. The hot loops have no data-dependent branches (a state's renormalisation
+ * happens about one row in three, unpredictably). The loops release the GIL (the codec codes
+ * columns in threads).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -20,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LANES 4
+#define LANES 8
 #if defined(__GNUC__) && !defined(__clang__)
 #define UNROLL _Pragma("GCC unroll 8")
 #elif defined(__clang__)
@@ -346,11 +348,11 @@ PyDoc_STRVAR(decode_doc,
  * stream read when it fell below L. CHECKED tests the end of that stream before each read; the
  * fast path runs blocks of rows that cannot read past any (at most one word per row) without
  * branches, its states in registers. */
-#define DECODE_ROW(T, X, K, ROW, CHECKED)                                                   \
+#define DECODE_ROW(T, PB, X, K, ROW, CHECKED)                                                   \
     do {                                                                                    \
-        uint32_t slot = X & mask;                                                           \
-        uint64_t entry = slot_entry[slot];                                                  \
-        X = ((uint32_t)(entry >> 16 & 0xFFFF) + 1) * (X >> prob_bits) + (uint32_t)(entry & 0xFFFF); \
+        uint32_t slot = X & ((UINT32_C(1) << (PB)) - 1);                                    \
+        uint32_t entry = slot_step[slot];                                                   \
+        X = (uint32_t)(entry >> 16 & 0xFFFF) * (X >> (PB)) + (uint32_t)(entry & 0xFFFF);    \
         uint32_t need = X < STATE_LOW;                                                      \
         if (CHECKED && need && in[K] == in_end[K]) {                                        \
             bad = "ends early";                                                             \
@@ -358,43 +360,56 @@ PyDoc_STRVAR(decode_doc,
         }                                                                                   \
         X = need ? (X << 16) | read_u16(in[K]) : X;                                         \
         in[K] += need << 1;                                                                 \
-        o_[ROW] = (T)(low + (int64_t)(entry >> 32));                                        \
+        o_[ROW] = (T)(low + (int64_t)slot_symbol[slot]);                                    \
     } while (0)
 
-#define DECODE_LOOP(T)                                                                      \
+#define DECODE_LOOP(T, PB)                                                                      \
     do {                                                                                    \
         T *o_ = (T *)out;                                                                   \
         Py_ssize_t i = 0;                                                                   \
         for (;;) {                                                                          \
             int room = n - i >= DECODE_BLOCK;                                               \
-            for (int k = 0; k < LANES; k++) room &= in_end[k] - in[k] >= DECODE_BLOCK / 2;   \
+            for (int k = 0; k < LANES; k++) room &= in_end[k] - in[k] >= 2 * DECODE_BLOCK / LANES; \
             if (!room) break;                                                               \
-            uint32_t x[LANES];                                                              \
-            const unsigned char *p[LANES];                                                  \
-            UNROLL for (int k = 0; k < LANES; k++) x[k] = state[k], p[k] = in[k];           \
+            uint32_t x0 = state[0], x1 = state[1], x2 = state[2], x3 = state[3];            \
+            uint32_t x4 = state[4], x5 = state[5], x6 = state[6], x7 = state[7];            \
+            const unsigned char *p0 = in[0], *p1 = in[1], *p2 = in[2], *p3 = in[3];         \
+            const unsigned char *p4 = in[4], *p5 = in[5], *p6 = in[6], *p7 = in[7];         \
             for (Py_ssize_t stop = i + DECODE_BLOCK; i < stop; i += LANES) {                \
-                UNROLL for (int k = 0; k < LANES; k++) FAST_ROW(T, x[k], p[k], i + k);      \
+                FAST_ROW(T, PB, x0, p0, i);                                                 \
+                FAST_ROW(T, PB, x1, p1, i + 1);                                             \
+                FAST_ROW(T, PB, x2, p2, i + 2);                                             \
+                FAST_ROW(T, PB, x3, p3, i + 3);                                             \
+                FAST_ROW(T, PB, x4, p4, i + 4);                                             \
+                FAST_ROW(T, PB, x5, p5, i + 5);                                             \
+                FAST_ROW(T, PB, x6, p6, i + 6);                                             \
+                FAST_ROW(T, PB, x7, p7, i + 7);                                             \
             }                                                                               \
-            UNROLL for (int k = 0; k < LANES; k++) state[k] = x[k], in[k] = p[k];           \
+            in[0] = p0, in[1] = p1, in[2] = p2, in[3] = p3;                                 \
+            in[4] = p4, in[5] = p5, in[6] = p6, in[7] = p7;                                 \
+            state[0] = x0, state[1] = x1, state[2] = x2, state[3] = x3;                     \
+            state[4] = x4, state[5] = x5, state[6] = x6, state[7] = x7;                     \
         }                                                                                   \
         for (; i < n && !bad; i++) {                                                        \
             int k = (int)(i & (LANES - 1));                                                 \
             uint32_t x = state[k];                                                          \
-            DECODE_ROW(T, x, k, i, 1);                                                      \
+            DECODE_ROW(T, PB, x, k, i, 1);                                                      \
             state[k] = x;                                                                   \
         }                                                                                   \
     } while (0)
 
 /* DECODE_ROW's fast path on a lane's own pointer P. */
-#define FAST_ROW(T, X, P, ROW)                                                              \
+#define FAST_ROW(T, PB, X, P, ROW)                                                              \
     do {                                                                                    \
-        uint32_t slot = X & mask;                                                           \
-        uint64_t entry = slot_entry[slot];                                                  \
-        X = ((uint32_t)(entry >> 16 & 0xFFFF) + 1) * (X >> prob_bits) + (uint32_t)(entry & 0xFFFF); \
+        uint32_t slot = X & ((UINT32_C(1) << (PB)) - 1);                                    \
+        uint32_t entry = slot_step[slot];                                                   \
+        X = (uint32_t)(entry >> 16 & 0xFFFF) * (X >> (PB)) + (uint32_t)(entry & 0xFFFF);    \
+        /* arithmetic, not a branch the compiler may make of ?: (taken about one row in   \
+         * three, unpredictably) */                                                         \
         uint32_t need = X < STATE_LOW;                                                      \
-        X = need ? (X << 16) | read_u16(P) : X;                                             \
+        X = (X << (need << 4)) | (read_u16(P) & (0u - need));                               \
         P += need << 1;                                                                     \
-        o_[ROW] = (T)(low + (int64_t)(entry >> 32));                                        \
+        o_[ROW] = (T)(low + (int64_t)slot_symbol[slot]);                                    \
     } while (0)
 
 static PyObject *decode(PyObject *self, PyObject *args) {
@@ -436,10 +451,13 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     }
     if (offset != size)
         return fail(a, 3, PyExc_ValueError, "its lanes do not fill its body");
-    uint32_t mask = (UINT32_C(1) << prob_bits) - 1;
-    /* per slot, one load: symbol << 32 | (freq - 1) << 16 | (slot - start of its symbol) */
-    uint64_t *slot_entry = malloc(((size_t)1 << prob_bits) * sizeof(uint64_t));
-    if (!slot_entry) {
+    /* per slot: freq << 16 | (slot - start of its symbol), the states' step in one load; the
+     * symbol in a table of its own, off their dependency chains */
+    uint32_t *slot_step = malloc(((size_t)1 << prob_bits) * sizeof(uint32_t));
+    uint16_t *slot_symbol = malloc(((size_t)1 << prob_bits) * sizeof(uint16_t));
+    if (!slot_step || !slot_symbol) {
+        free(slot_step);
+        free(slot_symbol);
         release(a, 3);
         return PyErr_NoMemory();
     }
@@ -450,15 +468,21 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     uint32_t next = 0;
     for (Py_ssize_t s = 0; s < width; s++) {
         for (uint32_t k = 0; k < freq[s]; k++)
-            slot_entry[next + k] = (uint64_t)s << 32 | (uint64_t)(freq[s] - 1) << 16 | k;
+            slot_step[next + k] = freq[s] << 16 | k, slot_symbol[next + k] = (uint16_t)s;
         next += freq[s];
     }
-    if (a[2].kind == INT32)
-        DECODE_LOOP(int32_t);
+    /* the table size jetzip writes as a constant: shifts and masks by an immediate */
+    if (a[2].kind == INT32 && prob_bits == MAX_PROB_BITS)
+        DECODE_LOOP(int32_t, MAX_PROB_BITS);
+    else if (a[2].kind == INT32)
+        DECODE_LOOP(int32_t, prob_bits);
+    else if (prob_bits == MAX_PROB_BITS)
+        DECODE_LOOP(int64_t, MAX_PROB_BITS);
     else
-        DECODE_LOOP(int64_t);
+        DECODE_LOOP(int64_t, prob_bits);
     Py_END_ALLOW_THREADS
-    free(slot_entry);
+    free(slot_step);
+    free(slot_symbol);
     for (int k = 0; k < LANES && !bad; k++)
         if (in[k] != in_end[k]) bad = "has words after its last row";
     for (int k = 0; k < LANES && !bad; k++)
