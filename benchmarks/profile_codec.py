@@ -4,7 +4,8 @@ The codec runs on one thread (stages then run one after another, in this process
 warm-up run, under cProfile; each stage is the cumulative time of the function that does it,
 the least over --repeats profiled runs (other load only ever adds time).
 Stages nest (the indented ones are inside the one above) and the sampled predictor choice calls
-the quantiser and pcodec too, so "quantise" and "pcodec" count all their calls. Reading the input
+the quantiser and the integer coder too, so "quantise" and "integer coding" count all their
+calls. Reading the input
 is timed on its own (its generators hide it from the profile). Profiling adds some overhead;
 the wall time of runs without the profiler is printed first.
 
@@ -18,7 +19,8 @@ A second table prices the two big stages against the rounding reference's own wo
 on the same columns (best of --repeats each): fixed-bit rounding + byte shuffle + zstd-3 (what
 throughput.py's `rounding+zstd` does between reading and writing); jetzip's quantiser; and the
 quantised codes through pcodec as jetzip codes them, pcodec at lower compression levels, and
-byte-shuffled zstd: what a faster entropy coder would save, and cost in bytes.
+byte-shuffled zstd: what a faster entropy coder would save, and cost in bytes; then decoding the
+codes as written (rANS) against decoding pcodec's streams of them (the coder before rANS).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ STAGES = (
     (1, "encode chunks", "codec/chunk.py", "encode_chunk"),
     (2, "choose predictors on samples", "codec/chunk.py", "_choose_predictors"),
     (2, "quantise (all calls)", "codec/quantize.py", "quantise"),
-    (2, "pcodec encode (all calls)", "codec/entropy.py", "encode_ints"),
+    (2, "integer coding, rANS or pcodec (all calls)", "codec/entropy.py", "encode_ints"),
     (2, "entropy statistics", "codec/entropy.py", "empirical_entropy_bits"),
     (2, "verify coded streams", "codec/chunk.py", "_check_streams"),
     (1, "verify chunks", "codec/pipeline.py", "_verify_chunk"),
@@ -87,7 +89,7 @@ def stage_prices(table: Any, tolerances: str, repeats: int) -> list[dict[str, An
     from pcodec import ChunkConfig, DeltaSpec, ModeSpec, standalone
 
     from jetzip import baselines
-    from jetzip.codec.entropy import encode_ints
+    from jetzip.codec.entropy import decode_ints, encode_ints
     from jetzip.codec.quantize import quantise
     from jetzip.codec.tolerance import parse_tolerances
 
@@ -117,12 +119,12 @@ def stage_prices(table: Any, tolerances: str, repeats: int) -> list[dict[str, An
             lambda name, v: quantise(v, bounds[name]).codes.tobytes(),
             columns,
         ),
-        "jetzip: pcodec of the codes (as written, level 8)": (
+        "jetzip: the codes as written (rANS, or pcodec where smaller)": (
             lambda name, c: encode_ints(c),
             codes,
         ),
     }
-    for level in (4, 2, 0):
+    for level in (8, 4, 2, 0):
         coder = pcodec_level(level)
         jobs[f"candidate: pcodec level {level}, plain"] = (lambda name, c, f=coder: f(c), codes)
     for level in (1, 3):
@@ -136,6 +138,17 @@ def stage_prices(table: Any, tolerances: str, repeats: int) -> list[dict[str, An
             repeats,
         )
         rows.append({"stage": label, "seconds": seconds, "bytes": size})
+    written = {name: encode_ints(c) for name, c in codes.items()}
+    plain = {name: pcodec_level(8)(c) for name, c in codes.items()}
+    for label, streams in (
+        ("decode: the codes as written", written),
+        ("decode: pcodec level 8, plain (the coder before rANS)", plain),
+    ):
+        seconds = best_seconds(
+            lambda streams=streams: [decode_ints(s, codes[n].size) for n, s in streams.items()],
+            repeats,
+        )
+        rows.append({"stage": label, "seconds": seconds, "bytes": sum(map(len, streams.values()))})
     return rows
 
 

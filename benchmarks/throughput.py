@@ -13,9 +13,10 @@ For model modes the machine's float32 matrix-multiply rate (torch, one and
 two threads) and the model's FLOPs per jet give the fraction of the compute limit achieved;
 the network alone is also timed with PyTorch and with ONNX Runtime, and the model modes run
 with both engines (`+onnx`: ONNX Runtime, its batches spread over the codec threads).
-pcodec's own encode rate on one quantised column, on 1 and 2 threads, bounds what any codec
-built on it can do. What writing memory a process never had costs, against memory it freed,
-explains most of the gap between a job's first run and its second.
+The integer coder's own encode rate on one quantised column (`encode_ints`: rANS, or pcodec where
+smaller), on 1 and 2 threads, bounds what the codec built on it can do. What writing memory a
+process never had costs, against memory it freed, explains most of the gap between a job's first
+run and its second.
 
     nice .venv/bin/python benchmarks/throughput.py [--rows 1000000] [--input JETS] [--model DIR]
         [--repeats 3] [--methods METHOD ...] [--layouts 1x1 1x2 2x1]
@@ -347,17 +348,16 @@ def model_flops_per_jet(model_dir: Path) -> dict[str, int]:
 
 
 def quantised_codes(table: Any) -> np.ndarray:
-    """The codes of the pt column at its tolerance: what pcodec codes per column."""
+    """The codes of the pt column at its tolerance: what the integer coder codes per column."""
     from jetzip.codec.quantize import quantise
     from jetzip.codec.tolerance import parse_tolerances
 
     return quantise(table["pt"], parse_tolerances(TOLERANCES)["pt"]).codes
 
 
-def pcodec_rate(codes: np.ndarray, threads: int, repeats: int = 3) -> float:
-    """Values per second pcodec encodes with `threads` threads each coding a copy of `codes`
-    (its binding releases the GIL; two threads gained 1.1x-1.9x here, as the shared second vCPU
-    allowed)."""
+def codes_rate(codes: np.ndarray, threads: int, repeats: int = 3) -> float:
+    """Values per second `encode_ints` codes with `threads` threads each coding a copy of
+    `codes` (the rANS coder and pcodec's binding release the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from jetzip.codec.entropy import encode_ints
@@ -519,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         codes = quantised_codes(table)
     compute: dict[str, Any] = {
         "matmul_flops": {t: matmul_flops(t) for t in (1, 2)},
-        "pcodec_encode_values_per_s": {t: pcodec_rate(codes, t) for t in (1, 2)},
+        "codes_encode_values_per_s": {t: codes_rate(codes, t) for t in (1, 2)},
         "first_touch_ms_per_mib": first_touch_ms_per_mib(),
     }
     if args.model is not None:
@@ -589,10 +589,10 @@ def markdown(report: dict[str, Any]) -> str:
         + ", ".join(
             f"{t} thread(s) {f / 1e9:.1f} GFLOP/s" for t, f in compute["matmul_flops"].items()
         ),
-        "pcodec encode of one quantised column: "
+        "encode_ints (rANS or pcodec) of one quantised column: "
         + ", ".join(
             f"{t} thread(s) {r / 1e6:.0f} M values/s"
-            for t, r in compute["pcodec_encode_values_per_s"].items()
+            for t, r in compute["codes_encode_values_per_s"].items()
         ),
         "writing memory: "
         + ", ".join(
