@@ -173,6 +173,29 @@ def test_a_collection_with_two_coordinate_systems_is_a_plain_record(tmp_path) ->
     assert "Momentum4D" not in str(sv.type)
 
 
+def test_collections_zip_as_ak_zip_does() -> None:
+    from jetzip.api import zip_collections
+
+    counts = [2, 0, 3, 1]
+    branches = {
+        "Jet_pt": ak.unflatten(np.arange(6.0), counts),
+        "Jet_id": ak.unflatten(np.arange(6, dtype=np.int32), counts),
+        "Jet_bad": ak.unflatten(np.arange(4.0), [1, 1, 1, 1]),  # other counts: stays apart
+        "MET_pt": np.arange(4.0),
+        "MET_phi": np.arange(4.0) / 10,
+    }
+    collections = {"Jet": ["Jet_pt", "Jet_id", "Jet_bad"], "MET": ["MET_pt", "MET_phi"]}
+    for events in (ak.zip(branches, depth_limit=1), ak.zip(branches, depth_limit=1)[1:]):
+        got = zip_collections(events, collections)
+        jets = ak.zip({"pt": events.Jet_pt, "id": events.Jet_id})
+        met = ak.zip({"pt": events.MET_pt, "phi": events.MET_phi})
+        assert got.fields == ["Jet_bad", "Jet", "MET"]
+        assert ak.to_list(got.Jet) == ak.to_list(jets)
+        assert ak.to_list(got.MET) == ak.to_list(met)
+        assert ak.to_list(got.Jet_bad) == ak.to_list(events.Jet_bad)
+        assert str(got.Jet.type) == str(jets.type)
+
+
 def test_iterate_by_chunk_reads_each_section_once(events_file, monkeypatch) -> None:
     path, original = events_file
     f = jetzip.open(path)

@@ -78,29 +78,59 @@ def _with_vector(record: ak.Array) -> ak.Array:
 
 def zip_collections(events: ak.Array, collections: dict[str, list[str]]) -> ak.Array:
     """Branches of a collection as one record field (`events.Jet.pt`), lists zipped per object;
-    members whose lists do not share the collection's counts stay as they are."""
-    fields = list(events.fields)
-    out: dict[str, ak.Array] = {}
+    members whose lists do not share the collection's counts stay as they are. Works on the
+    branches' layouts (high-level `events[name]`, `ak.num` and `ak.zip` per branch cost ~0.4 ms
+    each: 0.4 s of reading a NanoAOD file)."""
+    layout = events.layout
+    if not isinstance(layout, ak.contents.RecordArray) or layout.is_tuple:
+        layout = ak.to_packed(events).layout
+    contents = {name: layout.content(name) for name in layout.fields}
+    out: dict[str, ak.contents.Content] = {}
     zipped: set[str] = set()
     for collection, members in collections.items():
-        present = [m for m in members if m in fields]
-        lists = [m for m in present if events[m].ndim > 1]
-        scalars = [m for m in present if events[m].ndim == 1]
+        present = [m for m in members if m in contents]
+        lists = [m for m in present if contents[m].purelist_depth > 1]
+        scalars = [m for m in present if contents[m].purelist_depth == 1]
         group = lists or scalars
         if lists:
-            counts = ak.num(events[lists[0]], axis=1)
-            group = [m for m in lists if ak.all(ak.num(events[m], axis=1) == counts)]
-        if len(group) < 2 or collection in fields:
+            counts = _counts(contents[lists[0]])
+            group = [m for m in lists if np.array_equal(_counts(contents[m]), counts)]
+        if len(group) < 2 or collection in contents:
             continue
-        record = ak.zip(
-            {member_field(collection, m): events[m] for m in group},
-            depth_limit=2 if lists else 1,
-        )
-        out[collection] = _with_vector(record)
+        fields = [member_field(collection, m) for m in group]
+        record = _zipped_lists([contents[m] for m in group], fields) if lists else None
+        if record is None:
+            arrays = {f: ak.Array(contents[m]) for f, m in zip(fields, group, strict=True)}
+            record = ak.zip(arrays, depth_limit=2 if lists else 1).layout
+        out[collection] = _with_vector(ak.Array(record)).layout
         zipped.update(group)
-    result = {f: events[f] for f in fields if f not in zipped}
+    result = {f: c for f, c in contents.items() if f not in zipped}
     result.update(out)
-    return ak.zip(result, depth_limit=1) if result else events
+    if not result:
+        return events
+    return ak.Array(ak.contents.RecordArray(list(result.values()), list(result), len(events)))
+
+
+def _counts(layout: ak.contents.Content) -> np.ndarray:
+    """Entries per event of a list branch."""
+    if isinstance(layout, ak.contents.ListOffsetArray):
+        return np.diff(np.asarray(layout.offsets.data))
+    return ak.to_numpy(ak.fill_none(ak.num(layout, axis=1), -1))
+
+
+def _zipped_lists(layouts: list[ak.contents.Content], fields: list[str]) -> Any:
+    """`ak.zip(..., depth_limit=2)` of list branches with the same counts, built directly when
+    each is a plain list from offset 0 over its whole content (what jetzip decodes), else None."""
+    first = layouts[0]
+    for layout in layouts:
+        if not isinstance(layout, ak.contents.ListOffsetArray) or layout.parameters:
+            return None
+        offsets = np.asarray(layout.offsets.data)
+        if offsets[0] != 0 or offsets[-1] != layout.content.length:
+            return None
+    contents = [layout.content for layout in layouts]
+    record = ak.contents.RecordArray(contents, fields, first.content.length)
+    return ak.contents.ListOffsetArray(first.offsets, record)
 
 
 def _to_library(events: ak.Array, library: str) -> Any:
