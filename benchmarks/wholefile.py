@@ -12,7 +12,8 @@ with `jetzip.events.read_events`, then:
   and with a 0.1 % (pt, mass) / 0.001 (eta, phi) kinematics rule;
 - times, best of `--repeat` runs: uproot opening the file and reading the same branches
   (`tree.arrays`), jetzip compressing the read events (reading excluded) with each policy,
-  decoding them all (`jetzip.open(x).arrays()`), uproot writing them (ZSTD), and, once, the
+  decoding them all (`jetzip.open(x).arrays(how=None)`, and for the lossless file also
+  `arrays()`, collections zipped into records), uproot writing them (ZSTD), and, once, the
   lossless file's `jetzip decompress` to ROOT of the source's kind (decoding and uproot's
   write);
 - one branch: time and peak traced memory of `jetzip.open(x).arrays(BRANCH)` against
@@ -181,6 +182,8 @@ def run_file(path: Path, policies: list[str], work: Path, repeat: int) -> dict[s
         if label == "lossless":  # to ROOT once: a wide TTree takes seconds to write
             _, decompress_s = timed(decompress_events, jz, work / "back.root")
             row[label]["decompress_root_s"] = round(decompress_s, 3)
+            _, zipped_s = best(repeat, opened.arrays)  # collections as (vector) records
+            row[label]["decode_zipped_s"] = round(zipped_s, 3)
             branch = pt_branch(names, chunk.arrays)
             one_s, one_peak = traced(lambda b=branch, o=opened: o.arrays(b, how=None), repeat)
             row["one_branch"] = {
@@ -201,7 +204,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print(
         f"{'file':<40} {'events':>6} {'br':>4} {'input':>8} {'zstd':>8} {'lzma':>8} "
         f"{'jz-lossl':>8} {'jz-prst':>8} {'jz-kin':>8} {'uprd':>6} {'c-lsl':>6} {'c-prst':>6} "
-        f"{'c-kin':>6} {'dec':>6} {'uprwr':>6} {'decmp':>6} {'1br':>6}"
+        f"{'c-kin':>6} {'dec':>6} {'deczp':>6} {'uprwr':>6} {'decmp':>6} {'1br':>6}"
     )
     for r in rows:
         policies = [r.get(k, {}) for k in ("lossless", "preset", "kin")]
@@ -211,14 +214,16 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{kb(r.get('uproot_zstd_bytes'))} {kb(r.get('uproot_lzma_bytes'))} "
             f"{' '.join(kb(p.get('bytes')) for p in policies)} {sec(r.get('uproot_read_s'))} "
             f"{' '.join(sec(p.get('compress_s')) for p in policies)} "
-            f"{sec(lossless.get('decode_s'))} {sec(r.get('uproot_zstd_write_s'))} "
+            f"{sec(lossless.get('decode_s'))} {sec(lossless.get('decode_zipped_s'))} "
+            f"{sec(r.get('uproot_zstd_write_s'))} "
             f"{sec(lossless.get('decompress_root_s'))} "
             f"{sec(r.get('one_branch', {}).get('read_s'))}"
         )
     print(
         "sizes in kB; times in s, best of --repeat: uprd uproot opening the file and reading the "
         "branches; c-* jetzip compressing the read events; dec decoding every branch "
-        "(jetzip.open(x).arrays()); uprwr uproot writing them (ZSTD); decmp `jetzip decompress` "
+        "(jetzip.open(x).arrays(how=None)); deczp the same with collections zipped (arrays()); "
+        "uprwr uproot writing them (ZSTD); decmp `jetzip decompress` "
         "to ROOT (decode + uproot's write); 1br one branch via jetzip.open"
     )
 
