@@ -15,6 +15,7 @@ from pcodec import ChunkConfig, standalone
 from jetzip.codec import _rans, decompress_file
 from jetzip.codec.entropy import (
     _PLAIN_INTS,
+    RANS_ALONE_ROWS,
     RANS_MAX_WIDTH,
     RANS_PROB_BITS,
     RANS_TAG,
@@ -107,6 +108,14 @@ def test_smaller_than_pcodec_on_quantised_codes() -> None:
     assert data[:1] == RANS_TAG
     assert len(data) < len(standalone.simple_compress(codes, _PLAIN_INTS))
     assert len(data) <= empirical_entropy_bits(codes) / 8 * 1.003
+
+
+@pytest.mark.parametrize("scale", [0.3, 3.0, 30.0])
+def test_never_larger_than_pcodec_below_the_shortcut(scale: float) -> None:
+    """Under RANS_ALONE_ROWS values both coders run and the smaller stream is kept."""
+    codes = _laplace(RANS_ALONE_ROWS - 1, scale=scale, seed=5)
+    data = _round_trip(codes)
+    assert len(data) <= len(standalone.simple_compress(codes, _PLAIN_INTS))
 
 
 def test_pcodec_kept_where_structure_wins() -> None:

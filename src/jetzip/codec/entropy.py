@@ -56,6 +56,9 @@ RANS_MAX_WIDTH = _rans.MAX_WIDTH
 #: beat that entropy without structure, could be smaller by at most this much.
 RANS_MARGIN = 0.005
 RANS_SLACK_BYTES = 64
+#: Least values for that shortcut: below, pcodec also codes the array (a fraction of a
+#: millisecond) and the smaller stream is kept, so small files are never larger than before.
+RANS_ALONE_ROWS = 1 << 17
 #: Most values a pcodec stream can hold per byte of itself, as jetzip writes them (pages of at
 #: most 2**18 values, each ~15 bytes or more: ~24 k values per byte measured at best, for a
 #: constant array); a stream declaring more is refused before anything is allocated for it.
@@ -121,9 +124,10 @@ def encode_ints(codes: np.ndarray) -> bytes:
     pcodec's alone, as before: a rANS table rarely pays there, and tiny arrays are many. On longer
     ones pcodec's default configuration searches for delta and mode structure, which quantised
     codes of independent jets lack; when a sample shows the search gains nothing, pcodec could
-    only be an order-0 coder, so a rANS stream within RANS_MARGIN of the order-0 entropy is kept
-    without running pcodec on the whole array. Otherwise both code it (pcodec without the search
-    when the sample says it gains nothing) and the smaller stream is kept."""
+    only be an order-0 coder, so on arrays of RANS_ALONE_ROWS values or more a rANS stream within
+    RANS_MARGIN of the order-0 entropy is kept without running pcodec on the whole array.
+    Otherwise both code it (pcodec without the search when the sample says it gains nothing) and
+    the smaller stream is kept."""
     codes = np.asarray(codes)
     dtype = codes.dtype if codes.dtype in (np.int32, np.int64) else np.int64
     codes = np.ascontiguousarray(codes, dtype=dtype)
@@ -137,7 +141,7 @@ def encode_ints(codes: np.ndarray) -> bytes:
             config = _PLAIN_INTS
             structure_may_help = False
     rans = _rans_encode(codes) if rows is not None else None
-    if rans is not None and not structure_may_help:
+    if rans is not None and not structure_may_help and codes.size >= RANS_ALONE_ROWS:
         stream, entropy_bits = rans
         if len(stream) <= entropy_bits / 8 * (1 + RANS_MARGIN) + RANS_SLACK_BYTES:
             return stream
