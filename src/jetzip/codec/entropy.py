@@ -80,9 +80,9 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
     """Total order-0 entropy (bits) of a symbol array: the floor for a memoryless coder.
 
     Computed as n log2 n - sum(c log2 c) over the symbol counts c, which needs no per-symbol
-    probabilities. Small alphabets (quantised codes) are counted in blocks, so that bincount's
-    int64 copy of the symbols stays in cache instead of being a new array the size of the
-    column."""
+    probabilities. int32/int64 codes of up to 2**16 slots (quantised codes) are counted in one C
+    pass, the rANS coder's histogram; other small alphabets in blocks, so that bincount's int64
+    copy of the symbols stays in cache instead of being a new array the size of the column."""
     if symbols.size == 0:
         return 0.0
     counts = _int_histogram(symbols)
