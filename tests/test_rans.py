@@ -324,3 +324,21 @@ def test_format_4_file_still_reads() -> None:
     assert np.all(np.abs(np.asarray(table["pt"]) - pt) <= 1e-3 * np.abs(pt))
     assert np.all(np.abs(np.asarray(table["eta"]) - eta) <= 1e-3)
     assert np.array_equal(np.asarray(table["n"]), whole)
+
+
+def test_numcodecs_payloads_of_version_1_still_read() -> None:
+    """The Zarr codec's payloads name their version: 2 may hold rANS codes; a version-1 payload
+    (pcodec codes: a small array) still decodes, and a large array's codes are rANS."""
+    import xxhash
+
+    from jetzip import numcodecs
+
+    values = np.random.default_rng(4).lognormal(0, 1, 300_000).astype(np.float32)
+    large = numcodecs.encode_array(values, numcodecs.parse_tolerance("0.1%"))
+    assert large[4] == numcodecs.VERSION == 2 and RANS_TAG + b"\x04" in large
+    restored = numcodecs.decode_array(large)
+    assert np.all(np.abs(restored - values) <= 1e-3 * values)
+    small = numcodecs.encode_array(values[:500], numcodecs.parse_tolerance("0.1%"))
+    body = small[:4] + b"\x01" + small[5:-8]
+    old = body + struct.pack("<Q", xxhash.xxh64_intdigest(body))
+    assert np.array_equal(numcodecs.decode_array(old), numcodecs.decode_array(small))

@@ -45,7 +45,8 @@ from jetzip.validate import (
 
 CODEC_ID = "jetzip"
 MAGIC = b"JZNC"
-VERSION = 1
+#: 2: a chunk's codes may be a rANS stream (codec/entropy.py) instead of pcodec's; 1 still reads.
+VERSION = 2
 FLOAT_DTYPES = ("float16", "float32", "float64")
 _PRELUDE = struct.Struct("<4sBI")
 _CHECKSUM = struct.Struct("<Q")
