@@ -82,7 +82,7 @@ def _choose_tree(
 ) -> tuple[trees.TreeLeaves, str | None, bool]:
     """The tree to read, its jet collection's prefix (None: read flat branches) and whether
     that collection holds a list per entry (False: one jet per entry, a flat tree of jets)."""
-    kinds = trees._trees(file)  # name -> "TTree" / "RNTuple", as io.trees lists them
+    kinds = trees.tree_kinds(file)  # name -> "TTree" / "RNTuple"
     if not kinds:
         raise InputError("the ROOT file holds no TTree or RNTuple")
     if tree is not None and tree not in kinds:

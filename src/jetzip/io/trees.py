@@ -290,7 +290,7 @@ def tree_leaves(
 
 
 # ---------------------------------------------------------------------- structure
-def _trees(file: Any) -> dict[str, str]:
+def tree_kinds(file: Any) -> dict[str, str]:
     """Tree-like objects of the file: name -> "TTree" / "RNTuple" (latest cycle only)."""
     return {
         name: TREE_CLASSES[cls]
@@ -457,7 +457,7 @@ def pick_collection(
 
 def event_tree(file: Any, tree: str | None) -> str:
     """The tree named, or the one jetzip wrote, or the one holding jets, or the only one."""
-    trees = _trees(file)
+    trees = tree_kinds(file)
     if not trees:
         raise InputError("the ROOT file holds no TTree or RNTuple")
     if tree is None:
@@ -483,7 +483,7 @@ def event_tree(file: Any, tree: str | None) -> str:
 def choose_tree(file: Any, tree: str | None, patterns: Sequence[str] | None = None) -> TreeLeaves:
     """The leaves of `event_tree` (those that may match `patterns`)."""
     name = event_tree(file, tree)
-    return tree_leaves(file, name, _trees(file)[name], patterns)
+    return tree_leaves(file, name, tree_kinds(file)[name], patterns)
 
 
 def names_pick(handle: Any) -> JetPick | None:
@@ -549,7 +549,7 @@ def iter_tree_events(
             from jetzip.input_sizes import tree_input_bytes
 
             names = [leaf.name for leaf in leaves]
-            share = {"stored": tree_input_bytes(file, found, names), "trees": len(_trees(file))}
+            share = {"stored": tree_input_bytes(file, found, names), "trees": len(tree_kinds(file))}
         for start in range(0, max(n_entries, 1), step_events):
             stop = min(start + step_events, n_entries)
             values = sample if start == 0 else read_leaves(found, leaves, start, stop)
@@ -572,7 +572,7 @@ def describe_root(path: Path) -> dict[str, Any]:
     and prefix; no event data is read except one branch per jagged collection)."""
     with uproot.open(path) as file:
         trees, picks = [], []
-        for name, kind in _trees(file).items():
+        for name, kind in tree_kinds(file).items():
             found = tree_leaves(file, name, kind)
             info, pick = pick_collection(found, found.leaves, None)
             collections = []
