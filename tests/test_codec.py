@@ -459,3 +459,49 @@ def test_codes_are_int32_unless_a_column_needs_int64(tmp_path):
     restored = decompress_file(tmp_path / "x.jz")
     for name, tolerance in tolerances.items():
         assert not tolerance.violations(table[name], restored[name]).any()
+
+
+def _correlated_pair_by_pair(values: np.ndarray, restored: dict[str, np.ndarray]) -> list[str]:
+    """The ratio candidates as chosen before they were vectorised: np.corrcoef per pair."""
+    from jetzip.codec import chunk
+
+    scores = []
+    for other, decoded in restored.items():
+        r = chunk._pair_correlation(chunk._log_magnitude(values), chunk._log_magnitude(decoded))
+        if r is not None and r > chunk.RATIO_MIN_CORRELATION:
+            scores.append((-r, other))
+    return [other for _, other in sorted(scores)[: chunk.RATIO_CANDIDATES]]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ratio_candidates_are_those_of_np_corrcoef_pair_by_pair(seed):
+    """Wide tables with zeros (log -inf), NaN, constant and tied columns and a target exactly
+    at ties: the vectorised scoring picks exactly what np.corrcoef pair by pair picks."""
+    from jetzip.codec.chunk import LogMagnitudes, _correlated
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([3, 50, 700]))
+    base = rng.lognormal(3.0, 1.0, n)
+    restored: dict[str, np.ndarray] = {}
+    for i in range(40):
+        kind = i % 5
+        if kind == 0:  # correlated with the target at a spread of strengths
+            column = base * rng.lognormal(0.0, rng.uniform(0.01, 3.0), n)
+        elif kind == 1:  # an exact copy of another column: tied correlations, ties by name
+            column = restored[f"c{i - 1:02d}"].copy()
+        elif kind == 2:  # constant, or constant but for zeros
+            column = np.full(n, 7.5)
+            column[rng.random(n) < 0.3] = 0.0
+        elif kind == 3:  # zeros and NaN where the log is not finite
+            column = base * rng.lognormal(0.0, 0.5, n)
+            column[rng.random(n) < 0.2] = 0.0
+            column[rng.random(n) < 0.05] = np.nan
+        else:  # unrelated, sometimes nearly constant (ill-conditioned)
+            column = 1e6 + rng.normal(0, 1e-3 if i % 2 else 1e3, n)
+        restored[f"c{i:02d}"] = column.astype(np.float32 if i % 3 else np.float64)
+    magnitudes = LogMagnitudes()
+    for k in (0, 1, 7, 40):  # as a chunk restores its columns, the same cache growing
+        part = dict(list(restored.items())[:k])
+        magnitudes.update(part)
+        for target in (base, restored["c00"], restored["c02"], restored["c03"]):
+            assert _correlated(target, magnitudes) == _correlated_pair_by_pair(target, part)

@@ -367,16 +367,20 @@ def candidate_predictors(
     values: np.ndarray,
     restored: dict[str, np.ndarray],
     model_columns: set[str],
+    magnitudes: LogMagnitudes | None = None,
 ) -> list[str]:
     """Predictors worth trying for a bounded column, given the columns decoded so far.
 
     Ratio predictors (log|x| - log|other|) are offered only for the few decoded columns whose
-    log-magnitude correlates best with this column's, so wide tables stay cheap to encode."""
+    log-magnitude correlates best with this column's, so wide tables stay cheap to encode;
+    `magnitudes` keeps the decoded columns' log-magnitudes between calls (one per column)."""
     names = ["none"]
     if plan.name in model_columns:
         names.append("model")
     if plan.tolerance is not None and plan.tolerance.relative:
-        names += [f"ratio:{other}" for other in _correlated(values, restored)]
+        magnitudes = magnitudes if magnitudes is not None else LogMagnitudes()
+        magnitudes.update(restored)
+        names += [f"ratio:{other}" for other in _correlated(values, magnitudes)]
         if plan.name == "E":
             names += [k for k, (needs, _) in _KINEMATIC.items() if set(needs) <= set(restored)]
     return names
@@ -387,22 +391,89 @@ def _log_magnitude(values: np.ndarray) -> np.ndarray:
         return np.log(np.abs(np.asarray(values[:RATIO_SAMPLE], dtype=np.float64)))
 
 
-def _correlated(values: np.ndarray, restored: dict[str, np.ndarray]) -> list[str]:
-    """Up to RATIO_CANDIDATES decoded columns, best log-magnitude correlation first."""
+class LogMagnitudes:
+    """The sampled log-magnitudes of the decoded columns, each computed once and kept as a row
+    of one array, so that a column's ratio candidates are scored against all of them in a few
+    array operations (per column and pair in Python, a table of 800 bounded columns took
+    seconds)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._rows = np.empty((0, 0))  # grown by doubling; the first len(names) are kept
+
+    def update(self, restored: dict[str, np.ndarray]) -> None:
+        """Add the columns of `restored` not yet kept."""
+        for name in list(restored)[len(self.names) :]:
+            row = _log_magnitude(restored[name])
+            k = len(self.names)
+            if k == self._rows.shape[0]:  # room for twice as many rows
+                grown = np.empty((max(8, 2 * k), row.size))
+                if k:
+                    grown[:k] = self.rows
+                self._rows = grown
+            self._rows[k] = row
+            self.names.append(name)
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self._rows[: len(self.names)]
+
+
+#: How far the vectorised correlations may be from np.corrcoef's (they differ by ~1e-12 on
+#: well-conditioned samples); pairs this close to a decision are decided by np.corrcoef.
+_CORRELATION_SLACK = 1e-8
+
+
+def _correlated(values: np.ndarray, magnitudes: LogMagnitudes) -> list[str]:
+    """Up to RATIO_CANDIDATES decoded columns, best log-magnitude correlation first (ties by
+    name), those above RATIO_MIN_CORRELATION only.
+
+    The same choice as np.corrcoef per pair over the rows where both are finite, computed for
+    all pairs at once (centred two-pass sums); the pairs near the threshold or the cut, and
+    ill-conditioned ones (a spread under 1e-4 of the mean: nearly constant), are then scored
+    by `_pair_correlation` itself (docs/codec.md, "Ratio predictors")."""
+    if not magnitudes.names:
+        return []
+    sources = magnitudes.rows
     target = _log_magnitude(values)
+    usable = np.isfinite(sources) & np.isfinite(target)
+    count = usable.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        a = np.where(usable, target, 0.0)
+        b = np.where(usable, sources, 0.0)
+        mean_a = a.sum(axis=1) / count
+        mean_b = b.sum(axis=1) / count
+        a = np.where(usable, a - mean_a[:, None], 0.0)
+        b = np.where(usable, b - mean_b[:, None], 0.0)
+        saa, sbb, sab = (a * a).sum(axis=1), (b * b).sum(axis=1), (a * b).sum(axis=1)
+        correlation = sab / np.sqrt(saa * sbb)
+        ill = (saa * 1e8 <= mean_a**2 * count) | (sbb * 1e8 <= mean_b**2 * count)
+    ill |= ~np.isfinite(correlation)
+    scored = count >= 2
+    ill &= scored
+    ranked = np.where(scored & ~ill, correlation, -np.inf)
+    cut = np.sort(ranked)[-RATIO_CANDIDATES] if ranked.size >= RATIO_CANDIDATES else -np.inf
+    near = (ranked > RATIO_MIN_CORRELATION - _CORRELATION_SLACK) & (
+        ranked >= cut - 2 * _CORRELATION_SLACK
+    )
     scores = []
-    for other, decoded in restored.items():
-        source = _log_magnitude(decoded)
-        usable = np.isfinite(target) & np.isfinite(source)
-        if usable.sum() < 2:
-            continue
-        a, b = target[usable], source[usable]
-        if a.std() == 0 or b.std() == 0:
-            continue
-        correlation = float(np.corrcoef(a, b)[0, 1])
-        if correlation > RATIO_MIN_CORRELATION:
-            scores.append((-correlation, other))
+    for i in np.flatnonzero(near | ill):
+        exact = _pair_correlation(target, sources[i])
+        if exact is not None and exact > RATIO_MIN_CORRELATION:
+            scores.append((-exact, magnitudes.names[i]))
     return [other for _, other in sorted(scores)[:RATIO_CANDIDATES]]
+
+
+def _pair_correlation(target: np.ndarray, source: np.ndarray) -> float | None:
+    """np.corrcoef of two log-magnitudes over the rows where both are finite (None: fewer than
+    two such rows, or one of them constant there)."""
+    usable = np.isfinite(target) & np.isfinite(source)
+    if usable.sum() < 2:
+        return None
+    a, b = target[usable], source[usable]
+    if a.std() == 0 or b.std() == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 def predict(
@@ -572,12 +643,13 @@ def _choose_predictors_with(
 
     offered = {c: take(p) for c, p in model_prediction.items()}
     restored: dict[str, np.ndarray] = {}
+    magnitudes = LogMagnitudes()
     exact = {p.name: take(columns[p.name]) for p in plans if p.kind == "lossless" and coder}
     chosen: dict[str, str] = {}
     total = without = 0.0
     for plan in _bounded_in_order(plans, coder):
         values = take(columns[plan.name])
-        candidates = candidate_predictors(plan, values, restored, set(offered))
+        candidates = candidate_predictors(plan, values, restored, set(offered), magnitudes)
         context = _conditional_context(coder, plan, {**exact, **restored})
         if candidates == ["none"] and context is None and not measure_all:  # nothing to compare
             assert plan.tolerance is not None
