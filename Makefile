@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint format bench bench-full clean fuzz
 
-$(STAMP): pyproject.toml setup.py src/jetzip/codec/_gridkernels.c src/jetzip/codec/_rans.c
+$(STAMP): pyproject.toml setup.py src/jetzip/codec/_gridkernels.c src/jetzip/codec/_rans.c \
+		src/jetzip/entropy/_condkernel.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[all]'
 	touch $(STAMP)

@@ -38,6 +38,7 @@ setup(
     ext_modules=[
         Extension("jetzip.codec._gridkernels", ["src/jetzip/codec/_gridkernels.c"]),
         Extension("jetzip.codec._rans", ["src/jetzip/codec/_rans.c"]),
+        Extension("jetzip.entropy._condkernel", ["src/jetzip/entropy/_condkernel.c"]),
     ],
     cmdclass={"build_ext": ExactBuild},
 )

@@ -198,12 +198,11 @@ def print_speed(fast: dict[str, Any]) -> None:
 
 def stages(test: Table, model_dir: Path, rows: int) -> dict[str, Any]:
     """Where the model's coding time goes, in one thread: per stage, nanoseconds per jet summed
-    over the model's columns (test jets repeated to `rows`, 1 % / 0.01): features and network
-    (`predict`), the per-row table choice, range coding and decoding, each the fastest of three
-    runs. The codec's own work (quantisation, signs, exceptions, verification's comparisons,
-    file writing) comes on top."""
+    over the model's columns (test jets repeated to `rows`, 1 % / 0.01): features, network
+    and table choice (`row_tables`, one compiled pass), range coding and decoding, each the
+    fastest of three runs. The codec's own work (quantisation, signs, exceptions,
+    verification's comparisons, file writing) comes on top."""
     from jetzip.codec.quantize import quantisation_step, quantise
-    from jetzip.entropy.distributions import log2_fixed, row_tables
 
     model = EntropyModel.load(model_dir)
     repeat = -(-rows // test.n_rows)
@@ -218,8 +217,7 @@ def stages(test: Table, model_dir: Path, rows: int) -> dict[str, Any]:
             times.append(time.perf_counter() - started)
         return min(times), result
 
-    totals = dict.fromkeys(("features and network", "table choice", "range encode",
-                            "range decode"), 0.0)  # fmt: skip
+    totals = dict.fromkeys(("features, network, table", "range encode", "range decode"), 0.0)
     for name in model.columns:
         column = model.models[name]
         if name not in columns or (column.space != "integer" and name not in tols):
@@ -230,10 +228,8 @@ def stages(test: Table, model_dir: Path, rows: int) -> dict[str, Any]:
             if column.space == "integer"
             else quantise(columns[name], tols[name]).codes
         )
-        seconds, (mu, log2_sigma) = fastest(column.predict, columns, rows)
-        totals["features and network"] += seconds
-        seconds, tables = fastest(row_tables, mu, log2_sigma, step, log2_fixed(step))
-        totals["table choice"] += seconds
+        seconds, tables = fastest(column.row_tables, columns, rows, step)
+        totals["features, network, table"] += seconds
         seconds, data = fastest(column.encode, codes, tables)
         totals["range encode"] += seconds
         seconds, back = fastest(column.decode, data, tables)

@@ -20,20 +20,34 @@ from jetzip.codec.tolerance import Tolerance
 from jetzip.entropy.coder import Tables, decode_codes, encode_codes
 from jetzip.entropy.distributions import (
     ESCAPE,
+    FRACTIONS,
     HALF_WIDTH,
+    LOG2_ONE,
+    MAX_LOW_BITS,
+    N_SMALL,
+    N_TABLES,
     QUARTERS,
     SHAPE_LO,
     SHAPE_ONE,
     SHAPE_POINTS,
     SHAPE_RES,
+    SMALL_OCTAVES,
     RowTables,
     Shape,
     log2_fixed,
-    row_tables,
 )
-from jetzip.entropy.model import EntropyModel
+from jetzip.entropy.model import (
+    FEATURE_BITS,
+    FEATURE_LIMIT,
+    OUTPUT_BITS,
+    SIGMA_SHIFT,
+    ColumnModel,
+    EntropyModel,
+    features,
+)
 from jetzip.entropy.training import train_entropy_model
 from jetzip.errors import CorruptFileError, InputError
+from jetzip.models.integer import IntegerLinear, IntegerMLP, LookupActivation
 from jetzip.table import Table
 
 
@@ -42,6 +56,67 @@ def _uniform_shape() -> Shape:
     t = SHAPE_LO + np.arange(SHAPE_POINTS) / SHAPE_RES
     cdf = np.clip((t + 1) / 2, 0, 1) * SHAPE_ONE
     return Shape(np.rint(cdf).astype(np.int64))
+
+
+# ---------------------------------------------------------------------- the numpy definition
+def _oracle_table_choice(
+    mu: np.ndarray, log2_sigma: np.ndarray, step: float, log2_step: int
+) -> RowTables:
+    """The table choice as `distributions` describes it, in numpy (the compiled kernel's
+    oracle), with the groups by a stable argsort."""
+    c = np.clip(mu / step, -(2.0**52), 2.0**52)
+    centre = np.floor(c + 0.5)
+    fraction = np.clip(np.floor((c - centre + 0.5) * FRACTIONS).astype(np.int64), 0, FRACTIONS - 1)
+    log2_rho = log2_sigma.astype(np.int64) - log2_step
+    quarter = log2_rho >> 6
+    low_bits = np.clip((log2_rho >> 8) - 2, 0, MAX_LOW_BITS)
+    table = np.clip(quarter - 4 * SMALL_OCTAVES[0], 0, N_SMALL // FRACTIONS - 1) * FRACTIONS
+    table += fraction
+    large = log2_rho >= 3 * LOG2_ONE
+    table[large] = N_SMALL + (low_bits[large] - 1) * 4 + (quarter[large] & 3)
+    order = np.argsort(table, kind="stable")
+    counts = np.bincount(table, minlength=N_TABLES)
+    present = np.flatnonzero(counts)
+    starts = np.concatenate([[0], np.cumsum(counts[present])])
+    return RowTables(centre.astype(np.int64), table, low_bits, order, present, starts)
+
+
+def _oracle_rows(column: ColumnModel, context: dict, n: int, step: float) -> RowTables:
+    """What the kernel computes, by the numpy definitions: `features`, `IntegerMLP`, the
+    table choice."""
+    x = np.empty((n, len(column.context)))
+    for j, name in enumerate(column.context):
+        with np.errstate(over="ignore"):  # huge values: inf, then clipped
+            x[:, j] = features(context[name], column.context_spaces[name])
+    out = column.network(x)
+    mu = out[:, 0].astype(np.float64) * 2.0**-OUTPUT_BITS
+    return _oracle_table_choice(mu, out[:, 1] >> SIGMA_SHIFT, step, log2_fixed(step))
+
+
+def _assert_same_rows(a: RowTables, b: RowTables) -> None:
+    for field in ("centre", "table", "low_bits", "order", "present", "starts"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+
+
+def _column(network: IntegerMLP, spaces: dict[str, str]) -> ColumnModel:
+    column = ColumnModel("y", "linear", list(spaces), network, _uniform_shape())
+    column.context_spaces = dict(spaces)
+    return column
+
+
+#: A column whose network passes its two linear-space inputs through: mu = the first input,
+#: log2 sigma = 256 times the second (exact for multiples of 2**-12 within +-4096).
+_PASS = IntegerMLP(
+    [IntegerLinear(np.array([[16, 0], [0, 16]]), np.zeros(2, np.int64), 0, 2**40, "identity")],
+    FEATURE_LIMIT,
+)
+
+
+def _rows(mu: np.ndarray, log2_sigma: np.ndarray, step: float) -> RowTables:
+    """The kernel's tables for rows of centre `mu` and scale `log2_sigma` (through `_PASS`)."""
+    column = _column(_PASS, {"mu": "linear", "s": "linear"})
+    context = {"mu": np.asarray(mu, np.float64), "s": np.asarray(log2_sigma) / LOG2_ONE}
+    return column.row_tables(context, len(mu), step)
 
 
 def test_log2_fixed_is_exact_on_hand_values() -> None:
@@ -65,11 +140,10 @@ def test_small_table_matches_hand_computed_cell_masses() -> None:
 
 
 def test_row_tables_pick_scale_fraction_and_low_bits() -> None:
-    step = 0.25
-    log2_step = log2_fixed(step)  # -512
+    step = 0.25  # log2_fixed: -512
     mu = np.array([1.0, 1.0625, 0.0, 0.0])
     log2_sigma = np.array([-512, -512, -512 + 256 * 5 + 70, -512 - 256 * 6])
-    rows = row_tables(mu, log2_sigma, step, log2_step)
+    rows = _rows(mu, log2_sigma, step)
     assert rows.centre.tolist() == [4, 4, 0, 0]  # mu / step rounded
     # rho = 1: quarter 0 of octave 0; fraction 0 -> bin 4, 0.25 -> bin 6
     assert rows.table[:2].tolist() == [16 * 8 + 4, 16 * 8 + 6]
@@ -94,10 +168,10 @@ def test_coder_round_trip_costs_what_the_probabilities_say(log2_sigma: int) -> N
     tables = Tables(shape.tables())
     step = 0.25
     n = 20_000
-    mu = rng.normal(size=n) * 4
+    mu = np.floor(rng.normal(size=n) * 4 * 2**FEATURE_BITS) / 2**FEATURE_BITS
     sigma = 2.0 ** (log2_sigma / 256)
     codes = np.rint((mu + rng.logistic(size=n) * sigma) / step).astype(np.int64)
-    rows = row_tables(mu, np.full(n, log2_sigma), step, log2_fixed(step))
+    rows = _rows(mu, np.full(n, log2_sigma), step)
     data = encode_codes(codes, rows, tables)
     assert np.array_equal(decode_codes(data, rows, tables), codes)
     ideal = _ideal_bits(codes, rows, tables.probabilities)
@@ -107,7 +181,7 @@ def test_coder_round_trip_costs_what_the_probabilities_say(log2_sigma: int) -> N
 def test_escapes_store_far_codes_exactly() -> None:
     tables = Tables(_uniform_shape().tables())
     n = 1000
-    rows = row_tables(np.zeros(n), np.zeros(n, np.int64), 1.0, 0)
+    rows = _rows(np.zeros(n), np.zeros(n, np.int64), 1.0)
     codes = np.zeros(n, dtype=np.int64)
     codes[::97] = [10**9, -(10**12), 65, -65, 3, 7, -500, 2**40, 0, 1, -1][: codes[::97].size]
     data = encode_codes(codes, rows, tables)
@@ -288,18 +362,98 @@ def test_a_model_that_does_not_pay_leaves_the_file_unchanged(
     assert (tmp_path / "plain.jz").read_bytes() == (tmp_path / "with.jz").read_bytes()
 
 
-def test_predictions_do_not_depend_on_the_row_blocks(
-    model_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`predict` runs PREDICT_ROWS rows at a time: any block size gives the same integers."""
-    import jetzip.entropy.model as entropy_model
+def _extremes(dtype: type, n: int, seed: int) -> np.ndarray:
+    """Random values of `dtype` with every special one the features must map exactly: zeros,
+    signed zeros, infinities, NaN, subnormals, the largest and smallest finite values."""
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        values = rng.integers(info.min, info.max, n, dtype=dtype, endpoint=True)
+        special = [info.min, info.max, 0, 1, 2**20 if info.max > 2**20 else info.max]
+    else:
+        info = np.finfo(dtype)
+        with np.errstate(over="ignore"):  # float16: some become infinities
+            values = (rng.standard_cauchy(n) * 10.0 ** rng.integers(-8, 8, n)).astype(dtype)
+        special = [0.0, -0.0, np.inf, -np.inf, np.nan, info.smallest_subnormal, info.max,
+                   -info.max, info.tiny, 4095.9, -4096.0]  # fmt: skip
+    values[: len(special)] = np.array(special, dtype=dtype)
+    return rng.permutation(values)
 
+
+def _random_network(rng: np.random.Generator, n_inputs: int, activation: object) -> IntegerMLP:
+    """Two layers with weights as large as the 2**53 bound allows for inputs of 2**24."""
+    hidden = 9
+    first = IntegerLinear(
+        rng.integers(-(2**19), 2**19, (hidden, n_inputs)),
+        rng.integers(-(2**40), 2**40, hidden),
+        rng.integers(0, 20),
+        2**26,
+        activation,
+    )
+    second = IntegerLinear(
+        rng.integers(-(2**20), 2**20, (2, hidden)), rng.integers(-(2**40), 2**40, 2), 12, 2**40,
+        "identity",
+    )  # fmt: skip
+    return IntegerMLP([first, second], FEATURE_LIMIT)
+
+
+def test_kernel_is_the_numpy_definition_on_random_networks_and_extreme_inputs() -> None:
+    """Every dtype path of the features (bit patterns in log space, the scaled value
+    otherwise), relu / identity / lookup layers near the exactness bound, rows not a
+    multiple of the kernel's block, and steps from tiny to huge."""
+    rng = np.random.default_rng(7)
+    n = 3001
+    spaces = {"a": "log", "b": "log", "c": "linear", "d": "integer", "e": "integer",
+              "f": "linear", "g": "log", "h": "linear"}  # fmt: skip
+    context = {
+        "a": _extremes(np.float32, n, 1),
+        "b": _extremes(np.float64, n, 2),
+        "c": _extremes(np.float32, n, 3),
+        "d": _extremes(np.int32, n, 4),
+        "e": _extremes(np.int64, n, 5),
+        "f": _extremes(np.float16, n, 6),
+        "g": _extremes(np.uint16, n, 7),  # an integer column in log space: scaled
+        "h": _extremes(np.float64, n, 8)[::-1],  # not contiguous
+    }
+    lookup = LookupActivation.tabulate(np.tanh, 14, -8.0, 8.0, step_shift=2)
+    for activation in ("relu", "identity", lookup):
+        column = _column(_random_network(rng, len(spaces), activation), spaces)
+        for step in (1.0, 0.001, 3e-9, 7e5):
+            _assert_same_rows(
+                column.row_tables(context, n, step), _oracle_rows(column, context, n, step)
+            )
+    for rows in (0, 1, 31, 33):  # empty, single and partial blocks; no context at all
+        column = _column(_random_network(rng, 0, "relu"), {})
+        _assert_same_rows(column.row_tables({}, rows, 0.01), _oracle_rows(column, {}, rows, 0.01))
+
+
+def test_kernel_is_the_numpy_definition_on_a_trained_model(model_dir: Path) -> None:
     model = EntropyModel.load(model_dir)
     table = _jets(5_000, 11)
-    name = model.columns[-1]
-    column = model.models[name]
-    whole = column.predict(table.columns, table.n_rows)
-    monkeypatch.setattr(entropy_model, "PREDICT_ROWS", 777)  # blocks end mid-array, last short
-    blocked = column.predict(table.columns, table.n_rows)
-    assert len(column.context) >= 2
-    assert np.array_equal(whole[0], blocked[0]) and np.array_equal(whole[1], blocked[1])
+    columns = dict(table.columns)
+    for name, values in columns.items():  # special values in every context column
+        columns[name] = values.copy()
+        columns[name][:30] = _extremes(values.dtype.type, 30, 3)
+    for name in model.columns:
+        column = model.models[name]
+        for step in (1.0, 0.01, 1e-5):
+            _assert_same_rows(
+                column.row_tables(columns, table.n_rows, step),
+                _oracle_rows(column, columns, table.n_rows, step),
+            )
+
+
+def test_kernel_constants_are_the_python_ones() -> None:
+    from jetzip.entropy import _condkernel
+
+    python = {"FEATURE_BITS": FEATURE_BITS, "FEATURE_LIMIT": FEATURE_LIMIT,
+              "OUTPUT_BITS": OUTPUT_BITS, "SIGMA_SHIFT": SIGMA_SHIFT, "FRACTIONS": FRACTIONS,
+              "SMALL_OCTAVE_LOW": SMALL_OCTAVES[0], "N_SMALL": N_SMALL,
+              "MAX_LOW_BITS": MAX_LOW_BITS, "N_TABLES": N_TABLES, "LOG2_ONE": LOG2_ONE}  # fmt: skip
+    assert {name: getattr(_condkernel, name) for name in python} == python
+
+
+def test_kernel_refuses_context_of_the_wrong_length() -> None:
+    column = _column(_PASS, {"mu": "linear", "s": "linear"})
+    with pytest.raises(ValueError, match="does not have 10 rows"):
+        column.row_tables({"mu": np.zeros(10), "s": np.zeros(9)}, 10, 1.0)

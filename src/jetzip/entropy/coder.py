@@ -55,7 +55,7 @@ def encode_codes(codes: np.ndarray, rows: RowTables, tables: Tables) -> bytes:
     """Code the integer `codes` with the tables their rows were given."""
     symbol, low, offset = _split(codes, rows)
     encoder = constriction.stream.queue.RangeEncoder()
-    order, present, starts = rows.groups()
+    order, present, starts = rows.order, rows.present, rows.starts
     sorted_symbols = symbol[order]
     for k, table in enumerate(present):
         encoder.encode(sorted_symbols[starts[k] : starts[k + 1]], tables.model(int(table)))
@@ -81,7 +81,7 @@ def decode_codes(data: bytes, rows: RowTables, tables: Tables) -> np.ndarray:
     words = np.frombuffer(body[escape_bytes:], dtype=np.uint32)
     try:
         decoder = constriction.stream.queue.RangeDecoder(words)
-        order, present, starts = rows.groups()
+        order, present, starts = rows.order, rows.present, rows.starts
         sorted_symbols = np.empty(n, dtype=np.int64)
         for k, table in enumerate(present):
             count = int(starts[k + 1] - starts[k])

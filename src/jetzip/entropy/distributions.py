@@ -23,7 +23,7 @@ width and thread count; no exp/log and no reductions (whose order could vary) ar
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -130,49 +130,15 @@ class Shape:
         return np.floor(table) + 1.0  # integers, none zero
 
 
-@dataclass
+@dataclass(frozen=True)
 class RowTables:
-    """Per row: the centre round(c) in code units, the coding table and the low-bit count."""
+    """Per row: the centre round(c) in code units, the coding table and the low-bit count, as
+    the module's text says (chosen by `jetzip.entropy._condkernel`); and the rows grouped by
+    table, which coding and its verification decode share."""
 
     centre: np.ndarray  # int64
     table: np.ndarray  # int64 in [0, N_TABLES)
     low_bits: np.ndarray  # int64, 0 below rho = 8
-    _groups: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
-
-    def groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rows sorted by table (stable), the tables present and where each group starts;
-        computed once (coding and its verification decode share the tables)."""
-        if self._groups is None:
-            order = np.argsort(self.table.astype(np.uint16), kind="stable")  # radix sort
-            counts = np.bincount(self.table, minlength=N_TABLES)
-            present = np.flatnonzero(counts)
-            self._groups = order, present, np.concatenate([[0], np.cumsum(counts[present])])
-        return self._groups
-
-
-def row_tables(mu: np.ndarray, log2_sigma: np.ndarray, step: float, log2_step: int) -> RowTables:
-    """Tables of rows whose centre is `mu` (float64, y units) and scale `log2_sigma` (integer,
-    1/LOG2_ONE octave), on a grid of `step` whose `log2_fixed` is `log2_step`. Worked in place
-    (half the passes and allocations of the plain expressions, the same integers)."""
-    c = mu / step
-    np.clip(c, -(2.0**52), 2.0**52, out=c)
-    centre = c + 0.5
-    np.floor(centre, out=centre)
-    c -= centre  # the fraction c - round(c) + 1/2 in eighths
-    c += 0.5
-    c *= FRACTIONS
-    np.floor(c, out=c)
-    fraction = c.astype(np.int64)
-    np.clip(fraction, 0, FRACTIONS - 1, out=fraction)
-    log2_rho = np.asarray(log2_sigma, dtype=np.int64) - log2_step
-    quarter = log2_rho >> 6  # quarter octaves (floor)
-    low_bits = log2_rho >> 8
-    low_bits -= 2
-    np.clip(low_bits, 0, MAX_LOW_BITS, out=low_bits)  # >= 1 exactly where rho >= 8
-    table = quarter - 4 * SMALL_OCTAVES[0]  # small tables: by quarter octave and fraction
-    np.clip(table, 0, N_SMALL // FRACTIONS - 1, out=table)
-    table *= FRACTIONS
-    table += fraction
-    large = np.flatnonzero(log2_rho >= 3 * LOG2_ONE)  # large tables: by low bits and quarter
-    table[large] = N_SMALL + (low_bits[large] - 1) * 4 + (quarter[large] & 3)
-    return RowTables(centre.astype(np.int64), table, low_bits)
+    order: np.ndarray  # rows stably sorted by table
+    present: np.ndarray  # the tables present, ascending
+    starts: np.ndarray  # where each present table's rows start in `order`, then the row count

@@ -9,6 +9,7 @@ exact, and the distribution and coder use only exact operations (see `distributi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -20,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from jetzip.entropy import _condkernel
 from jetzip.entropy.coder import Tables, decode_codes, encode_codes
-from jetzip.entropy.distributions import RowTables, Shape, log2_fixed, row_tables
+from jetzip.entropy.distributions import N_TABLES, RowTables, Shape, log2_fixed
 from jetzip.errors import CorruptFileError, InputError
-from jetzip.models.integer import IntegerMLP
+from jetzip.models.integer import IntegerMLP, LookupActivation
 
 MAGIC = b"JZENTROPY\x01"
 MODEL_FILE = "entropy.jzem"
@@ -36,8 +38,6 @@ FEATURE_LIMIT = 2**24
 #: The network's second output is log2 sigma with OUTPUT_BITS fraction bits; the distribution
 #: takes it with 8 (1/LOG2_ONE octave).
 SIGMA_SHIFT = OUTPUT_BITS - 8
-#: Rows whose features and network pass `ColumnModel.predict` computes at once.
-PREDICT_ROWS = 16_384
 #: Largest model body accepted when reading (a damaged or hostile length cannot exhaust memory).
 MAX_MODEL_BYTES = 64 << 20
 
@@ -68,6 +68,20 @@ def features(values: np.ndarray, space: str) -> np.ndarray:
     return scaled
 
 
+def _kernel_input(values: np.ndarray, space: str) -> tuple[np.ndarray, bool]:
+    """A context column as the kernel reads it, and whether its features come from its bit
+    pattern (`features`' log path). Other dtypes are widened exactly, as `features` widens
+    them (to float64, or to int64, which the kernel converts to float64 as numpy's cast does)."""
+    values = np.asarray(values)
+    if space == "log" and values.dtype in (np.float32, np.float64):
+        return np.ascontiguousarray(values), True
+    if values.dtype in (np.float32, np.float64, np.int32, np.int64):
+        return np.ascontiguousarray(values), False
+    if (values.dtype.kind in "ub" and values.dtype.itemsize < 8) or values.dtype.kind == "i":
+        return values.astype(np.int64), False
+    return values.astype(np.float64), False
+
+
 def transformed(values: np.ndarray, space: str) -> np.ndarray:
     """The space the column's codes live in (training only): ln|x| or x, float64."""
     x = np.asarray(values, dtype=np.float64)
@@ -96,27 +110,53 @@ class ColumnModel:
             self._tables = Tables(self.shape.tables())
         return self._tables
 
-    def predict(self, context: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
-        """mu (float64, y units) and log2 sigma (int64, 1/256 octave) per row.
-
-        Runs PREDICT_ROWS rows at a time from features to outputs, so the features stay in
-        the cache and no temporary grows with the chunk (at a million rows, fresh arrays of
-        the whole chunk cost more in page faults than the network's products)."""
-        out = np.empty((n, 2), dtype=np.int64)
-        x = np.empty((len(self.context), min(n, PREDICT_ROWS)))  # a row per feature
-        for start in range(0, n, PREDICT_ROWS):
-            stop = min(start + PREDICT_ROWS, n)
-            block = x[:, : stop - start]
-            for j, name in enumerate(self.context):
-                block[j] = features(context[name][start:stop], self.context_spaces[name])
-            out[start:stop] = self.network(block.T)
-        mu = out[:, 0].astype(np.float64) * 2.0**-OUTPUT_BITS
-        return mu, out[:, 1] >> SIGMA_SHIFT
-
     def row_tables(self, context: dict[str, np.ndarray], n: int, step: float) -> RowTables:
-        """Each row's coding table on a grid of `step`, from its decoded context columns."""
-        mu, log2_sigma = self.predict(context, n)
-        return row_tables(mu, log2_sigma, step, log2_fixed(step))
+        """Each row's coding table on a grid of `step`, from its decoded context columns: the
+        features, the network and the table choice in one compiled pass over blocks of rows
+        (`jetzip.entropy._condkernel`, the same integers as `features`, `IntegerMLP` and the
+        table choice described in `distributions`), with the rows grouped by table."""
+        inputs, log = [], bytearray()
+        for name in self.context:
+            values, is_log = _kernel_input(context[name], self.context_spaces[name])
+            if values.shape != (n,):
+                raise ValueError(f"context column {name!r} does not have {n} rows")
+            inputs.append(values)
+            log.append(is_log)
+        centre, table, low_bits, order = (np.empty(n, dtype=np.int64) for _ in range(4))
+        counts = np.empty(N_TABLES, dtype=np.int64)
+        _condkernel.rows(
+            tuple(inputs),
+            bytes(log),
+            self._kernel_layers,
+            float(self.network.input_limit),
+            float(step),
+            log2_fixed(step),
+            centre,
+            table,
+            low_bits,
+            order,
+            counts,
+        )
+        present = np.flatnonzero(counts)
+        starts = np.concatenate([[0], np.cumsum(counts[present])])
+        return RowTables(centre, table, low_bits, order, present, starts)
+
+    @functools.cached_property
+    def _kernel_layers(self) -> tuple[tuple[Any, ...], ...]:
+        """The network's layers as the kernel takes them: pre-scaled W.T and b (see
+        `IntegerLinear.scaled`), limit, activation and its lookup table."""
+        layers = []
+        for layer in self.network.layers:
+            weight, bias = layer.scaled
+            activation = layer.activation
+            if isinstance(activation, LookupActivation):
+                lookup = (2, np.ascontiguousarray(activation.values, dtype=np.int64))
+                origin = (activation.lo, activation.step_shift)
+            else:
+                lookup = (0 if activation == "relu" else 1, np.empty(0, dtype=np.int64))
+                origin = (0, 0)
+            layers.append((weight, bias, float(layer.limit), *lookup, *origin))
+        return tuple(layers)
 
     def encode(self, codes: np.ndarray, rows: RowTables) -> bytes:
         """The codes of this column, given its rows' tables (`row_tables`)."""

@@ -113,7 +113,7 @@ class IntegerLinear:
         whose every partial sum is below 2**53 keeps each partial sum exact (same significand),
         so the floor is floor((W x + b) / 2**shift) bit for bit, and ReLU is folded into the
         clip's lower end."""
-        weight, bias = self._scaled
+        weight, bias = self.scaled
         total = x @ weight
         total += bias
         return self._activated(total)
@@ -135,8 +135,9 @@ class IntegerLinear:
         return total
 
     @functools.cached_property
-    def _scaled(self) -> tuple[np.ndarray, np.ndarray]:
-        """W.T and b times 2**-shift in float64 (exact: powers of two), built once."""
+    def scaled(self) -> tuple[np.ndarray, np.ndarray]:
+        """W.T and b times 2**-shift in float64 (exact: powers of two), built once; what the
+        entropy model's compiled kernel (`jetzip.entropy._condkernel`) multiplies with too."""
         scale = 2.0**-self.shift
         weight = np.ascontiguousarray(self.weight.T.astype(np.float64) * scale)
         return weight, self.bias.astype(np.float64) * scale
@@ -144,7 +145,7 @@ class IntegerLinear:
     @functools.cached_property
     def _augmented(self) -> np.ndarray:
         """The pre-scaled W.T with the pre-scaled bias as its last row."""
-        weight, bias = self._scaled
+        weight, bias = self.scaled
         return np.ascontiguousarray(np.vstack([weight, bias]))
 
 

@@ -1,0 +1,364 @@
+/* The entropy model's per-row pass (jetzip.entropy._condkernel): from a column's decoded context
+ * columns to each row's coding table, in one pass over blocks of rows that stay in the L1 cache.
+ *
+ * Per block: the integer features of the context values (entropy/model.py, `features`), the
+ * integer network (models/integer.py) and the table choice (entropy/distributions.py), then a
+ * stable counting sort of the rows by table (what RowTables.groups gives). The numbers are those
+ * of the numpy definitions, bit for bit (tests/test_entropy_model.py compares both):
+ *
+ * - features: bit operations on the IEEE pattern (log space) or x * 2**12 floored, integers;
+ * - the network carries its integers in doubles, as the numpy version does in BLAS: the caller
+ *   passes each layer's weights and bias pre-scaled by 2**-shift (exact), and the construction of
+ *   the network (IntegerMLP) proves every partial sum an integer times 2**-shift below 2**53, so
+ *   every product and sum below is exact whatever the order or SIMD width; floor, clip and the
+ *   lookup tables are exact too;
+ * - the table choice uses IEEE + - * / and floor, correctly rounded, and integer shifts.
+ *
+ * The build's flags (setup.py) forbid contraction into FMA and value-changing optimisation; the
+ * loops release the GIL (the codec codes columns and chunks on threads).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* entropy/model.py */
+#define FEATURE_BITS 12
+#define FEATURE_LIMIT 16777216.0 /* 2**24 */
+#define OUTPUT_BITS 16
+#define SIGMA_SHIFT 8
+/* entropy/distributions.py */
+#define FRACTIONS 8
+#define SMALL_OCTAVE_LOW (-4)
+#define N_SMALL 224 /* (3 - (-4)) * 4 * FRACTIONS */
+#define MAX_LOW_BITS 22
+#define N_TABLES (N_SMALL + MAX_LOW_BITS * 4)
+#define LOG2_ONE 256
+#define TWO52 4503599627370496.0
+
+#define BLOCK 32     /* rows per block: a layer's sums for one output fit in SIMD registers */
+#define MAX_LAYERS 16
+#define MAX_WIDTH 4096 /* inputs or outputs of a layer */
+
+/* As in codec/_gridkernels.c: an AVX2 version where glibc picks versions at load time (the same
+ * IEEE operations per lane, so the same numbers). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
+    !defined(JETZIP_ONE_VERSION)
+#define SIMD_VERSIONS __attribute__((target_clones("avx2", "default")))
+#else
+#define SIMD_VERSIONS
+#endif
+
+typedef enum { F32, F64, I32, I64, UNSUPPORTED } Kind;
+typedef enum { RELU = 0, IDENTITY = 1, LOOKUP = 2 } Act;
+
+typedef struct {
+    const double *weight; /* (in, out): W.T * 2**-shift */
+    const double *bias;   /* (out,): b * 2**-shift */
+    const int64_t *lut;   /* LOOKUP: the table's values */
+    Py_ssize_t n_in, n_out, lut_size;
+    double limit, lut_lo, lut_scale; /* lut_scale: 2**-step_shift */
+    int act;
+} Layer;
+
+typedef struct {
+    const void *data;
+    Kind kind;
+    int log; /* Mitchell's log2 of the bit pattern (a float column in log space) */
+} Input;
+
+/* floor(v / 2**k) for any int64 (C's >> on a negative value is implementation-defined). */
+static inline int64_t floor_shift(int64_t v, int k) {
+    return v >= 0 ? v >> k : ~((~v) >> k);
+}
+
+/* The features of rows [start, start + count) of one input, clipped to +-limit, as doubles. */
+SIMD_VERSIONS
+static void features(const Input *in, Py_ssize_t start, Py_ssize_t count, double limit, double *out) {
+    if (in->log && in->kind == F32) { /* in int32: within +-2**20, no clip needed */
+        const int32_t *bits = (const int32_t *)in->data + start;
+        for (Py_ssize_t r = 0; r < count; r++) {
+            int32_t b = (bits[r] & 0x7FFFFFFF) - (127 << 23);
+            out[r] = (double)(b >= 0 ? b >> (23 - FEATURE_BITS) : ~((~b) >> (23 - FEATURE_BITS)));
+        }
+    } else if (in->log && in->kind == F64) {
+        const int64_t *bits = (const int64_t *)in->data + start;
+        for (Py_ssize_t r = 0; r < count; r++) {
+            int64_t b = floor_shift((bits[r] & INT64_C(0x7FFFFFFFFFFFFFFF)) - (INT64_C(1023) << 52),
+                                    52 - FEATURE_BITS);
+            double f = (double)b;
+            out[r] = f < -FEATURE_LIMIT ? -FEATURE_LIMIT : f > FEATURE_LIMIT ? FEATURE_LIMIT : f;
+        }
+    } else {
+        for (Py_ssize_t r = 0; r < count; r++) {
+            double x;
+            switch (in->kind) {
+                case F32: x = (double)((const float *)in->data)[start + r]; break;
+                case F64: x = ((const double *)in->data)[start + r]; break;
+                case I32: x = (double)((const int32_t *)in->data)[start + r]; break;
+                default: x = (double)((const int64_t *)in->data)[start + r]; break;
+            }
+            x *= (double)(1 << FEATURE_BITS);
+            x = x < -FEATURE_LIMIT ? -FEATURE_LIMIT : x > FEATURE_LIMIT ? FEATURE_LIMIT : x;
+            x = floor(x);
+            out[r] = x != x ? 0.0 : x; /* NaN */
+        }
+    }
+    for (Py_ssize_t r = 0; r < count; r++) /* the network's input clip */
+        out[r] = out[r] < -limit ? -limit : out[r] > limit ? limit : out[r];
+}
+
+/* One layer on a block: x (n_in rows of BLOCK) to y (n_out rows of BLOCK). */
+SIMD_VERSIONS
+static void layer_block(const Layer *l, const double *x, double *y) {
+    for (Py_ssize_t o = 0; o < l->n_out; o++) {
+        double acc[BLOCK];
+        for (int r = 0; r < BLOCK; r++) acc[r] = l->bias[o];
+        for (Py_ssize_t i = 0; i < l->n_in; i++) {
+            const double w = l->weight[i * l->n_out + o];
+            const double *xi = x + i * BLOCK;
+            for (int r = 0; r < BLOCK; r++) acc[r] += w * xi[r];
+        }
+        double *yo = y + o * BLOCK;
+        const double low = l->act == RELU ? 0.0 : -l->limit;
+        for (int r = 0; r < BLOCK; r++) {
+            double v = floor(acc[r]);
+            yo[r] = v < low ? low : v > l->limit ? l->limit : v;
+        }
+        if (l->act == LOOKUP)
+            for (int r = 0; r < BLOCK; r++) {
+                double index = floor((yo[r] - l->lut_lo) * l->lut_scale);
+                index = index < 0.0 ? 0.0 : index > (double)(l->lut_size - 1) ? (double)(l->lut_size - 1) : index;
+                yo[r] = (double)l->lut[(Py_ssize_t)index];
+            }
+    }
+}
+
+/* Each row's centre, table and low-bit count from the network's outputs (mu, log2 sigma). */
+SIMD_VERSIONS
+static void choose(const double *mu_fixed, const double *sigma_fixed, Py_ssize_t count,
+                   double step, int64_t log2_step, int64_t *centre, int64_t *table,
+                   int64_t *low_bits) {
+    for (Py_ssize_t r = 0; r < count; r++) {
+        double c = mu_fixed[r] * (1.0 / (double)(1 << OUTPUT_BITS)) / step;
+        c = c < -TWO52 ? -TWO52 : c > TWO52 ? TWO52 : c;
+        double middle = floor(c + 0.5);
+        double f = floor(((c - middle) + 0.5) * FRACTIONS);
+        int64_t fraction = (int64_t)f;
+        fraction = fraction < 0 ? 0 : fraction > FRACTIONS - 1 ? FRACTIONS - 1 : fraction;
+        int64_t log2_rho = floor_shift((int64_t)sigma_fixed[r], SIGMA_SHIFT) - log2_step;
+        int64_t quarter = floor_shift(log2_rho, 6);
+        int64_t low = floor_shift(log2_rho, 8) - 2;
+        low = low < 0 ? 0 : low > MAX_LOW_BITS ? MAX_LOW_BITS : low;
+        int64_t t = quarter - 4 * SMALL_OCTAVE_LOW;
+        t = t < 0 ? 0 : t > N_SMALL / FRACTIONS - 1 ? N_SMALL / FRACTIONS - 1 : t;
+        t = t * FRACTIONS + fraction;
+        if (log2_rho >= 3 * LOG2_ONE) t = N_SMALL + (low - 1) * 4 + (int64_t)((uint64_t)quarter & 3);
+        centre[r] = (int64_t)middle;
+        table[r] = t;
+        low_bits[r] = low;
+    }
+}
+
+/* ------------------------------------------------------------------ buffers */
+typedef struct {
+    Py_buffer view;
+    int held;
+} Held;
+
+static Kind kind_of(const Py_buffer *view) {
+    const char *format = view->format ? view->format : "B";
+    if (format[0] == '@' || format[0] == '=' || format[0] == '<') format++;
+    if (strlen(format) != 1) return UNSUPPORTED;
+    switch (format[0]) {
+        case 'f': return view->itemsize == 4 ? F32 : UNSUPPORTED;
+        case 'd': return view->itemsize == 8 ? F64 : UNSUPPORTED;
+        case 'i': case 'l': case 'q':
+            return view->itemsize == 4 ? I32 : view->itemsize == 8 ? I64 : UNSUPPORTED;
+        default: return UNSUPPORTED;
+    }
+}
+
+/* Hold a C-contiguous buffer of a supported kind (`want`'s, unless UNSUPPORTED); its item
+ * count, or -1 with a TypeError set. */
+static Py_ssize_t hold(PyObject *obj, Held *held, int writable, Kind want, const char *name) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, &held->view, flags) < 0) {
+        PyErr_Format(PyExc_TypeError, "%s: a C-contiguous%s array is needed", name,
+                     writable ? " writable" : "");
+        return -1;
+    }
+    held->held = 1;
+    Kind kind = kind_of(&held->view);
+    if (kind == UNSUPPORTED || (want != UNSUPPORTED && kind != want)) {
+        PyErr_Format(PyExc_TypeError, "%s: unsupported dtype", name);
+        return -1;
+    }
+    return held->view.len / held->view.itemsize;
+}
+
+static void release_all(Held *held, Py_ssize_t count) {
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (held[i].held) PyBuffer_Release(&held[i].view);
+}
+
+PyDoc_STRVAR(rows_doc,
+"rows(inputs, log, layers, input_limit, step, log2_step, centre, table, low_bits, order, counts)\n"
+"\n"
+"Each row's coding table from a column's context columns. inputs: tuple of 1-D float32,\n"
+"float64, int32 or int64 arrays of n rows (n: centre's length); log: bytes, 1 where an input's features are the log2\n"
+"of its bit pattern (a float column in log space); layers: tuple of (weight (in, out) float64\n"
+"times 2**-shift, bias (out,) float64 times 2**-shift, limit, activation 0 relu / 1 identity /\n"
+"2 lookup, lookup values int64 (or an empty array), lookup origin, lookup step shift); the last\n"
+"layer has two outputs (mu, log2 sigma in OUTPUT_BITS fixed point). Writes int64 centre, table\n"
+"and low_bits (n each), order (n: rows stably sorted by table) and counts (N_TABLES).");
+
+static PyObject *rows(PyObject *self, PyObject *args) {
+    PyObject *inputs_obj, *log_obj, *layers_obj, *out_obj[5];
+    double input_limit, step;
+    long long log2_step;
+    if (!PyArg_ParseTuple(args, "O!SO!ddLOOOOO", &PyTuple_Type, &inputs_obj, &log_obj, &PyTuple_Type,
+                          &layers_obj, &input_limit, &step, &log2_step, &out_obj[0], &out_obj[1],
+                          &out_obj[2], &out_obj[3], &out_obj[4]))
+        return NULL;
+    Py_ssize_t n_inputs = PyTuple_GET_SIZE(inputs_obj), n_layers = PyTuple_GET_SIZE(layers_obj);
+    if (PyBytes_GET_SIZE(log_obj) != n_inputs || n_layers < 1 || n_layers > MAX_LAYERS ||
+        !(step > 0.0)) {
+        PyErr_SetString(PyExc_ValueError, "one log flag per input, 1 to 16 layers, step > 0");
+        return NULL;
+    }
+    Py_ssize_t n_held = n_inputs + 3 * n_layers + 5;
+    Held *held = calloc((size_t)n_held, sizeof(Held));
+    Input *inputs = calloc((size_t)n_inputs + 1, sizeof(Input));
+    Layer layers[MAX_LAYERS];
+    double *work = NULL;
+    if (!held || !inputs) {
+        free(held);
+        free(inputs);
+        return PyErr_NoMemory();
+    }
+    const char *bad = NULL;
+    Py_ssize_t n = -1, k = 0, widest = n_inputs;
+    for (Py_ssize_t j = 0; j < n_inputs; j++, k++) {
+        Py_ssize_t count = hold(PyTuple_GET_ITEM(inputs_obj, j), &held[k], 0, UNSUPPORTED, "input");
+        if (count < 0) goto error;
+        if (j > 0 && count != n) bad = "inputs of different lengths";
+        n = count;
+        inputs[j].data = held[k].view.buf;
+        inputs[j].kind = kind_of(&held[k].view);
+        inputs[j].log = PyBytes_AS_STRING(log_obj)[j] != 0;
+    }
+    Py_ssize_t previous = n_inputs;
+    for (Py_ssize_t i = 0; i < n_layers && !bad; i++) {
+        PyObject *weight, *bias, *lut;
+        Layer *l = &layers[i];
+        long long lut_lo;
+        int lut_shift;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(layers_obj, i), "OOdiOLi", &weight, &bias, &l->limit,
+                              &l->act, &lut, &lut_lo, &lut_shift))
+            goto error;
+        Py_ssize_t w = hold(weight, &held[k++], 0, F64, "weight");
+        Py_ssize_t b = hold(bias, &held[k++], 0, F64, w < 0 ? "weight" : "bias");
+        if (w < 0 || b < 0) goto error;
+        Py_ssize_t t = hold(lut, &held[k++], 0, I64, "lookup values");
+        if (t < 0) goto error;
+        l->weight = held[k - 3].view.buf;
+        l->bias = held[k - 2].view.buf;
+        l->lut = held[k - 1].view.buf;
+        l->n_in = previous;
+        l->n_out = b;
+        l->lut_size = t;
+        l->lut_lo = (double)lut_lo;
+        l->lut_scale = ldexp(1.0, -lut_shift);
+        if (w != l->n_in * l->n_out || l->n_out < 1 || l->n_out > MAX_WIDTH ||
+            l->act < RELU || l->act > LOOKUP || (l->act == LOOKUP && t < 1) || !(l->limit >= 1.0))
+            bad = "layer shapes or settings do not fit";
+        previous = l->n_out;
+        widest = l->n_out > widest ? l->n_out : widest;
+    }
+    if (!bad && previous != 2) bad = "the last layer needs two outputs";
+    void *out[5];
+    for (int j = 0; j < 5 && !bad; j++, k++) {
+        Py_ssize_t count = hold(out_obj[j], &held[k], 1, I64, "output");
+        if (count < 0) goto error;
+        if (j == 0 && n_inputs == 0) n = count; /* a column modelled without context */
+        if (count != (j == 4 ? N_TABLES : n)) bad = "output arrays of the wrong length";
+        out[j] = held[k].view.buf;
+    }
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, bad);
+        goto error;
+    }
+    work = malloc(sizeof(double) * (size_t)BLOCK * (size_t)(2 * widest + 2));
+    if (!work) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    int64_t *centre = out[0], *table = out[1], *low_bits = out[2], *order = out[3], *counts = out[4];
+    double *a = work, *b = work + BLOCK * widest;
+    for (Py_ssize_t start = 0; start < n; start += BLOCK) {
+        Py_ssize_t count = n - start < BLOCK ? n - start : BLOCK;
+        for (Py_ssize_t j = 0; j < n_inputs; j++) features(&inputs[j], start, count, input_limit, a + j * BLOCK);
+        if (count < BLOCK) /* a short last block: defined values in the unused rows */
+            for (Py_ssize_t j = 0; j < n_inputs; j++)
+                memset(a + j * BLOCK + count, 0, sizeof(double) * (size_t)(BLOCK - count));
+        double *x = a, *y = b;
+        for (Py_ssize_t i = 0; i < n_layers; i++) {
+            layer_block(&layers[i], x, y);
+            double *swap = x;
+            x = y;
+            y = swap;
+        }
+        choose(x, x + BLOCK, count, step, log2_step, centre + start, table + start, low_bits + start);
+    }
+    memset(counts, 0, sizeof(int64_t) * N_TABLES);
+    for (Py_ssize_t r = 0; r < n; r++) counts[table[r]]++;
+    int64_t next[N_TABLES];
+    int64_t total = 0;
+    for (int t = 0; t < N_TABLES; t++) next[t] = total, total += counts[t];
+    for (Py_ssize_t r = 0; r < n; r++) order[next[table[r]]++] = r;
+    Py_END_ALLOW_THREADS
+    free(work);
+    free(inputs);
+    release_all(held, n_held);
+    free(held);
+    Py_RETURN_NONE;
+error:
+    free(work);
+    free(inputs);
+    release_all(held, n_held);
+    free(held);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"rows", rows, METH_VARARGS, rows_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_condkernel",
+    "The entropy model's per-row pass: features, integer network and table choice.", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__condkernel(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m && (PyModule_AddIntConstant(m, "FEATURE_BITS", FEATURE_BITS) < 0 ||
+              PyModule_AddIntConstant(m, "FEATURE_LIMIT", (long)FEATURE_LIMIT) < 0 ||
+              PyModule_AddIntConstant(m, "OUTPUT_BITS", OUTPUT_BITS) < 0 ||
+              PyModule_AddIntConstant(m, "SIGMA_SHIFT", SIGMA_SHIFT) < 0 ||
+              PyModule_AddIntConstant(m, "FRACTIONS", FRACTIONS) < 0 ||
+              PyModule_AddIntConstant(m, "SMALL_OCTAVE_LOW", SMALL_OCTAVE_LOW) < 0 ||
+              PyModule_AddIntConstant(m, "N_SMALL", N_SMALL) < 0 ||
+              PyModule_AddIntConstant(m, "MAX_LOW_BITS", MAX_LOW_BITS) < 0 ||
+              PyModule_AddIntConstant(m, "N_TABLES", N_TABLES) < 0 ||
+              PyModule_AddIntConstant(m, "LOG2_ONE", LOG2_ONE) < 0)) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
