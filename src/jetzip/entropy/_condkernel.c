@@ -75,65 +75,87 @@ static inline int64_t floor_shift(int64_t v, int k) {
     return v >= 0 ? v >> k : ~((~v) >> k);
 }
 
+/* x * 2**FEATURE_BITS, clipped to +-FEATURE_LIMIT, floored; NaN gives 0 (`features`' linear
+ * path); then the network's clip to +-limit. One loop per input type, so each vectorises. */
+#define SCALED_LOOP(T)                                                              \
+    do {                                                                            \
+        const T *restrict v = (const T *)in->data + start;                          \
+        for (Py_ssize_t r = 0; r < count; r++) {                                    \
+            double x = (double)v[r] * (double)(1 << FEATURE_BITS);                  \
+            x = x < -FEATURE_LIMIT ? -FEATURE_LIMIT : x;                            \
+            x = x > FEATURE_LIMIT ? FEATURE_LIMIT : x;                              \
+            x = floor(x);                                                           \
+            x = x != x ? 0.0 : x;                                                   \
+            x = x < -limit ? -limit : x;                                            \
+            out[r] = x > limit ? limit : x;                                         \
+        }                                                                           \
+    } while (0)
+
 /* The features of rows [start, start + count) of one input, clipped to +-limit, as doubles. */
 SIMD_VERSIONS
-static void features(const Input *in, Py_ssize_t start, Py_ssize_t count, double limit, double *out) {
+static void features(const Input *in, Py_ssize_t start, Py_ssize_t count, double limit,
+                     double *restrict out) {
     if (in->log && in->kind == F32) { /* in int32: within +-2**20, no clip needed */
-        const int32_t *bits = (const int32_t *)in->data + start;
+        const int32_t *restrict bits = (const int32_t *)in->data + start;
         for (Py_ssize_t r = 0; r < count; r++) {
             int32_t b = (bits[r] & 0x7FFFFFFF) - (127 << 23);
-            out[r] = (double)(b >= 0 ? b >> (23 - FEATURE_BITS) : ~((~b) >> (23 - FEATURE_BITS)));
+            b = b >= 0 ? b >> (23 - FEATURE_BITS) : ~((~b) >> (23 - FEATURE_BITS));
+            double x = (double)b;
+            x = x < -limit ? -limit : x;
+            out[r] = x > limit ? limit : x;
         }
     } else if (in->log && in->kind == F64) {
-        const int64_t *bits = (const int64_t *)in->data + start;
+        const int64_t *restrict bits = (const int64_t *)in->data + start;
         for (Py_ssize_t r = 0; r < count; r++) {
             int64_t b = floor_shift((bits[r] & INT64_C(0x7FFFFFFFFFFFFFFF)) - (INT64_C(1023) << 52),
                                     52 - FEATURE_BITS);
-            double f = (double)b;
-            out[r] = f < -FEATURE_LIMIT ? -FEATURE_LIMIT : f > FEATURE_LIMIT ? FEATURE_LIMIT : f;
-        }
-    } else {
-        for (Py_ssize_t r = 0; r < count; r++) {
-            double x;
-            switch (in->kind) {
-                case F32: x = (double)((const float *)in->data)[start + r]; break;
-                case F64: x = ((const double *)in->data)[start + r]; break;
-                case I32: x = (double)((const int32_t *)in->data)[start + r]; break;
-                default: x = (double)((const int64_t *)in->data)[start + r]; break;
-            }
-            x *= (double)(1 << FEATURE_BITS);
+            double x = (double)b;
             x = x < -FEATURE_LIMIT ? -FEATURE_LIMIT : x > FEATURE_LIMIT ? FEATURE_LIMIT : x;
-            x = floor(x);
-            out[r] = x != x ? 0.0 : x; /* NaN */
+            x = x < -limit ? -limit : x;
+            out[r] = x > limit ? limit : x;
         }
+    } else if (in->kind == F32) {
+        SCALED_LOOP(float);
+    } else if (in->kind == F64) {
+        SCALED_LOOP(double);
+    } else if (in->kind == I32) {
+        SCALED_LOOP(int32_t);
+    } else {
+        SCALED_LOOP(int64_t);
     }
-    for (Py_ssize_t r = 0; r < count; r++) /* the network's input clip */
-        out[r] = out[r] < -limit ? -limit : out[r] > limit ? limit : out[r];
 }
 
-/* One layer on a block: x (n_in rows of BLOCK) to y (n_out rows of BLOCK). */
+/* One layer on a block: x (n_in rows of BLOCK) to y (n_out rows of BLOCK). The layer's
+ * settings are read into locals first: y's stores could otherwise alias them, and their reloads
+ * kept the compiler from SIMD in the floor and clip. */
 SIMD_VERSIONS
-static void layer_block(const Layer *l, const double *x, double *y) {
-    for (Py_ssize_t o = 0; o < l->n_out; o++) {
+static void layer_block(const Layer *l, const double *restrict x, double *restrict y) {
+    const double *restrict weight = l->weight;
+    const Py_ssize_t n_in = l->n_in, n_out = l->n_out;
+    const double high = l->limit, low = l->act == RELU ? 0.0 : -l->limit;
+    for (Py_ssize_t o = 0; o < n_out; o++) {
         double acc[BLOCK];
-        for (int r = 0; r < BLOCK; r++) acc[r] = l->bias[o];
-        for (Py_ssize_t i = 0; i < l->n_in; i++) {
-            const double w = l->weight[i * l->n_out + o];
-            const double *xi = x + i * BLOCK;
+        const double bias = l->bias[o];
+        for (int r = 0; r < BLOCK; r++) acc[r] = bias;
+        for (Py_ssize_t i = 0; i < n_in; i++) {
+            const double w = weight[i * n_out + o];
+            const double *restrict xi = x + i * BLOCK;
             for (int r = 0; r < BLOCK; r++) acc[r] += w * xi[r];
         }
-        double *yo = y + o * BLOCK;
-        const double low = l->act == RELU ? 0.0 : -l->limit;
+        double *restrict yo = y + o * BLOCK;
         for (int r = 0; r < BLOCK; r++) {
             double v = floor(acc[r]);
-            yo[r] = v < low ? low : v > l->limit ? l->limit : v;
+            v = v < low ? low : v;
+            yo[r] = v > high ? high : v;
         }
-        if (l->act == LOOKUP)
+        if (l->act == LOOKUP) {
+            const double lo = l->lut_lo, scale = l->lut_scale, last = (double)(l->lut_size - 1);
             for (int r = 0; r < BLOCK; r++) {
-                double index = floor((yo[r] - l->lut_lo) * l->lut_scale);
-                index = index < 0.0 ? 0.0 : index > (double)(l->lut_size - 1) ? (double)(l->lut_size - 1) : index;
+                double index = floor((yo[r] - lo) * scale);
+                index = index < 0.0 ? 0.0 : index > last ? last : index;
                 yo[r] = (double)l->lut[(Py_ssize_t)index];
             }
+        }
     }
 }
 
