@@ -22,6 +22,7 @@ from jetzip.codec.entropy import (
     _rans_encode,
     decode_ints,
     empirical_entropy_bits,
+    encode_codes,
     encode_ints,
     rans_frequencies,
 )
@@ -161,6 +162,25 @@ def test_entropy_from_the_c_histogram() -> None:
     expected = codes.size * np.log2(codes.size) - (counts * np.log2(counts)).sum()
     assert empirical_entropy_bits(codes) == pytest.approx(expected, rel=1e-12)
     assert empirical_entropy_bits(codes.astype(np.int64)) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "codes",
+    [
+        _laplace(300_000),  # rANS alone
+        _laplace(20_000).astype(np.int64),  # rANS against pcodec
+        np.arange(3_000, dtype=np.int32),  # pcodec alone (small)
+        np.arange(200_000, dtype=np.int64) * 7,  # wider than the rANS alphabet: pcodec
+    ],
+    ids=["rans", "both", "small", "wide"],
+)
+def test_coding_and_statistics_share_one_count(codes: np.ndarray) -> None:
+    """`encode_codes` gives `encode_ints`' stream and exactly `empirical_entropy_bits`, whichever
+    coder ran (the statistics are no longer counted on their own)."""
+    stream, bits = encode_codes(codes)
+    assert stream == encode_ints(codes)
+    assert bits == empirical_entropy_bits(codes)
+    assert np.array_equal(decode_ints(stream, codes.size), codes)
 
 
 def test_histogram_extremes() -> None:

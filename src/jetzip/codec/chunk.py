@@ -24,6 +24,7 @@ from jetzip.codec.entropy import (
     decode_ints,
     decode_lossless,
     empirical_entropy_bits,
+    encode_codes,
     encode_ints,
     encode_lossless,
     selection_rows,
@@ -194,8 +195,17 @@ def encode_quantised(
 ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
     """A quantised column's description and coded streams (codes, signs, exceptions): the
     column part of a chunk, also the payload of the numcodecs codec."""
+    desc, parts, _ = _encode_quantised_measured(name, column)
+    return desc, parts
+
+
+def _encode_quantised_measured(
+    name: str, column: QuantisedColumn
+) -> tuple[dict[str, Any], list[tuple[str, bytes]], float]:
+    """`encode_quantised` and the codes' order-0 entropy (bits), counted once, by the coder."""
     desc, side = _encode_signs_and_exceptions(name, column)
-    return desc, [(f"{name}:codes", encode_ints(column.codes)), *side]
+    codes, entropy_bits = encode_codes(column.codes)
+    return desc, [(f"{name}:codes", codes), *side], entropy_bits
 
 
 def _encode_signs_and_exceptions(
@@ -577,10 +587,11 @@ def _encode_with(
 ) -> Encoded:
     """A quantised column's description and parts, its codes first (coded by the entropy model
     `coder`, given the decoded `context` columns and their row `tables` when already computed,
-    for the `conditional` predictor)."""
+    for the `conditional` predictor); with its codes' order-0 entropy where the coder counted it."""
     if predictor != CONDITIONAL:
-        desc, parts = encode_quantised(plan.name, quantised)
+        desc, parts, entropy_bits = _encode_quantised_measured(plan.name, quantised)
         desc["predictor"] = predictor
+        desc["entropy_bits"] = entropy_bits
         return desc, parts
     assert context is not None
     codes = encode_column(coder, plan.name, quantised.codes, context, plan.tolerance, tables)
@@ -715,7 +726,8 @@ def _encode_bounded_columns(
             tables = column_rows(coder, plan.name, context, column.codes.size, plan.tolerance)
         desc, parts = _encode_with(plan, predictor, column, coder, context, tables)
         _check_streams(plan, desc, parts, column, coder, context, tables)
-        desc["entropy_bits"] = empirical_entropy_bits(column.codes)
+        if "entropy_bits" not in desc:  # an entropy model's codes: not counted by the coder
+            desc["entropy_bits"] = empirical_entropy_bits(column.codes)
         desc["coded_bits"] = 8 * len(parts[0][1])
         desc["max_abs_error"] = column.max_abs_error
         desc["max_rel_error"] = column.max_rel_error

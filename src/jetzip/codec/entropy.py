@@ -116,6 +116,14 @@ def _int_histogram(codes: np.ndarray) -> np.ndarray | None:
     return None if counts is None else np.frombuffer(counts, dtype=np.uint64).astype(np.int64)
 
 
+def encode_codes(codes: np.ndarray) -> tuple[bytes, float]:
+    """`encode_ints`' stream and the array's order-0 entropy in bits (`empirical_entropy_bits`),
+    taken from the histogram the rANS coder counts anyway where it ran: a quantised column's
+    statistics used to count its codes a second time."""
+    stream, entropy_bits = _encode_ints(codes)
+    return stream, empirical_entropy_bits(codes) if entropy_bits is None else entropy_bits
+
+
 def encode_ints(codes: np.ndarray) -> bytes:
     """Code an int32 or int64 array (others as int64) with rANS or pcodec, whichever is smaller
     (deterministic, single-threaded); the stream keeps the dtype.
@@ -128,6 +136,11 @@ def encode_ints(codes: np.ndarray) -> bytes:
     RANS_MARGIN of the order-0 entropy is kept without running pcodec on the whole array.
     Otherwise both code it (pcodec without the search when the sample says it gains nothing) and
     the smaller stream is kept."""
+    return _encode_ints(codes)[0]
+
+
+def _encode_ints(codes: np.ndarray) -> tuple[bytes, float | None]:
+    """`encode_ints`' stream and, where the rANS coder counted it, the order-0 entropy (bits)."""
     codes = np.asarray(codes)
     dtype = codes.dtype if codes.dtype in (np.int32, np.int64) else np.int64
     codes = np.ascontiguousarray(codes, dtype=dtype)
@@ -141,12 +154,14 @@ def encode_ints(codes: np.ndarray) -> bytes:
             config = _PLAIN_INTS
             structure_may_help = False
     rans = _rans_encode(codes) if rows is not None else None
-    if rans is not None and not structure_may_help and codes.size >= RANS_ALONE_ROWS:
-        stream, entropy_bits = rans
-        if len(stream) <= entropy_bits / 8 * (1 + RANS_MARGIN) + RANS_SLACK_BYTES:
-            return stream
+    if rans is None:
+        return standalone.simple_compress(codes, config), None
+    stream, entropy_bits = rans
+    near_entropy = len(stream) <= entropy_bits / 8 * (1 + RANS_MARGIN) + RANS_SLACK_BYTES
+    if near_entropy and not structure_may_help and codes.size >= RANS_ALONE_ROWS:
+        return stream, entropy_bits
     pco = standalone.simple_compress(codes, config)
-    return rans[0] if rans is not None and len(rans[0]) <= len(pco) else pco
+    return (stream if len(stream) <= len(pco) else pco), entropy_bits
 
 
 def decode_ints(data: bytes, n: int) -> np.ndarray:
