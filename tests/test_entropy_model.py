@@ -427,7 +427,15 @@ def test_kernel_is_the_numpy_definition_on_random_networks_and_extreme_inputs() 
         _assert_same_rows(column.row_tables({}, rows, 0.01), _oracle_rows(column, {}, rows, 0.01))
 
 
-def test_kernel_is_the_numpy_definition_on_a_trained_model(model_dir: Path) -> None:
+@pytest.mark.parametrize("parts", [1, 3])
+def test_kernel_is_the_numpy_definition_on_a_trained_model(
+    model_dir: Path, parts: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also with each column's rows split into parts computed on helper threads."""
+    import jetzip.entropy.model as entropy_model
+
+    monkeypatch.setattr(entropy_model, "PARTS", parts)
+    monkeypatch.setattr(entropy_model, "SPLIT_ROWS", 1000)  # parts end mid-block
     model = EntropyModel.load(model_dir)
     table = _jets(5_000, 11)
     columns = dict(table.columns)
@@ -453,7 +461,14 @@ def test_kernel_constants_are_the_python_ones() -> None:
     assert {name: getattr(_condkernel, name) for name in python} == python
 
 
-def test_kernel_refuses_context_of_the_wrong_length() -> None:
+def test_kernel_refuses_bad_arguments() -> None:
+    from jetzip.entropy import _condkernel
+
     column = _column(_PASS, {"mu": "linear", "s": "linear"})
     with pytest.raises(ValueError, match="does not have 10 rows"):
         column.row_tables({"mu": np.zeros(10), "s": np.zeros(9)}, 10, 1.0)
+    order, counts = np.empty(3, np.int64), np.empty(N_TABLES, np.int64)
+    with pytest.raises(ValueError, match="outside"):
+        _condkernel.group(np.array([0, N_TABLES, 1]), order, counts)
+    with pytest.raises(TypeError, match="unsupported dtype"):
+        _condkernel.group(np.zeros(3, np.int64), order.astype(np.int32), counts)

@@ -2,8 +2,9 @@
  * columns to each row's coding table, in one pass over blocks of rows that stay in the L1 cache.
  *
  * Per block: the integer features of the context values (entropy/model.py, `features`), the
- * integer network (models/integer.py) and the table choice (entropy/distributions.py), then a
- * stable counting sort of the rows by table (what RowTables.groups gives). The numbers are those
+ * integer network (models/integer.py) and the table choice (entropy/distributions.py) (`rows`,
+ * on any range of rows: rows are independent, so the caller may split a column over threads);
+ * then a stable counting sort of all the rows by table (`group`). The numbers are those
  * of the numpy definitions, bit for bit (tests/test_entropy_model.py compares both):
  *
  * - features: bit operations on the IEEE pattern (log space) or x * 2**12 floored, integers;
@@ -228,7 +229,7 @@ static void release_all(Held *held, Py_ssize_t count) {
 }
 
 PyDoc_STRVAR(rows_doc,
-"rows(inputs, log, layers, input_limit, step, log2_step, centre, table, low_bits, order, counts)\n"
+"rows(inputs, log, layers, input_limit, step, log2_step, centre, table, low_bits)\n"
 "\n"
 "Each row's coding table from a column's context columns. inputs: tuple of 1-D float32,\n"
 "float64, int32 or int64 arrays of n rows (n: centre's length); log: bytes, 1 where an input's features are the log2\n"
@@ -236,15 +237,15 @@ PyDoc_STRVAR(rows_doc,
 "times 2**-shift, bias (out,) float64 times 2**-shift, limit, activation 0 relu / 1 identity /\n"
 "2 lookup, lookup values int64 (or an empty array), lookup origin, lookup step shift); the last\n"
 "layer has two outputs (mu, log2 sigma in OUTPUT_BITS fixed point). Writes int64 centre, table\n"
-"and low_bits (n each), order (n: rows stably sorted by table) and counts (N_TABLES).");
+"and low_bits (n each).");
 
 static PyObject *rows(PyObject *self, PyObject *args) {
-    PyObject *inputs_obj, *log_obj, *layers_obj, *out_obj[5];
+    PyObject *inputs_obj, *log_obj, *layers_obj, *out_obj[3];
     double input_limit, step;
     long long log2_step;
-    if (!PyArg_ParseTuple(args, "O!SO!ddLOOOOO", &PyTuple_Type, &inputs_obj, &log_obj, &PyTuple_Type,
+    if (!PyArg_ParseTuple(args, "O!SO!ddLOOO", &PyTuple_Type, &inputs_obj, &log_obj, &PyTuple_Type,
                           &layers_obj, &input_limit, &step, &log2_step, &out_obj[0], &out_obj[1],
-                          &out_obj[2], &out_obj[3], &out_obj[4]))
+                          &out_obj[2]))
         return NULL;
     Py_ssize_t n_inputs = PyTuple_GET_SIZE(inputs_obj), n_layers = PyTuple_GET_SIZE(layers_obj);
     if (PyBytes_GET_SIZE(log_obj) != n_inputs || n_layers < 1 || n_layers > MAX_LAYERS ||
@@ -252,7 +253,7 @@ static PyObject *rows(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "one log flag per input, 1 to 16 layers, step > 0");
         return NULL;
     }
-    Py_ssize_t n_held = n_inputs + 3 * n_layers + 5;
+    Py_ssize_t n_held = n_inputs + 3 * n_layers + 3;
     Held *held = calloc((size_t)n_held, sizeof(Held));
     Input *inputs = calloc((size_t)n_inputs + 1, sizeof(Input));
     Layer layers[MAX_LAYERS];
@@ -302,12 +303,12 @@ static PyObject *rows(PyObject *self, PyObject *args) {
         widest = l->n_out > widest ? l->n_out : widest;
     }
     if (!bad && previous != 2) bad = "the last layer needs two outputs";
-    void *out[5];
-    for (int j = 0; j < 5 && !bad; j++, k++) {
+    void *out[3];
+    for (int j = 0; j < 3 && !bad; j++, k++) {
         Py_ssize_t count = hold(out_obj[j], &held[k], 1, I64, "output");
         if (count < 0) goto error;
         if (j == 0 && n_inputs == 0) n = count; /* a column modelled without context */
-        if (count != (j == 4 ? N_TABLES : n)) bad = "output arrays of the wrong length";
+        if (count != n) bad = "output arrays of the wrong length";
         out[j] = held[k].view.buf;
     }
     if (bad) {
@@ -320,7 +321,7 @@ static PyObject *rows(PyObject *self, PyObject *args) {
         goto error;
     }
     Py_BEGIN_ALLOW_THREADS
-    int64_t *centre = out[0], *table = out[1], *low_bits = out[2], *order = out[3], *counts = out[4];
+    int64_t *centre = out[0], *table = out[1], *low_bits = out[2];
     double *a = work, *b = work + BLOCK * widest;
     for (Py_ssize_t start = 0; start < n; start += BLOCK) {
         Py_ssize_t count = n - start < BLOCK ? n - start : BLOCK;
@@ -337,12 +338,6 @@ static PyObject *rows(PyObject *self, PyObject *args) {
         }
         choose(x, x + BLOCK, count, step, log2_step, centre + start, table + start, low_bits + start);
     }
-    memset(counts, 0, sizeof(int64_t) * N_TABLES);
-    for (Py_ssize_t r = 0; r < n; r++) counts[table[r]]++;
-    int64_t next[N_TABLES];
-    int64_t total = 0;
-    for (int t = 0; t < N_TABLES; t++) next[t] = total, total += counts[t];
-    for (Py_ssize_t r = 0; r < n; r++) order[next[table[r]]++] = r;
     Py_END_ALLOW_THREADS
     free(work);
     free(inputs);
@@ -357,8 +352,55 @@ error:
     return NULL;
 }
 
+PyDoc_STRVAR(group_doc,
+"group(table, order, counts)\n"
+"\n"
+"The rows stably sorted by table: from int64 tables in [0, N_TABLES) (n), writes order (int64,\n"
+"n) and counts (int64, N_TABLES). ValueError on a table outside the range.");
+
+static PyObject *group(PyObject *self, PyObject *args) {
+    PyObject *obj[3];
+    if (!PyArg_ParseTuple(args, "OOO", &obj[0], &obj[1], &obj[2])) return NULL;
+    Held held[3] = {{.held = 0}, {.held = 0}, {.held = 0}};
+    Py_ssize_t n = hold(obj[0], &held[0], 0, I64, "table");
+    Py_ssize_t n_order = n < 0 ? -1 : hold(obj[1], &held[1], 1, I64, "order");
+    Py_ssize_t n_counts = n_order < 0 ? -1 : hold(obj[2], &held[2], 1, I64, "counts");
+    if (n_counts < 0 || n_order != n || n_counts != N_TABLES) {
+        if (n_counts >= 0) PyErr_SetString(PyExc_ValueError, "order of n rows, N_TABLES counts");
+        release_all(held, 3);
+        return NULL;
+    }
+    const int64_t *table = held[0].view.buf;
+    int64_t *order = held[1].view.buf, *counts = held[2].view.buf;
+    int64_t next[N_TABLES];
+    int outside = 0;
+    Py_BEGIN_ALLOW_THREADS
+    memset(counts, 0, sizeof(int64_t) * N_TABLES);
+    for (Py_ssize_t r = 0; r < n; r++) {
+        int64_t t = table[r];
+        if (t < 0 || t >= N_TABLES) {
+            outside = 1;
+            break;
+        }
+        counts[t]++;
+    }
+    if (!outside) {
+        int64_t total = 0;
+        for (int t = 0; t < N_TABLES; t++) next[t] = total, total += counts[t];
+        for (Py_ssize_t r = 0; r < n; r++) order[next[table[r]]++] = r;
+    }
+    Py_END_ALLOW_THREADS
+    release_all(held, 3);
+    if (outside) {
+        PyErr_SetString(PyExc_ValueError, "a table outside [0, N_TABLES)");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"rows", rows, METH_VARARGS, rows_doc},
+    {"group", group, METH_VARARGS, group_doc},
     {NULL, NULL, 0, NULL},
 };
 

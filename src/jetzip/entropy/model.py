@@ -15,6 +15,7 @@ import json
 import os
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,11 @@ FEATURE_LIMIT = 2**24
 #: The network's second output is log2 sigma with OUTPUT_BITS fraction bits; the distribution
 #: takes it with 8 (1/LOG2_ONE octave).
 SIGMA_SHIFT = OUTPUT_BITS - 8
+#: A column's rows are split into at most PARTS ranges of at least SPLIT_ROWS rows, computed
+#: at once (`ColumnModel.row_tables`).
+PARTS = min(os.cpu_count() or 1, 4)
+SPLIT_ROWS = 65_536
+_HELPERS: ThreadPoolExecutor | None = None
 #: Largest model body accepted when reading (a damaged or hostile length cannot exhaust memory).
 MAX_MODEL_BYTES = 64 << 20
 
@@ -66,6 +72,14 @@ def features(values: np.ndarray, space: str) -> np.ndarray:
     np.floor(scaled, out=scaled)
     scaled[np.isnan(scaled)] = 0.0
     return scaled
+
+
+def _helpers() -> ThreadPoolExecutor:
+    """The threads that compute parts of a column's rows (created once, on first use)."""
+    global _HELPERS
+    if _HELPERS is None:
+        _HELPERS = ThreadPoolExecutor(PARTS, thread_name_prefix="jetzip-rows")
+    return _HELPERS
 
 
 def _kernel_input(values: np.ndarray, space: str) -> tuple[np.ndarray, bool]:
@@ -114,7 +128,11 @@ class ColumnModel:
         """Each row's coding table on a grid of `step`, from its decoded context columns: the
         features, the network and the table choice in one compiled pass over blocks of rows
         (`jetzip.entropy._condkernel`, the same integers as `features`, `IntegerMLP` and the
-        table choice described in `distributions`), with the rows grouped by table."""
+        table choice described in `distributions`), with the rows grouped by table.
+
+        Rows are independent, so a long column is split into PARTS ranges computed on helper
+        threads (the kernel releases the GIL): a chunk's model columns decode one after another,
+        each needing the ones before it, and this is what lets decoding use more than a core."""
         inputs, log = [], bytearray()
         for name in self.context:
             values, is_log = _kernel_input(context[name], self.context_spaces[name])
@@ -123,20 +141,22 @@ class ColumnModel:
             inputs.append(values)
             log.append(is_log)
         centre, table, low_bits, order = (np.empty(n, dtype=np.int64) for _ in range(4))
+        settings = (bytes(log), self._kernel_layers, float(self.network.input_limit),
+                    float(step), log2_fixed(step))  # fmt: skip
+
+        def part(start: int, stop: int) -> None:
+            sliced = tuple(values[start:stop] for values in inputs)
+            span = slice(start, stop)
+            _condkernel.rows(sliced, *settings, centre[span], table[span], low_bits[span])
+
+        parts = max(1, min(PARTS, n // SPLIT_ROWS))
+        bounds = [n * k // parts for k in range(parts + 1)]
+        if parts == 1:
+            part(0, n)
+        else:
+            list(_helpers().map(part, bounds[:-1], bounds[1:]))
         counts = np.empty(N_TABLES, dtype=np.int64)
-        _condkernel.rows(
-            tuple(inputs),
-            bytes(log),
-            self._kernel_layers,
-            float(self.network.input_limit),
-            float(step),
-            log2_fixed(step),
-            centre,
-            table,
-            low_bits,
-            order,
-            counts,
-        )
+        _condkernel.group(table, order, counts)
         present = np.flatnonzero(counts)
         starts = np.concatenate([[0], np.cumsum(counts[present])])
         return RowTables(centre, table, low_bits, order, present, starts)
