@@ -15,10 +15,12 @@ from pcodec import ChunkConfig, standalone
 from jetzip.codec import _rans, decompress_file
 from jetzip.codec.entropy import (
     _PLAIN_INTS,
+    HISTOGRAM_MAX_WIDTH,
     RANS_ALONE_ROWS,
     RANS_MAX_WIDTH,
     RANS_PROB_BITS,
     RANS_TAG,
+    _entropy_of_counts,
     _rans_encode,
     decode_ints,
     empirical_entropy_bits,
@@ -189,6 +191,22 @@ def test_histogram_extremes() -> None:
     low, high, counts = _rans.histogram(np.array([2**31 - 1, 2**31 - 3], dtype=np.int32), 3)
     assert (low, high) == (2**31 - 3, 2**31 - 1)
     assert np.frombuffer(counts, dtype=np.uint64).tolist() == [1, 0, 1]
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_statistics_of_codes_wider_than_the_rans_alphabet(dtype: type) -> None:
+    """Ratio-predicted codes can span far more slots than rANS takes: the C histogram counts
+    them (up to HISTOGRAM_MAX_WIDTH) to exactly the entropy numpy's bincount gives."""
+    codes = _laplace(200_000, scale=3.0, dtype=dtype)
+    codes[::97] += 300_000  # a far second mode: ~300 k slots
+    low, high, counts = _rans.histogram(codes, HISTOGRAM_MAX_WIDTH)
+    dense = np.bincount(codes - low)
+    assert (low, high) == (codes.min(), codes.max())
+    assert np.array_equal(np.frombuffer(counts, dtype=np.uint64), dense)
+    assert empirical_entropy_bits(codes) == _entropy_of_counts(dense)
+    assert _rans.histogram(codes, RANS_MAX_WIDTH)[2] is None
+    with pytest.raises(ValueError, match="max_width"):
+        _rans.histogram(codes, HISTOGRAM_MAX_WIDTH + 1)
 
 
 def test_encoder_refuses_a_code_outside_its_table() -> None:

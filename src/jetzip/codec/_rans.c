@@ -33,6 +33,7 @@
 #define STATE_LOW (UINT32_C(1) << 15) /* L: a state's least value */
 #define MAX_PROB_BITS 15              /* L >> prob_bits must be at least 1 */
 #define MAX_WIDTH (1 << 16)           /* alphabet slots (codec/entropy.py: RANS_MAX_WIDTH) */
+#define HISTOGRAM_MAX_WIDTH (1 << 22) /* slots the histogram counts (statistics of wider codes) */
 #define HEAD_BYTES (8 * LANES) /* per lane: its final state, its word count */
 #define DECODE_BLOCK 256 /* rows per unchecked block of the decoder */
 
@@ -164,8 +165,8 @@ static uint32_t read_u32(const unsigned char *p) {
 PyDoc_STRVAR(histogram_doc,
 "histogram(codes, max_width) -> (low, high, counts or None)\n\n"
 "Least and greatest code of a non-empty int32 or int64 array and, when the alphabet\n"
-"high - low + 1 is at most max_width (at most 2**16), the count of every slot as the bytes\n"
-"of a uint64 array (low's count first).");
+"high - low + 1 is at most max_width (at most HISTOGRAM_MAX_WIDTH, 2**22), the count of\n"
+"every slot as the bytes of a uint64 array (low's count first).");
 
 static PyObject *histogram(PyObject *self, PyObject *args) {
     PyObject *object;
@@ -176,8 +177,8 @@ static PyObject *histogram(PyObject *self, PyObject *args) {
     if (a.kind != INT32 && a.kind != INT64)
         return fail(&a, 1, PyExc_TypeError, "codes: an int32 or int64 array");
     if (a.n == 0) return fail(&a, 1, PyExc_ValueError, "histogram of an empty array");
-    if (max_width < 1 || max_width > MAX_WIDTH)
-        return fail(&a, 1, PyExc_ValueError, "max_width: 1 to 2**16");
+    if (max_width < 1 || max_width > HISTOGRAM_MAX_WIDTH)
+        return fail(&a, 1, PyExc_ValueError, "max_width: 1 to 2**22");
     int64_t low, high;
     Py_BEGIN_ALLOW_THREADS
     if (a.kind == INT32)
@@ -510,7 +511,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__rans(void) {
     PyObject *m = PyModule_Create(&module);
     if (m && (PyModule_AddIntConstant(m, "MAX_PROB_BITS", MAX_PROB_BITS) < 0 ||
-              PyModule_AddIntConstant(m, "MAX_WIDTH", MAX_WIDTH) < 0)) {
+              PyModule_AddIntConstant(m, "MAX_WIDTH", MAX_WIDTH) < 0 ||
+              PyModule_AddIntConstant(m, "HISTOGRAM_MAX_WIDTH", HISTOGRAM_MAX_WIDTH) < 0)) {
         Py_DECREF(m);
         return NULL;
     }

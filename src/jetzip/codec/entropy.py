@@ -51,6 +51,8 @@ RANS_TAG = b"r"
 RANS_PROB_BITS = _rans.MAX_PROB_BITS
 #: Widest alphabet (max - min + 1) the rANS coder takes; wider arrays go to pcodec.
 RANS_MAX_WIDTH = _rans.MAX_WIDTH
+#: Widest alphabet the C histogram counts (for the order-0 statistics of wider codes).
+HISTOGRAM_MAX_WIDTH = _rans.HISTOGRAM_MAX_WIDTH
 #: rANS alone when its exact size is within this fraction (plus RANS_SLACK_BYTES) of the order-0
 #: entropy and pcodec's structure search gains nothing on the sample: then pcodec, which cannot
 #: beat that entropy without structure, could be smaller by at most this much.
@@ -80,8 +82,8 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
     """Total order-0 entropy (bits) of a symbol array: the floor for a memoryless coder.
 
     Computed as n log2 n - sum(c log2 c) over the symbol counts c, which needs no per-symbol
-    probabilities. int32/int64 codes of up to 2**16 slots (quantised codes) are counted in one C
-    pass, the rANS coder's histogram; other small alphabets in blocks, so that bincount's int64
+    probabilities. Dense int32/int64 codes (quantised codes) are counted in one C pass, the
+    rANS coder's histogram; other small alphabets in blocks, so that bincount's int64
     copy of the symbols stays in cache instead of being a new array the size of the column."""
     if symbols.size == 0:
         return 0.0
@@ -109,10 +111,14 @@ def _entropy_of_counts(counts: np.ndarray) -> float:
 
 def _int_histogram(codes: np.ndarray) -> np.ndarray | None:
     """Counts of every slot from min to max of a non-empty int32/int64 array (one C pass), or
-    None for other dtypes and alphabets wider than RANS_MAX_WIDTH."""
+    None for other dtypes and for alphabets too wide or too sparse to count densely (over
+    HISTOGRAM_MAX_WIDTH slots, or 4 per value: those are sorted). Codes wider than the rANS
+    alphabet (a ratio predictor's, where the other column is near zero) are counted here too:
+    numpy's bincount took ~7 ms per million of them, with an int64 copy."""
     if codes.dtype not in (np.int32, np.int64) or not codes.flags.c_contiguous:
         return None
-    _, _, counts = _rans.histogram(codes, RANS_MAX_WIDTH)
+    dense = min(HISTOGRAM_MAX_WIDTH, 4 * codes.size + 1023)
+    _, _, counts = _rans.histogram(codes, dense)
     return None if counts is None else np.frombuffer(counts, dtype=np.uint64).astype(np.int64)
 
 
