@@ -228,7 +228,7 @@ def stages(test: Table, model_dir: Path, rows: int) -> dict[str, Any]:
             if column.space == "integer"
             else quantise(columns[name], tols[name]).codes
         )
-        seconds, tables = fastest(column.row_tables, columns, rows, step)
+        seconds, tables = fastest(column.row_tables, columns, rows, step, 1)  # one thread
         totals["features, network, table"] += seconds
         seconds, data = fastest(column.encode, codes, tables)
         totals["range encode"] += seconds

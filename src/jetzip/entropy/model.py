@@ -124,15 +124,18 @@ class ColumnModel:
             self._tables = Tables(self.shape.tables())
         return self._tables
 
-    def row_tables(self, context: dict[str, np.ndarray], n: int, step: float) -> RowTables:
+    def row_tables(
+        self, context: dict[str, np.ndarray], n: int, step: float, parts: int | None = None
+    ) -> RowTables:
         """Each row's coding table on a grid of `step`, from its decoded context columns: the
         features, the network and the table choice in one compiled pass over blocks of rows
         (`jetzip.entropy._condkernel`, the same integers as `features`, `IntegerMLP` and the
         table choice described in `distributions`), with the rows grouped by table.
 
-        Rows are independent, so a long column is split into PARTS ranges computed on helper
-        threads (the kernel releases the GIL): a chunk's model columns decode one after another,
-        each needing the ones before it, and this is what lets decoding use more than a core."""
+        Rows are independent, so a long column is split into `parts` (default PARTS) ranges
+        computed on helper threads (the kernel releases the GIL): a chunk's model columns decode
+        one after another, each needing the ones before it, and this is what lets decoding use
+        more than a core."""
         inputs, log = [], bytearray()
         for name in self.context:
             values, is_log = _kernel_input(context[name], self.context_spaces[name])
@@ -149,7 +152,7 @@ class ColumnModel:
             span = slice(start, stop)
             _condkernel.rows(sliced, *settings, centre[span], table[span], low_bits[span])
 
-        parts = max(1, min(PARTS, n // SPLIT_ROWS))
+        parts = max(1, min(PARTS if parts is None else parts, n // SPLIT_ROWS))
         bounds = [n * k // parts for k in range(parts + 1)]
         if parts == 1:
             part(0, n)
