@@ -472,3 +472,43 @@ def test_kernel_refuses_bad_arguments() -> None:
         _condkernel.group(np.array([0, N_TABLES, 1]), order, counts)
     with pytest.raises(TypeError, match="unsupported dtype"):
         _condkernel.group(np.zeros(3, np.int64), order.astype(np.int32), counts)
+
+
+def test_the_baseline_build_gives_the_same_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel built with only its baseline loops (SSE2 on x86-64, as setup.py builds it
+    with JETZIP_ONE_VERSION) against the installed one, which picks AVX2 where it exists."""
+    import importlib.util
+    import shutil
+
+    import jetzip.entropy.model as entropy_model
+
+    setup = Path(__file__).resolve().parents[1] / "setup.py"
+    if not setup.exists() or shutil.which("cc") is None:
+        pytest.skip("needs the source tree's setup.py and a C compiler")
+    build = [sys.executable, str(setup), "build_ext", "--build-lib", str(tmp_path / "lib")]
+    build += ["--build-temp", str(tmp_path / "temp")]
+    env = {**os.environ, "CFLAGS": "-DJETZIP_ONE_VERSION"}
+    subprocess.run(build, cwd=setup.parent, env=env, capture_output=True, check=True)
+    (library,) = (tmp_path / "lib" / "jetzip" / "entropy").glob("_condkernel*")
+    spec = importlib.util.spec_from_file_location("_condkernel", library)
+    assert spec is not None and spec.loader is not None
+    baseline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(baseline)
+    rng = np.random.default_rng(3)
+    n = 2001
+    spaces = {"a": "log", "b": "log", "c": "linear", "d": "integer"}
+    context = {
+        "a": _extremes(np.float32, n, 1),
+        "b": _extremes(np.float64, n, 2),
+        "c": _extremes(np.float32, n, 3),
+        "d": _extremes(np.int64, n, 4),
+    }
+    lookup = LookupActivation.tabulate(np.tanh, 14, -8.0, 8.0, step_shift=2)
+    for activation in ("relu", "identity", lookup):
+        column = _column(_random_network(rng, len(spaces), activation), spaces)
+        installed = column.row_tables(context, n, 0.001)
+        monkeypatch.setattr(entropy_model, "_condkernel", baseline)
+        _assert_same_rows(column.row_tables(context, n, 0.001), installed)
+        monkeypatch.undo()
