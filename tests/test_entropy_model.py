@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -188,6 +189,10 @@ def test_escapes_store_far_codes_exactly() -> None:
     assert np.array_equal(decode_codes(data, rows, tables), codes)
     with pytest.raises(CorruptFileError):
         decode_codes(data[:10], rows, tables)
+    escapes, escape_bytes = struct.unpack_from("<QQ", data)
+    for wrong in (escapes - 1, escapes + 1):  # the header's escape count must be the stream's
+        with pytest.raises(CorruptFileError, match="escapes than recorded"):
+            decode_codes(struct.pack("<QQ", wrong, escape_bytes) + data[16:], rows, tables)
 
 
 # ---------------------------------------------------------------------- with a trained model

@@ -4,7 +4,8 @@
  * Per block: the integer features of the context values (entropy/model.py, `features`), the
  * integer network (models/integer.py) and the table choice (entropy/distributions.py) (`rows`,
  * on any range of rows: rows are independent, so the caller may split a column over threads);
- * then a stable counting sort of all the rows by table (`group`). The numbers are those
+ * then a stable counting sort of all the rows by table (`group`); and the decoder's step from the
+ * tables' symbols back to rows and codes (`place`). The numbers are those
  * of the numpy definitions, bit for bit (tests/test_entropy_model.py compares both):
  *
  * - features: bit operations on the IEEE pattern (log space) or x * 2**12 floored, integers;
@@ -38,6 +39,8 @@
 #define MAX_LOW_BITS 22
 #define N_TABLES (N_SMALL + MAX_LOW_BITS * 4)
 #define LOG2_ONE 256
+#define HALF_WIDTH 64 /* symbols: h + HALF_WIDTH in [0, 2 * HALF_WIDTH), then the escape symbol */
+#define ESCAPE (2 * HALF_WIDTH)
 #define TWO52 4503599627370496.0
 
 #define BLOCK 32     /* rows per block: a layer's sums for one output fit in SIMD registers */
@@ -400,9 +403,84 @@ static PyObject *group(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(place_doc,
+"place(sorted_symbols, order, centre, low_bits, codes, with_low, sizes, escaped) -> low rows\n"
+"\n"
+"The decoder's step after the tables' symbols (coder.py): sorted_symbols (int32, n, in `order`)\n"
+"go back to their rows; a row's code becomes centre + (symbol - HALF_WIDTH) * 2**low_bits, its\n"
+"low bits still to add; rows with low bits (in row order) go to with_low (int64) with their\n"
+"2**low_bits in sizes (int32); escaped rows (the escape symbol) to escaped (int64, exactly its\n"
+"length), their codes left at the centre. Returns how many rows have low bits; ValueError when\n"
+"a symbol is out of range or the escapes are not len(escaped).");
+
+static PyObject *place(PyObject *self, PyObject *args) {
+    PyObject *obj[8];
+    if (!PyArg_ParseTuple(args, "OOOOOOOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
+                          &obj[6], &obj[7]))
+        return NULL;
+    static const Kind kinds[8] = {I32, I64, I64, I64, I64, I64, I32, I64};
+    static const char *names[8] = {"sorted_symbols", "order", "centre", "low_bits", "codes",
+                                   "with_low", "sizes", "escaped"};
+    Held held[8];
+    Py_ssize_t count[8];
+    memset(held, 0, sizeof held);
+    for (int j = 0; j < 8; j++) {
+        count[j] = hold(obj[j], &held[j], j >= 4, kinds[j], names[j]);
+        if (count[j] < 0) {
+            release_all(held, 8);
+            return NULL;
+        }
+    }
+    Py_ssize_t n = count[0];
+    for (int j = 1; j < 7; j++)
+        if (count[j] != n) {
+            release_all(held, 8);
+            PyErr_SetString(PyExc_ValueError, "arrays of different lengths");
+            return NULL;
+        }
+    const int32_t *sorted = held[0].view.buf;
+    const int64_t *order = held[1].view.buf, *centre = held[2].view.buf, *low = held[3].view.buf;
+    int64_t *codes = held[4].view.buf, *with_low = held[5].view.buf, *escaped = held[7].view.buf;
+    int32_t *sizes = held[6].view.buf;
+    Py_ssize_t n_escaped = count[7], found = 0, k = 0;
+    const char *bad = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) { /* the symbols to their rows (order: a permutation) */
+        Py_ssize_t r = (Py_ssize_t)order[i];
+        if (r < 0 || r >= n || sorted[i] < 0 || sorted[i] > ESCAPE) {
+            bad = "a symbol or row out of range";
+            break;
+        }
+        codes[r] = sorted[i];
+    }
+    for (Py_ssize_t r = 0; r < n && !bad; r++) {
+        int64_t symbol = codes[r], bits = low[r];
+        if (symbol == ESCAPE) {
+            if (found == n_escaped) {
+                bad = "more escapes than recorded";
+                break;
+            }
+            escaped[found++] = r;
+            codes[r] = centre[r];
+            continue;
+        }
+        codes[r] = centre[r] + (symbol - HALF_WIDTH) * ((int64_t)1 << bits);
+        if (bits > 0) with_low[k] = r, sizes[k] = (int32_t)1 << bits, k++;
+    }
+    if (!bad && found != n_escaped) bad = "fewer escapes than recorded";
+    Py_END_ALLOW_THREADS
+    release_all(held, 8);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, bad);
+        return NULL;
+    }
+    return PyLong_FromSsize_t(k);
+}
+
 static PyMethodDef methods[] = {
     {"rows", rows, METH_VARARGS, rows_doc},
     {"group", group, METH_VARARGS, group_doc},
+    {"place", place, METH_VARARGS, place_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -422,7 +500,8 @@ PyMODINIT_FUNC PyInit__condkernel(void) {
               PyModule_AddIntConstant(m, "N_SMALL", N_SMALL) < 0 ||
               PyModule_AddIntConstant(m, "MAX_LOW_BITS", MAX_LOW_BITS) < 0 ||
               PyModule_AddIntConstant(m, "N_TABLES", N_TABLES) < 0 ||
-              PyModule_AddIntConstant(m, "LOG2_ONE", LOG2_ONE) < 0)) {
+              PyModule_AddIntConstant(m, "LOG2_ONE", LOG2_ONE) < 0 ||
+              PyModule_AddIntConstant(m, "HALF_WIDTH", HALF_WIDTH) < 0)) {
         Py_DECREF(m);
         return NULL;
     }

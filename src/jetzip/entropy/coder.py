@@ -17,6 +17,7 @@ import constriction
 import numpy as np
 
 from jetzip.codec.entropy import decode_ints, encode_ints
+from jetzip.entropy import _condkernel
 from jetzip.entropy.distributions import ESCAPE, HALF_WIDTH, N_TABLES, RowTables
 from jetzip.errors import CorruptFileError
 
@@ -82,24 +83,21 @@ def decode_codes(data: bytes, rows: RowTables, tables: Tables) -> np.ndarray:
     try:
         decoder = constriction.stream.queue.RangeDecoder(words)
         order, present, starts = rows.order, rows.present, rows.starts
-        sorted_symbols = np.empty(n, dtype=np.int64)
+        sorted_symbols = np.empty(n, dtype=np.int32)
         for k, table in enumerate(present):
             count = int(starts[k + 1] - starts[k])
             sorted_symbols[starts[k] : starts[k + 1]] = decoder.decode(
                 tables.model(int(table)), count
             )
-        symbol = np.empty(n, dtype=np.int64)
-        symbol[order] = sorted_symbols
-        escaped = symbol == ESCAPE
-        if int(escaped.sum()) != n_escaped:
-            raise CorruptFileError("conditional code stream is damaged")
-        offset = (symbol - HALF_WIDTH) << rows.low_bits
-        with_low = np.flatnonzero((rows.low_bits > 0) & ~escaped)  # rows, in order
-        if with_low.size:
-            sizes = (np.int64(1) << rows.low_bits[with_low]).astype(np.int32)
-            offset[with_low] += decoder.decode(constriction.stream.model.Uniform(), sizes)
+        codes, with_low = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        sizes, escaped = np.empty(n, dtype=np.int32), np.empty(n_escaped, dtype=np.int64)
+        args = (sorted_symbols, order, rows.centre, rows.low_bits, codes, with_low, sizes, escaped)
+        n_low = _condkernel.place(*args)  # symbols to rows, escapes and low-bit rows found
+        if n_low:
+            low = decoder.decode(constriction.stream.model.Uniform(), sizes[:n_low])
+            codes[with_low[:n_low]] += low
     except (ValueError, RuntimeError, AssertionError) as exc:
         raise CorruptFileError(f"cannot decode a conditional code stream: {exc}") from None
     if n_escaped:
-        offset[escaped] = decode_ints(body[:escape_bytes], int(n_escaped))
-    return rows.centre + offset
+        codes[escaped] += decode_ints(body[:escape_bytes], int(n_escaped)).astype(np.int64)
+    return codes
