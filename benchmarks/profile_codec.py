@@ -21,6 +21,8 @@ throughput.py's `rounding+zstd` does between reading and writing); jetzip's quan
 quantised codes through pcodec as jetzip codes them, pcodec at lower compression levels, and
 byte-shuffled zstd: what a faster entropy coder would save, and cost in bytes; then decoding the
 codes as written (rANS) against decoding pcodec's streams of them (the coder before rANS).
+A third prices decompression the same way: jetzip's `decompress_to` and the reference's
+decompression, both into Parquet, writing that Parquet alone, and jetzip's decoding stages.
 """
 
 from __future__ import annotations
@@ -37,7 +39,15 @@ from typing import Any
 import numpy as np
 
 from environment import describe_environment
-from throughput import FIXED_BITS, TOLERANCES, ZSTD_LEVEL, input_table
+from throughput import (
+    FIXED_BITS,
+    TOLERANCES,
+    ZSTD_LEVEL,
+    _reference_compress,
+    _reference_decompress,
+    input_table,
+    reference_decode,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -47,8 +57,8 @@ STAGES = (
     (1, "encode chunks", "codec/chunk.py", "encode_chunk"),
     (2, "choose predictors on samples", "codec/chunk.py", "_choose_predictors"),
     (2, "quantise (all calls)", "codec/quantize.py", "quantise"),
-    (2, "integer coding, rANS or pcodec (all calls)", "codec/entropy.py", "encode_ints"),
-    (2, "entropy statistics", "codec/entropy.py", "empirical_entropy_bits"),
+    (2, "integer coding, rANS or pcodec (all calls)", "codec/entropy.py", "_encode_ints"),
+    (2, "entropy statistics (apart from coding)", "codec/entropy.py", "empirical_entropy_bits"),
     (2, "verify coded streams", "codec/chunk.py", "_check_streams"),
     (1, "verify chunks", "codec/pipeline.py", "_verify_chunk"),
     (2, "decode chunk", "codec/chunk.py", "decode_chunk"),
@@ -57,12 +67,21 @@ STAGES = (
     (1, "describe finished file", "container.py", "describe_file"),
 )
 
+#: The same for decompression (`decompress_to` into Parquet, one thread); writing the output
+#: pulls the decoded chunks, so it is timed as the difference of two unprofiled runs instead.
+DECODE_STAGES = (
+    (0, "decompress_to (total)", "codec/pipeline.py", "decompress_to"),
+    (1, "decode chunks", "codec/chunk.py", "decode_chunk"),
+    (2, "integer decoding, rANS or pcodec", "codec/entropy.py", "decode_ints"),
+    (2, "grid values from the codes (C kernel)", "codec/quantize.py", "dequantise"),
+)
 
-def stage_times(stats: pstats.Stats) -> list[dict[str, Any]]:
-    """Cumulative seconds and call counts of each STAGES function found in the profile."""
+
+def stage_times(stats: pstats.Stats, stages: tuple = STAGES) -> list[dict[str, Any]]:
+    """Cumulative seconds and call counts of each `stages` function found in the profile."""
     raw = stats.stats  # type: ignore[attr-defined]
     rows = []
-    for depth, label, suffix, function in STAGES:
+    for depth, label, suffix, function in stages:
         calls = seconds = 0.0
         for (filename, _, name), (_, n_calls, _, cumulative, _) in raw.items():
             if name == function and filename.endswith(suffix):
@@ -152,6 +171,44 @@ def stage_prices(table: Any, tolerances: str, repeats: int) -> list[dict[str, An
     return rows
 
 
+def decompression(table: Any, source: Path, compressed: Path, repeats: int) -> dict[str, Any]:
+    """Where decompression's time goes against the rounding reference's, one thread, warm:
+    each side's whole job into Parquet and its decoding alone (best of `repeats` + 1), writing
+    the input table as Parquet (`write_table`, what the reference's job writes), and jetzip's
+    decoding stages under cProfile."""
+    from jetzip.codec import decompress_to
+    from jetzip.codec.pipeline import iter_decompress
+    from jetzip.io import write_table
+
+    tmp = compressed.parent
+    reference, output = tmp / "reference.bin", tmp / "decoded.parquet"
+    _reference_compress("rounding+zstd", source, reference)
+
+    def jetzip_job() -> None:
+        decompress_to(compressed, output, threads=1)
+
+    times = {
+        "jetzip: decompress_to": jetzip_job,
+        "jetzip: decoding alone (iter_decompress)": lambda: list(
+            iter_decompress(compressed, threads=1)
+        ),
+        "reference: whole job": lambda: _reference_decompress("rounding+zstd", reference, output),
+        "reference: decoding alone": lambda: reference_decode("rounding+zstd", reference),
+        "writing the table as Parquet (write_table)": lambda: write_table(table, output),
+    }
+    seconds = {label: best_seconds(job, repeats + 1) for label, job in times.items()}
+    profiles = []
+    for _ in range(repeats):
+        profiler = cProfile.Profile()
+        profiler.runcall(jetzip_job)
+        profiles.append(stage_times(pstats.Stats(profiler), DECODE_STAGES))
+    stages = [
+        dict(stage, seconds=min(p[i]["seconds"] for p in profiles))
+        for i, stage in enumerate(profiles[0])
+    ]
+    return {"seconds": seconds, "stages": stages}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -200,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         size = target.stat().st_size
         prices = stage_prices(table, args.tolerances, args.repeats)
+        decoding = decompression(table, source, target, args.repeats)
 
     n_rows = table.n_rows
     report = {
@@ -211,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "read_input_s": read_s,
         "stages": rows,
         "prices": prices,
+        "decompression": decoding,
         "environment": describe_environment(),
     }
     with atomic_output(args.output / "profile_codec.json") as tmp_path:
@@ -247,6 +306,15 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {row['stage']} | {row['seconds'] * 1e3 * per_million:.1f} | "
             f"{row['bytes'] / report['rows']:.3f} |"
         )
+    decoding = report.get("decompression")
+    if decoding:
+        lines += ["", "| decompression, one thread (best of the repeats) | ms per 1 M jets |"]
+        lines.append("|---|---:|")
+        for label, seconds in decoding["seconds"].items():
+            lines.append(f"| {label} | {seconds * 1e3 * per_million:.1f} |")
+        for row in decoding["stages"]:
+            label = "· " * row["depth"] + row["stage"] + " (profiled)"
+            lines.append(f"| {label} | {row['seconds'] * 1e3 * per_million:.1f} |")
     return "\n".join(lines)
 
 

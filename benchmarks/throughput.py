@@ -121,11 +121,17 @@ def _reference_compress(method: str, source: Path, target: Path) -> None:
 
 
 def _reference_decompress(method: str, source: Path, target: Path) -> None:
+    from jetzip.io import write_table
+    from jetzip.table import Table
+
+    write_table(Table(reference_decode(method, source)), target)
+
+
+def reference_decode(method: str, source: Path) -> dict[str, np.ndarray]:
+    """A reference's file decoded to its columns (what its decompression writes)."""
     import zstandard
 
     from jetzip import baselines
-    from jetzip.io import write_table
-    from jetzip.table import Table
 
     n_rows, payloads, meta = _read_columns(source)
     decompressor = zstandard.ZstdDecompressor()
@@ -138,7 +144,7 @@ def _reference_decompress(method: str, source: Path, target: Path) -> None:
             columns[name] = transform.inverse(_sz3_decompress(payload, n_rows)).astype(np.float32)
         else:
             columns[name] = baselines.byte_unshuffle(decompressor.decompress(payload), n_rows)
-    write_table(Table(columns), target)
+    return columns
 
 
 def _sz3_compress(transformed: np.ndarray, bound: float) -> bytes:
