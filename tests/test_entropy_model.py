@@ -462,7 +462,8 @@ def test_kernel_constants_are_the_python_ones() -> None:
     python = {"FEATURE_BITS": FEATURE_BITS, "FEATURE_LIMIT": FEATURE_LIMIT,
               "OUTPUT_BITS": OUTPUT_BITS, "SIGMA_SHIFT": SIGMA_SHIFT, "FRACTIONS": FRACTIONS,
               "SMALL_OCTAVE_LOW": SMALL_OCTAVES[0], "N_SMALL": N_SMALL,
-              "MAX_LOW_BITS": MAX_LOW_BITS, "N_TABLES": N_TABLES, "LOG2_ONE": LOG2_ONE}  # fmt: skip
+              "MAX_LOW_BITS": MAX_LOW_BITS, "N_TABLES": N_TABLES, "LOG2_ONE": LOG2_ONE,
+              "HALF_WIDTH": HALF_WIDTH}  # fmt: skip
     assert {name: getattr(_condkernel, name) for name in python} == python
 
 

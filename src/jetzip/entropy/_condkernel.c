@@ -5,7 +5,8 @@
  * integer network (models/integer.py) and the table choice (entropy/distributions.py) (`rows`,
  * on any range of rows: rows are independent, so the caller may split a column over threads);
  * then a stable counting sort of all the rows by table (`group`); and the decoder's step from the
- * tables' symbols back to rows and codes (`place`). The numbers are those
+ * tables' symbols back to rows and codes (`place`), and the encoder's from codes to symbols
+ * (`split`). The numbers are those
  * of the numpy definitions, bit for bit (tests/test_entropy_model.py compares both):
  *
  * - features: bit operations on the IEEE pattern (log space) or x * 2**12 floored, integers;
@@ -477,7 +478,77 @@ static PyObject *place(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(k);
 }
 
+PyDoc_STRVAR(split_doc,
+"split(codes, order, centre, low_bits, sorted_symbols, lows, sizes, offsets) -> (low rows, escapes)\n"
+"\n"
+"The encoder's step before the range coder (coder.py): a row's offset r = code - centre splits\n"
+"into the symbol h + HALF_WIDTH, h = r >> low_bits (the escape symbol beyond the table), and the\n"
+"low bits r - (h << low_bits). Writes the symbols in `order` to sorted_symbols (int32); the low\n"
+"bits of the rows that have some and did not escape, in row order, to lows with 2**low_bits in\n"
+"sizes (int32); the escaped rows' offsets, in row order, to offsets (int64). All arrays n long.");
+
+static PyObject *split(PyObject *self, PyObject *args) {
+    PyObject *obj[8];
+    if (!PyArg_ParseTuple(args, "OOOOOOOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
+                          &obj[6], &obj[7]))
+        return NULL;
+    static const Kind kinds[8] = {I64, I64, I64, I64, I32, I32, I32, I64};
+    static const char *names[8] = {"codes", "order", "centre", "low_bits", "sorted_symbols",
+                                   "lows", "sizes", "offsets"};
+    Held held[8];
+    Py_ssize_t count[8];
+    memset(held, 0, sizeof held);
+    for (int j = 0; j < 8; j++) {
+        count[j] = hold(obj[j], &held[j], j >= 4, kinds[j], names[j]);
+        if (count[j] < 0) {
+            release_all(held, 8);
+            return NULL;
+        }
+    }
+    Py_ssize_t n = count[0];
+    for (int j = 1; j < 8; j++)
+        if (count[j] != n) {
+            release_all(held, 8);
+            PyErr_SetString(PyExc_ValueError, "arrays of different lengths");
+            return NULL;
+        }
+    const int64_t *codes = held[0].view.buf, *order = held[1].view.buf;
+    const int64_t *centre = held[2].view.buf, *low = held[3].view.buf;
+    int32_t *sorted = held[4].view.buf, *lows = held[5].view.buf, *sizes = held[6].view.buf;
+    int64_t *offsets = held[7].view.buf;
+    Py_ssize_t k = 0, escapes = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) { /* the symbols, in order (a permutation of the rows) */
+        Py_ssize_t r = (Py_ssize_t)order[i];
+        if (r < 0 || r >= n || low[r] < 0 || low[r] > 62) {
+            bad = 1;
+            break;
+        }
+        int64_t symbol = floor_shift(codes[r] - centre[r], (int)low[r]) + HALF_WIDTH;
+        sorted[i] = symbol < 0 || symbol >= ESCAPE ? ESCAPE : (int32_t)symbol;
+    }
+    for (Py_ssize_t r = 0; r < n && !bad; r++) { /* low bits and escapes, in row order */
+        int bits = (int)low[r];
+        int64_t offset = codes[r] - centre[r];
+        int64_t high = floor_shift(offset, bits);
+        if (high + HALF_WIDTH < 0 || high + HALF_WIDTH >= ESCAPE)
+            offsets[escapes++] = offset;
+        else if (bits > 0)
+            lows[k] = (int32_t)(offset - (int64_t)((uint64_t)high << bits)),
+            sizes[k] = (int32_t)1 << bits, k++;
+    }
+    Py_END_ALLOW_THREADS
+    release_all(held, 8);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "a row or low-bit count out of range");
+        return NULL;
+    }
+    return Py_BuildValue("nn", k, escapes);
+}
+
 static PyMethodDef methods[] = {
+    {"split", split, METH_VARARGS, split_doc},
     {"rows", rows, METH_VARARGS, rows_doc},
     {"group", group, METH_VARARGS, group_doc},
     {"place", place, METH_VARARGS, place_doc},

@@ -18,7 +18,7 @@ import numpy as np
 
 from jetzip.codec.entropy import decode_ints, encode_ints
 from jetzip.entropy import _condkernel
-from jetzip.entropy.distributions import ESCAPE, HALF_WIDTH, N_TABLES, RowTables
+from jetzip.entropy.distributions import ESCAPE, N_TABLES, RowTables
 from jetzip.errors import CorruptFileError
 
 _HEADER = struct.Struct("<QQ")  # escapes, bytes of the escape array
@@ -41,33 +41,22 @@ class Tables:
         return found
 
 
-def _split(codes: np.ndarray, rows: RowTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Symbols (high part or escape), low parts, and the offsets r = code - centre."""
-    offset = codes.astype(np.int64) - rows.centre
-    high = offset >> rows.low_bits
-    low = offset - (high << rows.low_bits)
-    symbol = high + HALF_WIDTH
-    escaped = (symbol < 0) | (symbol >= ESCAPE)
-    symbol[escaped] = ESCAPE
-    return symbol.astype(np.int32), low, offset
-
-
 def encode_codes(codes: np.ndarray, rows: RowTables, tables: Tables) -> bytes:
     """Code the integer `codes` with the tables their rows were given."""
-    symbol, low, offset = _split(codes, rows)
+    n = codes.size
+    sorted_symbols, lows, sizes = (np.empty(n, dtype=np.int32) for _ in range(3))
+    offsets = np.empty(n, dtype=np.int64)
+    args = (codes.astype(np.int64, copy=False), rows.order, rows.centre, rows.low_bits)
+    n_low, n_escaped = _condkernel.split(*args, sorted_symbols, lows, sizes, offsets)
     encoder = constriction.stream.queue.RangeEncoder()
-    order, present, starts = rows.order, rows.present, rows.starts
-    sorted_symbols = symbol[order]
+    present, starts = rows.present, rows.starts
     for k, table in enumerate(present):
         encoder.encode(sorted_symbols[starts[k] : starts[k + 1]], tables.model(int(table)))
-    escaped = symbol == ESCAPE
-    with_low = np.flatnonzero((rows.low_bits > 0) & ~escaped)  # rows, in order
-    if with_low.size:
-        sizes = (np.int64(1) << rows.low_bits[with_low]).astype(np.int32)
-        encoder.encode(low[with_low].astype(np.int32), constriction.stream.model.Uniform(), sizes)
-    escapes = encode_ints(offset[escaped]) if escaped.any() else b""
+    if n_low:
+        encoder.encode(lows[:n_low], constriction.stream.model.Uniform(), sizes[:n_low])
+    escapes = encode_ints(offsets[:n_escaped]) if n_escaped else b""
     words = encoder.get_compressed().tobytes()
-    return _HEADER.pack(int(escaped.sum()), len(escapes)) + escapes + words
+    return _HEADER.pack(n_escaped, len(escapes)) + escapes + words
 
 
 def decode_codes(data: bytes, rows: RowTables, tables: Tables) -> np.ndarray:
