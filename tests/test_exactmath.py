@@ -318,3 +318,20 @@ def test_the_simd_versions_give_the_same_bits(baseline_kernels, case):
     assert dispatched == baseline
     for left, right in zip(arrays, baseline_arrays, strict=True):
         np.testing.assert_array_equal(left, right)
+
+
+@pytest.mark.parametrize("value", [1e-9, 0.001, 0.5, 3.0])
+def test_relative_step_is_computed_once_with_the_same_bits(value):
+    """The relative step is cached per bound and grid (a wide file quantises thousands of
+    columns): the same bits as computing it, exactmath's log1p for GRID, numpy's for files
+    written before the grid was recorded, and an unknown grid still refused."""
+    from jetzip.codec.tolerance import Tolerance
+    from jetzip.errors import CorruptFileError
+
+    tolerance = Tolerance(value, relative=True)
+    for grid, maths in ((quantize.GRID, exactmath), (None, np)):
+        expected = 2.0 * float(maths.log1p(np.float64(value))) * quantize.STEP_SAFETY
+        for _ in range(2):  # computed, then from the cache
+            assert quantize.quantisation_step(tolerance, grid) == expected
+    with pytest.raises(CorruptFileError, match="unknown quantisation grid"):
+        quantize.quantisation_step(tolerance, "exactmath-99")

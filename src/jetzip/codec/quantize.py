@@ -17,6 +17,7 @@ before it) are decoded with numpy's exp and log, as they were written.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -55,8 +56,16 @@ def grid_maths(grid: str | None) -> ModuleType:
 def quantisation_step(tolerance: Tolerance, grid: str | None = GRID) -> float:
     """The grid step in the transformed space that guarantees the bound analytically."""
     if tolerance.relative:
-        return 2.0 * float(grid_maths(grid).log1p(np.float64(tolerance.value))) * STEP_SAFETY
+        return _relative_step(float(tolerance.value), grid)
     return 2.0 * tolerance.value * STEP_SAFETY
+
+
+@functools.lru_cache(maxsize=1024)
+def _relative_step(value: float, grid: str | None) -> float:
+    """A relative bound's step, once per bound and grid: exactmath's log1p of one number is
+    ~0.15 ms of numpy calls, and a wide file quantises thousands of columns and samples (0.46 s
+    of a 797-column PHYSLITE file's compression)."""
+    return 2.0 * float(grid_maths(grid).log1p(np.float64(value))) * STEP_SAFETY
 
 
 @dataclass
