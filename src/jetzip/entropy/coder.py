@@ -1,12 +1,13 @@
 """The coder: integer codes and their per-row tables (see `distributions`) to bytes and back,
 with constriction's range coder.
 
-Rows are grouped by table (a stable radix sort of the table numbers), each group is coded in
-one call with that table's categorical model, then the low bits of every row that has some, in
-one call with per-row uniform models. Escaped rows' offsets go to a separate pcodec array. The
-decoder knows every row's table before it decodes (they come from columns decoded earlier), so
-it rebuilds the same groups. Probabilities are quantised by constriction to 24 bits (the range
-coder's default precision): a symbol costs at least 2**-24 of the range, at most 24 bits.
+Rows are grouped by table (a stable counting sort, with the tables), each group is coded in one
+call with that table's categorical model, then the low bits of every row that has some, in one
+call with per-row uniform models. Escaped rows' offsets go to a separate integer array
+(`encode_ints`). The decoder knows every row's table before it decodes (they come from columns
+decoded earlier), so it rebuilds the same groups. The passes around constriction are compiled
+(`_condkernel.split` and `place`). Probabilities are quantised by constriction to 24 bits (the
+range coder's default precision): a symbol costs at least 2**-24 of the range, at most 24 bits.
 """
 
 from __future__ import annotations
