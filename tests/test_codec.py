@@ -483,7 +483,7 @@ def test_ratio_candidates_are_those_of_np_corrcoef_pair_by_pair(seed):
     n = int(rng.choice([3, 50, 700]))
     base = rng.lognormal(3.0, 1.0, n)
     restored: dict[str, np.ndarray] = {}
-    for i in range(40):
+    for i in range(70):  # more than one block of _SCREEN_SOURCES
         kind = i % 5
         if kind == 0:  # correlated with the target at a spread of strengths
             column = base * rng.lognormal(0.0, rng.uniform(0.01, 3.0), n)
@@ -500,7 +500,7 @@ def test_ratio_candidates_are_those_of_np_corrcoef_pair_by_pair(seed):
             column = 1e6 + rng.normal(0, 1e-3 if i % 2 else 1e3, n)
         restored[f"c{i:02d}"] = column.astype(np.float32 if i % 3 else np.float64)
     magnitudes = LogMagnitudes()
-    for k in (0, 1, 7, 40):  # as a chunk restores its columns, the same cache growing
+    for k in (0, 1, 7, 40, 70):  # as a chunk restores its columns, the same cache growing
         part = dict(list(restored.items())[:k])
         magnitudes.update(part)
         for target in (base, restored["c00"], restored["c02"], restored["c03"]):

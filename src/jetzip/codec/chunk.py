@@ -439,13 +439,41 @@ def _correlated(values: np.ndarray, magnitudes: LogMagnitudes) -> list[str]:
     name), those above RATIO_MIN_CORRELATION only.
 
     The same choice as np.corrcoef per pair over the rows where both are finite, computed for
-    all pairs at once (centred two-pass sums); the pairs near the threshold or the cut, and
-    ill-conditioned ones (a spread under 1e-4 of the mean: nearly constant), are then scored
-    by `_pair_correlation` itself (docs/codec.md, "Ratio predictors")."""
+    all pairs at once (`_screen`); the pairs near the threshold or the cut, and ill-conditioned
+    ones, are then scored by `_pair_correlation` itself (docs/codec.md, "How `bounded` keeps its
+    promise")."""
     if not magnitudes.names:
         return []
     sources = magnitudes.rows
     target = _log_magnitude(values)
+    screened = [
+        _screen(target, sources[start : start + _SCREEN_SOURCES])
+        for start in range(0, len(sources), _SCREEN_SOURCES)
+    ]
+    correlation, ill, scored = (np.concatenate(parts) for parts in zip(*screened, strict=True))
+    ranked = np.where(scored & ~ill, correlation, -np.inf)
+    cut = np.sort(ranked)[-RATIO_CANDIDATES] if ranked.size >= RATIO_CANDIDATES else -np.inf
+    near = (ranked > RATIO_MIN_CORRELATION - _CORRELATION_SLACK) & (
+        ranked >= cut - 2 * _CORRELATION_SLACK
+    )
+    scores = []
+    for i in np.flatnonzero(near | ill):
+        exact = _pair_correlation(target, sources[i])
+        if exact is not None and exact > RATIO_MIN_CORRELATION:
+            scores.append((-exact, magnitudes.names[i]))
+    return [other for _, other in sorted(scores)[:RATIO_CANDIDATES]]
+
+
+#: Decoded columns screened per array operation: temporaries of at most 64 x RATIO_SAMPLE
+#: float64 (10 MB), however wide the table.
+_SCREEN_SOURCES = 64
+
+
+def _screen(target: np.ndarray, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per source row: the correlation of its log-magnitudes with `target`'s over the rows where
+    both are finite (centred two-pass sums), whether that is ill-conditioned (a spread under
+    1e-4 of the mean, nearly constant, or not finite) and whether it is scored at all (two such
+    rows or more)."""
     usable = np.isfinite(sources) & np.isfinite(target)
     count = usable.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -458,20 +486,8 @@ def _correlated(values: np.ndarray, magnitudes: LogMagnitudes) -> list[str]:
         saa, sbb, sab = (a * a).sum(axis=1), (b * b).sum(axis=1), (a * b).sum(axis=1)
         correlation = sab / np.sqrt(saa * sbb)
         ill = (saa * 1e8 <= mean_a**2 * count) | (sbb * 1e8 <= mean_b**2 * count)
-    ill |= ~np.isfinite(correlation)
     scored = count >= 2
-    ill &= scored
-    ranked = np.where(scored & ~ill, correlation, -np.inf)
-    cut = np.sort(ranked)[-RATIO_CANDIDATES] if ranked.size >= RATIO_CANDIDATES else -np.inf
-    near = (ranked > RATIO_MIN_CORRELATION - _CORRELATION_SLACK) & (
-        ranked >= cut - 2 * _CORRELATION_SLACK
-    )
-    scores = []
-    for i in np.flatnonzero(near | ill):
-        exact = _pair_correlation(target, sources[i])
-        if exact is not None and exact > RATIO_MIN_CORRELATION:
-            scores.append((-exact, magnitudes.names[i]))
-    return [other for _, other in sorted(scores)[:RATIO_CANDIDATES]]
+    return correlation, (ill | ~np.isfinite(correlation)) & scored, scored
 
 
 def _pair_correlation(target: np.ndarray, source: np.ndarray) -> float | None:
