@@ -68,6 +68,9 @@ LATENT_OWNER = "(latent)"
 RATIO_SAMPLE = 20_000
 RATIO_CANDIDATES = 2
 RATIO_MIN_CORRELATION = 0.3
+#: Decoded columns screened per array operation: temporaries of at most 64 x RATIO_SAMPLE
+#: float64 (10 MB), however wide the table.
+_SCREEN_SOURCES = 64
 #: Rows per model call: small enough that the layer activations stay in cache (AE_3D_200 runs
 #: ~1.7x faster than in one call per chunk, with ~50x less memory), and fixed, so compression
 #: and decompression hand the network exactly the same batches.
@@ -402,31 +405,32 @@ def _log_magnitude(values: np.ndarray) -> np.ndarray:
 
 
 class LogMagnitudes:
-    """The sampled log-magnitudes of the decoded columns, each computed once and kept as a row
-    of one array, so that a column's ratio candidates are scored against all of them in a few
-    array operations (per column and pair in Python, a table of 800 bounded columns took
-    seconds)."""
+    """The sampled log-magnitudes of the decoded columns, each computed once and kept in blocks
+    of _SCREEN_SOURCES rows, so that a column's ratio candidates are scored against all of them
+    a block per array operation (per column and pair in Python, a table of 800 bounded columns
+    took seconds); blocks are filled, never copied to grow."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
-        self._rows = np.empty((0, 0))  # grown by doubling; the first len(names) are kept
+        self._blocks: list[np.ndarray] = []
 
     def update(self, restored: dict[str, np.ndarray]) -> None:
         """Add the columns of `restored` not yet kept."""
         for name in list(restored)[len(self.names) :]:
             row = _log_magnitude(restored[name])
-            k = len(self.names)
-            if k == self._rows.shape[0]:  # room for twice as many rows
-                grown = np.empty((max(8, 2 * k), row.size))
-                if k:
-                    grown[:k] = self.rows
-                self._rows = grown
-            self._rows[k] = row
+            slot = len(self.names) % _SCREEN_SOURCES
+            if slot == 0:
+                self._blocks.append(np.empty((_SCREEN_SOURCES, row.size)))
+            self._blocks[-1][slot] = row
             self.names.append(name)
 
-    @property
-    def rows(self) -> np.ndarray:
-        return self._rows[: len(self.names)]
+    def blocks(self) -> list[np.ndarray]:
+        """The kept rows, in the order of `names`, a block at a time."""
+        filled = len(self.names) - _SCREEN_SOURCES * (len(self._blocks) - 1)
+        return [*self._blocks[:-1], self._blocks[-1][:filled]] if self._blocks else []
+
+    def row(self, index: int) -> np.ndarray:
+        return self._blocks[index // _SCREEN_SOURCES][index % _SCREEN_SOURCES]
 
 
 #: How far the vectorised correlations may be from np.corrcoef's (they differ by ~1e-12 on
@@ -444,12 +448,8 @@ def _correlated(values: np.ndarray, magnitudes: LogMagnitudes) -> list[str]:
     promise")."""
     if not magnitudes.names:
         return []
-    sources = magnitudes.rows
     target = _log_magnitude(values)
-    screened = [
-        _screen(target, sources[start : start + _SCREEN_SOURCES])
-        for start in range(0, len(sources), _SCREEN_SOURCES)
-    ]
+    screened = [_screen(target, block) for block in magnitudes.blocks()]
     correlation, ill, scored = (np.concatenate(parts) for parts in zip(*screened, strict=True))
     ranked = np.where(scored & ~ill, correlation, -np.inf)
     cut = np.sort(ranked)[-RATIO_CANDIDATES] if ranked.size >= RATIO_CANDIDATES else -np.inf
@@ -458,15 +458,10 @@ def _correlated(values: np.ndarray, magnitudes: LogMagnitudes) -> list[str]:
     )
     scores = []
     for i in np.flatnonzero(near | ill):
-        exact = _pair_correlation(target, sources[i])
+        exact = _pair_correlation(target, magnitudes.row(i))
         if exact is not None and exact > RATIO_MIN_CORRELATION:
             scores.append((-exact, magnitudes.names[i]))
     return [other for _, other in sorted(scores)[:RATIO_CANDIDATES]]
-
-
-#: Decoded columns screened per array operation: temporaries of at most 64 x RATIO_SAMPLE
-#: float64 (10 MB), however wide the table.
-_SCREEN_SOURCES = 64
 
 
 def _screen(target: np.ndarray, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
