@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from jetzip import fileutil
 from jetzip.fileutil import atomic_output
 
 
@@ -52,3 +56,42 @@ def test_file_gets_ordinary_permissions(tmp_path: Path) -> None:
     plain = tmp_path / "plain.bin"
     plain.write_bytes(b"x")
     assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(_signum: int, _frame: object) -> None:
+    raise _Stop
+
+
+def test_a_signal_that_another_thread_receives_is_held_while_the_temporary_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel may hand SIGINT to any thread (numpy's BLAS threads, pyarrow's); Python then
+    runs the handler in the main thread whatever its signal mask. While the temporary file is
+    being made, the handler must wait: raised there, the file would be left behind unnamed."""
+    previous = signal.signal(signal.SIGINT, _raise_stop)
+    other = threading.Event()
+    receiver = threading.Thread(target=other.wait)
+    receiver.start()
+    make = fileutil._make_temporary
+
+    def make_then_signal(*args: object) -> Path:
+        tmp = make(*args)
+        signal.pthread_kill(receiver.ident, signal.SIGINT)
+        time.sleep(0.05)  # many instructions in which the main thread could run the handler
+        return tmp
+
+    monkeypatch.setattr(fileutil, "_make_temporary", make_then_signal)
+    body_ran = False
+    try:
+        with pytest.raises(_Stop), atomic_output(tmp_path / "out.bin"):
+            body_ran = True
+    finally:
+        other.set()
+        receiver.join()
+        signal.signal(signal.SIGINT, previous)
+    assert not body_ran
+    assert list(tmp_path.iterdir()) == []

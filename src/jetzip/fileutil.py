@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,18 +27,34 @@ def _current_umask() -> int:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _hold_signals() -> set[signal.Signals] | None:
-    """Hold the stop signals back in this thread; returns the mask to restore (None where
-    there are no signal masks)."""
-    if not hasattr(signal, "pthread_sigmask"):
-        return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+class _HeldSignals:
+    """SIGINT and SIGTERM held back in the main thread: their Python handlers are swapped for
+    one that only notes the signal, and `release` puts them back and delivers what arrived.
 
+    A signal mask would not do: the kernel hands a process-wide signal to any thread that does
+    not block it (numpy's BLAS threads, pyarrow's), and Python then runs the handler in the
+    main thread at its next instruction, masked or not. Python handlers run only in the main
+    thread, so elsewhere there is nothing to hold."""
 
-def _restore_signals(mask: set[signal.Signals] | None) -> None:
-    """Undo `_hold_signals`: a signal that arrived meanwhile is delivered now."""
-    if mask is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    def __init__(self) -> None:
+        self.arrived: list[int] = []
+        self.previous: dict[int, object] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOP_SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._note)
+
+    def _note(self, signum: int, _frame: object) -> None:
+        self.arrived.append(signum)
+
+    def release(self) -> None:
+        """The previous handlers back; a signal that arrived meanwhile is raised again now
+        (its handler runs at the caller's next instruction), once."""
+        for signum, handler in self.previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        self.previous = {}
+        arrived, self.arrived = self.arrived, []
+        if arrived:
+            signal.raise_signal(arrived[0])
 
 
 def _make_temporary(target: Path, parent: Path, directory: bool) -> Path:
@@ -73,21 +90,21 @@ def atomic_output(target: str | os.PathLike[str], *, directory: bool = False) ->
     target = Path(target)
     parent = target.parent if str(target.parent) else Path()
     parent.mkdir(parents=True, exist_ok=True)
-    mask = _hold_signals()
+    held = _HeldSignals()
     try:
         tmp = _make_temporary(target, parent, directory)
         try:
-            _restore_signals(mask)  # a signal held meanwhile is raised here, inside the try
+            held.release()  # a signal held meanwhile is raised here, inside the try
             yield tmp
             if directory and target.exists():
                 shutil.rmtree(target)
             tmp.replace(target)
         except BaseException:
-            _hold_signals()
+            held = _HeldSignals()
             _remove(tmp)
             raise
     finally:
-        _restore_signals(mask)
+        held.release()
 
 
 def default_cache_dir() -> Path:
