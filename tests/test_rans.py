@@ -22,6 +22,7 @@ from jetzip.codec.entropy import (
     RANS_TAG,
     _entropy_of_counts,
     _rans_encode,
+    _varint,
     decode_ints,
     empirical_entropy_bits,
     encode_codes,
@@ -236,15 +237,6 @@ def _body_offset(data: bytes) -> int:
         offset += 1
         numbers.append(sum((b & 0x7F) << (7 * k) for k, b in enumerate(data[start:offset])))
     return offset + numbers[3]
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append((value & 0x7F) | (0x80 if value > 0x7F else 0))
-        value >>= 7
-        if not value:
-            return bytes(out)
 
 
 def _stream_of(n: int, low: int, freq: list[int], body: bytes, after: bytes = b"") -> bytes:
