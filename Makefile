@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint format bench bench-full clean fuzz
 
 $(STAMP): pyproject.toml setup.py src/jetzip/codec/_gridkernels.c src/jetzip/codec/_rans.c \
-		src/jetzip/entropy/_condkernel.c
+		src/jetzip/entropy/_condkernel.c src/jetzip/_buffers.h
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[all]'
 	touch $(STAMP)

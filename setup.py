@@ -34,11 +34,23 @@ class ExactBuild(build_ext):
         super().build_extensions()
 
 
+#: The buffer-protocol helpers the three extensions share (each includes it by a relative path):
+#: a change to it rebuilds them all.
+SHARED_HEADERS = ["src/jetzip/_buffers.h"]
+
 setup(
     ext_modules=[
-        Extension("jetzip.codec._gridkernels", ["src/jetzip/codec/_gridkernels.c"]),
-        Extension("jetzip.codec._rans", ["src/jetzip/codec/_rans.c"]),
-        Extension("jetzip.entropy._condkernel", ["src/jetzip/entropy/_condkernel.c"]),
+        Extension(
+            "jetzip.codec._gridkernels",
+            ["src/jetzip/codec/_gridkernels.c"],
+            depends=SHARED_HEADERS,
+        ),
+        Extension("jetzip.codec._rans", ["src/jetzip/codec/_rans.c"], depends=SHARED_HEADERS),
+        Extension(
+            "jetzip.entropy._condkernel",
+            ["src/jetzip/entropy/_condkernel.c"],
+            depends=SHARED_HEADERS,
+        ),
     ],
     cmdclass={"build_ext": ExactBuild},
 )

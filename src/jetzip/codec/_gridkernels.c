@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../_buffers.h"
+
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
 #endif
@@ -286,61 +288,8 @@ RECONSTRUCT_LOOP(reconstruct_i8_f8_f4, int64_t, double, float)
 RECONSTRUCT_LOOP(reconstruct_i8_f8_f8, int64_t, double, double)
 
 /* ------------------------------------------------------------------ buffers */
-enum Kind { BOOL, INT32, INT64, FLOAT32, FLOAT64, OTHER };
-
-/* A C-contiguous buffer of one of the kinds above; its kind and its number of items. */
-typedef struct {
-    Py_buffer view;
-    int held;
-    enum Kind kind;
-    Py_ssize_t n;
-} Array;
-
-static enum Kind kind_of(const Py_buffer *view) {
-    const char *format = view->format ? view->format : "B";
-    if (format[0] == '@' || format[0] == '=') format++; /* native byte order (numpy: none) */
-    if (strlen(format) != 1) return OTHER;
-    switch (format[0]) {
-        case '?': return view->itemsize == 1 ? BOOL : OTHER;
-        case 'i': case 'l': case 'q':
-            return view->itemsize == 4 ? INT32 : view->itemsize == 8 ? INT64 : OTHER;
-        case 'f': return view->itemsize == 4 ? FLOAT32 : OTHER;
-        case 'd': return view->itemsize == 8 ? FLOAT64 : OTHER;
-        default: return OTHER;
-    }
-}
-
-/* Fill `array` from `obj` (None allowed where `optional`); 0, or -1 with a TypeError set. */
-static int get_array(PyObject *obj, Array *array, int writable, int optional, const char *name) {
-    array->held = 0;
-    array->kind = OTHER;
-    array->n = 0;
-    if (obj == Py_None && optional) return 0;
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-    if (PyObject_GetBuffer(obj, &array->view, flags) < 0) {
-        PyErr_Format(PyExc_TypeError, "%s: a C-contiguous%s array is needed", name,
-                     writable ? " writable" : "");
-        return -1;
-    }
-    array->held = 1;
-    array->kind = kind_of(&array->view);
-    array->n = array->view.len / (array->view.itemsize ? array->view.itemsize : 1);
-    return 0;
-}
-
-static void release(Array *arrays, int count) {
-    for (int i = 0; i < count; i++)
-        if (arrays[i].held) PyBuffer_Release(&arrays[i].view);
-}
-
-static int is_float(enum Kind kind) { return kind == FLOAT32 || kind == FLOAT64; }
-static int is_code(enum Kind kind) { return kind == INT32 || kind == INT64; }
-
-static PyObject *type_error(Array *arrays, int count, const char *message) {
-    release(arrays, count);
-    PyErr_SetString(PyExc_TypeError, message);
-    return NULL;
-}
+static int is_float(Kind kind) { return kind == FLOAT32 || kind == FLOAT64; }
+static int is_code(Kind kind) { return kind == INT32 || kind == INT64; }
 
 /* ------------------------------------------------------------------ Python functions */
 PyDoc_STRVAR(quantise_doc,
@@ -371,11 +320,12 @@ static PyObject *quantise(PyObject *self, PyObject *args) {
     }
     Py_ssize_t n = a[0].n;
     if (!is_float(a[0].kind) || a[3].kind != a[0].kind)
-        return type_error(a, 6, "values and restored: float32 or float64, the same dtype");
+        return fail(a, 6, PyExc_TypeError,
+                    "values and restored: float32 or float64, the same dtype");
     if (a[1].held && !is_float(a[1].kind))
-        return type_error(a, 6, "prediction: float32, float64 or None");
+        return fail(a, 6, PyExc_TypeError, "prediction: float32, float64 or None");
     if (!is_code(a[2].kind) || a[5].kind != INT64 || (relative && a[4].kind != BOOL))
-        return type_error(a, 6, "codes: int32 or int64; failed: int64; negative: bool");
+        return fail(a, 6, PyExc_TypeError, "codes: int32 or int64; failed: int64; negative: bool");
     if (a[2].n != n || a[3].n != n || a[5].n != n || (a[1].held && a[1].n != n) ||
         (relative && a[4].n != n)) {
         release(a, 6);
@@ -434,8 +384,9 @@ static PyObject *reconstruct(PyObject *self, PyObject *args) {
     Py_ssize_t n = a[0].n;
     if (!is_code(a[0].kind) || !is_float(a[3].kind) || (a[1].held && a[1].kind != BOOL) ||
         (a[2].held && !is_float(a[2].kind)))
-        return type_error(a, 4, "codes: int32 or int64; negative: bool or None; prediction "
-                                "and out: float32 or float64");
+        return fail(a, 4, PyExc_TypeError,
+                    "codes: int32 or int64; negative: bool or None; prediction and out: float32 "
+                    "or float64");
     if (a[3].n != n || (a[1].held && a[1].n != n) || (a[2].held && a[2].n != n)) {
         release(a, 4);
         PyErr_SetString(PyExc_ValueError, "reconstruct: arrays of different lengths");
@@ -478,7 +429,7 @@ static PyObject *map_scalar(PyObject *args, double (*function)(double)) {
         return NULL;
     }
     if (a[0].kind != FLOAT64 || a[1].kind != FLOAT64 || a[0].n != a[1].n)
-        return type_error(a, 2, "x and out: float64 arrays of the same length");
+        return fail(a, 2, PyExc_TypeError, "x and out: float64 arrays of the same length");
     const double *x = a[0].view.buf;
     double *out = a[1].view.buf;
     Py_ssize_t n = a[0].n;

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../_buffers.h"
+
 #define LANES 8
 #if defined(__GNUC__) && !defined(__clang__)
 #define UNROLL _Pragma("GCC unroll 8")
@@ -44,56 +46,6 @@ typedef struct {
     uint32_t cmpl_freq; /* 2**prob_bits - freq */
     uint32_t rcp_shift;
 } EncSymbol;
-
-/* ------------------------------------------------------------------ buffers */
-typedef enum { OTHER, INT32, INT64, UINT32 } Kind;
-
-typedef struct {
-    Py_buffer view;
-    int held;
-    Kind kind;
-    Py_ssize_t n;
-} Array;
-
-static Kind kind_of(const Py_buffer *view) {
-    const char *format = view->format ? view->format : "B";
-    if (format[0] == '@' || format[0] == '=' || format[0] == '<') format++;
-    if (strlen(format) != 1) return OTHER;
-    switch (format[0]) {
-        case 'i': case 'l': case 'q':
-            return view->itemsize == 4 ? INT32 : view->itemsize == 8 ? INT64 : OTHER;
-        case 'I': case 'L': case 'Q':
-            return view->itemsize == 4 ? UINT32 : OTHER;
-        default: return OTHER;
-    }
-}
-
-/* Fill `array` from `obj`; 0, or -1 with a TypeError set. Bytes objects count as arrays of
- * bytes (kind OTHER, n = length). */
-static int get_array(PyObject *obj, Array *array, int writable, const char *name) {
-    array->held = 0;
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-    if (PyObject_GetBuffer(obj, &array->view, flags) < 0) {
-        PyErr_Format(PyExc_TypeError, "%s: a C-contiguous%s array is needed", name,
-                     writable ? " writable" : "");
-        return -1;
-    }
-    array->held = 1;
-    array->kind = kind_of(&array->view);
-    array->n = array->view.len / (array->view.itemsize ? array->view.itemsize : 1);
-    return 0;
-}
-
-static void release(Array *arrays, int count) {
-    for (int i = 0; i < count; i++)
-        if (arrays[i].held) PyBuffer_Release(&arrays[i].view);
-}
-
-static PyObject *fail(Array *arrays, int count, PyObject *type, const char *message) {
-    release(arrays, count);
-    PyErr_SetString(type, message);
-    return NULL;
-}
 
 /* The frequency table, checked: every entry below 2**prob_bits + 1, summing to 2**prob_bits.
  * Returns 0 or -1 (with no exception set: the caller names the problem). */
@@ -173,7 +125,7 @@ static PyObject *histogram(PyObject *self, PyObject *args) {
     Py_ssize_t max_width;
     if (!PyArg_ParseTuple(args, "On", &object, &max_width)) return NULL;
     Array a;
-    if (get_array(object, &a, 0, "codes") < 0) return NULL;
+    if (get_array(object, &a, 0, 0, "codes") < 0) return NULL;
     if (a.kind != INT32 && a.kind != INT64)
         return fail(&a, 1, PyExc_TypeError, "codes: an int32 or int64 array");
     if (a.n == 0) return fail(&a, 1, PyExc_ValueError, "histogram of an empty array");
@@ -271,8 +223,8 @@ static PyObject *encode(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OLOi", &objects[0], &low_arg, &objects[1], &prob_bits))
         return NULL;
     Array a[2];
-    if (get_array(objects[0], &a[0], 0, "codes") < 0) return NULL;
-    if (get_array(objects[1], &a[1], 0, "freq") < 0) {
+    if (get_array(objects[0], &a[0], 0, 0, "codes") < 0) return NULL;
+    if (get_array(objects[1], &a[1], 0, 0, "freq") < 0) {
         release(a, 1);
         return NULL;
     }
@@ -423,7 +375,7 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     Array a[3];
     const char *names[3] = {"body", "freq", "out"};
     for (int i = 0; i < 3; i++) {
-        if (get_array(objects[i], &a[i], i == 2, names[i]) < 0) {
+        if (get_array(objects[i], &a[i], i == 2, 0, names[i]) < 0) {
             release(a, i);
             return NULL;
         }

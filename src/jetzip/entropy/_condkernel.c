@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../_buffers.h"
+
 /* entropy/model.py */
 #define FEATURE_BITS 12
 #define FEATURE_LIMIT 16777216.0 /* 2**24 */
@@ -59,7 +61,6 @@
 #define SIMD_VERSIONS
 #endif
 
-typedef enum { F32, F64, I32, I64, UNSUPPORTED } Kind;
 typedef enum { RELU = 0, IDENTITY = 1, LOOKUP = 2 } Act;
 
 typedef struct {
@@ -102,7 +103,7 @@ static inline int64_t floor_shift(int64_t v, int k) {
 SIMD_VERSIONS
 static void features(const Input *in, Py_ssize_t start, Py_ssize_t count, double limit,
                      double *restrict out) {
-    if (in->log && in->kind == F32) { /* in int32: within +-2**20, no clip needed */
+    if (in->log && in->kind == FLOAT32) { /* in int32: within +-2**20, no clip needed */
         const int32_t *restrict bits = (const int32_t *)in->data + start;
         for (Py_ssize_t r = 0; r < count; r++) {
             int32_t b = (bits[r] & 0x7FFFFFFF) - (127 << 23);
@@ -111,7 +112,7 @@ static void features(const Input *in, Py_ssize_t start, Py_ssize_t count, double
             x = x < -limit ? -limit : x;
             out[r] = x > limit ? limit : x;
         }
-    } else if (in->log && in->kind == F64) {
+    } else if (in->log && in->kind == FLOAT64) {
         const int64_t *restrict bits = (const int64_t *)in->data + start;
         for (Py_ssize_t r = 0; r < count; r++) {
             int64_t b = floor_shift((bits[r] & INT64_C(0x7FFFFFFFFFFFFFFF)) - (INT64_C(1023) << 52),
@@ -121,11 +122,11 @@ static void features(const Input *in, Py_ssize_t start, Py_ssize_t count, double
             x = x < -limit ? -limit : x;
             out[r] = x > limit ? limit : x;
         }
-    } else if (in->kind == F32) {
+    } else if (in->kind == FLOAT32) {
         SCALED_LOOP(float);
-    } else if (in->kind == F64) {
+    } else if (in->kind == FLOAT64) {
         SCALED_LOOP(double);
-    } else if (in->kind == I32) {
+    } else if (in->kind == INT32) {
         SCALED_LOOP(int32_t);
     } else {
         SCALED_LOOP(int64_t);
@@ -193,45 +194,17 @@ static void choose(const double *mu_fixed, const double *sigma_fixed, Py_ssize_t
 }
 
 /* ------------------------------------------------------------------ buffers */
-typedef struct {
-    Py_buffer view;
-    int held;
-} Held;
-
-static Kind kind_of(const Py_buffer *view) {
-    const char *format = view->format ? view->format : "B";
-    if (format[0] == '@' || format[0] == '=' || format[0] == '<') format++;
-    if (strlen(format) != 1) return UNSUPPORTED;
-    switch (format[0]) {
-        case 'f': return view->itemsize == 4 ? F32 : UNSUPPORTED;
-        case 'd': return view->itemsize == 8 ? F64 : UNSUPPORTED;
-        case 'i': case 'l': case 'q':
-            return view->itemsize == 4 ? I32 : view->itemsize == 8 ? I64 : UNSUPPORTED;
-        default: return UNSUPPORTED;
-    }
-}
-
-/* Hold a C-contiguous buffer of a supported kind (`want`'s, unless UNSUPPORTED); its item
- * count, or -1 with a TypeError set. */
-static Py_ssize_t hold(PyObject *obj, Held *held, int writable, Kind want, const char *name) {
-    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
-    if (PyObject_GetBuffer(obj, &held->view, flags) < 0) {
-        PyErr_Format(PyExc_TypeError, "%s: a C-contiguous%s array is needed", name,
-                     writable ? " writable" : "");
-        return -1;
-    }
-    held->held = 1;
-    Kind kind = kind_of(&held->view);
-    if (kind == UNSUPPORTED || (want != UNSUPPORTED && kind != want)) {
+/* Hold a C-contiguous buffer of `want`'s kind (OTHER: any of float32, float64, int32, int64);
+ * its item count, or -1 with a TypeError set. */
+static Py_ssize_t hold(PyObject *obj, Array *held, int writable, Kind want, const char *name) {
+    if (get_array(obj, held, writable, 0, name) < 0) return -1;
+    Kind kind = held->kind;
+    if (want == OTHER ? kind != FLOAT32 && kind != FLOAT64 && kind != INT32 && kind != INT64
+                      : kind != want) {
         PyErr_Format(PyExc_TypeError, "%s: unsupported dtype", name);
         return -1;
     }
-    return held->view.len / held->view.itemsize;
-}
-
-static void release_all(Held *held, Py_ssize_t count) {
-    for (Py_ssize_t i = 0; i < count; i++)
-        if (held[i].held) PyBuffer_Release(&held[i].view);
+    return held->n;
 }
 
 PyDoc_STRVAR(rows_doc,
@@ -260,7 +233,7 @@ static PyObject *rows(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t n_held = n_inputs + 3 * n_layers + 3;
-    Held *held = calloc((size_t)n_held, sizeof(Held));
+    Array *held = calloc((size_t)n_held, sizeof(Array));
     Input *inputs = calloc((size_t)n_inputs + 1, sizeof(Input));
     Layer layers[MAX_LAYERS];
     double *work = NULL;
@@ -272,12 +245,12 @@ static PyObject *rows(PyObject *self, PyObject *args) {
     const char *bad = NULL;
     Py_ssize_t n = -1, k = 0, widest = n_inputs;
     for (Py_ssize_t j = 0; j < n_inputs; j++, k++) {
-        Py_ssize_t count = hold(PyTuple_GET_ITEM(inputs_obj, j), &held[k], 0, UNSUPPORTED, "input");
+        Py_ssize_t count = hold(PyTuple_GET_ITEM(inputs_obj, j), &held[k], 0, OTHER, "input");
         if (count < 0) goto error;
         if (j > 0 && count != n) bad = "inputs of different lengths";
         n = count;
         inputs[j].data = held[k].view.buf;
-        inputs[j].kind = kind_of(&held[k].view);
+        inputs[j].kind = held[k].kind;
         inputs[j].log = PyBytes_AS_STRING(log_obj)[j] != 0;
     }
     Py_ssize_t previous = n_inputs;
@@ -289,10 +262,10 @@ static PyObject *rows(PyObject *self, PyObject *args) {
         if (!PyArg_ParseTuple(PyTuple_GET_ITEM(layers_obj, i), "OOdiOLi", &weight, &bias, &l->limit,
                               &l->act, &lut, &lut_lo, &lut_shift))
             goto error;
-        Py_ssize_t w = hold(weight, &held[k++], 0, F64, "weight");
-        Py_ssize_t b = hold(bias, &held[k++], 0, F64, w < 0 ? "weight" : "bias");
+        Py_ssize_t w = hold(weight, &held[k++], 0, FLOAT64, "weight");
+        Py_ssize_t b = hold(bias, &held[k++], 0, FLOAT64, w < 0 ? "weight" : "bias");
         if (w < 0 || b < 0) goto error;
-        Py_ssize_t t = hold(lut, &held[k++], 0, I64, "lookup values");
+        Py_ssize_t t = hold(lut, &held[k++], 0, INT64, "lookup values");
         if (t < 0) goto error;
         l->weight = held[k - 3].view.buf;
         l->bias = held[k - 2].view.buf;
@@ -311,7 +284,7 @@ static PyObject *rows(PyObject *self, PyObject *args) {
     if (!bad && previous != 2) bad = "the last layer needs two outputs";
     void *out[3];
     for (int j = 0; j < 3 && !bad; j++, k++) {
-        Py_ssize_t count = hold(out_obj[j], &held[k], 1, I64, "output");
+        Py_ssize_t count = hold(out_obj[j], &held[k], 1, INT64, "output");
         if (count < 0) goto error;
         if (j == 0 && n_inputs == 0) n = count; /* a column modelled without context */
         if (count != n) bad = "output arrays of the wrong length";
@@ -347,13 +320,13 @@ static PyObject *rows(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     free(work);
     free(inputs);
-    release_all(held, n_held);
+    release(held, n_held);
     free(held);
     Py_RETURN_NONE;
 error:
     free(work);
     free(inputs);
-    release_all(held, n_held);
+    release(held, n_held);
     free(held);
     return NULL;
 }
@@ -367,13 +340,13 @@ PyDoc_STRVAR(group_doc,
 static PyObject *group(PyObject *self, PyObject *args) {
     PyObject *obj[3];
     if (!PyArg_ParseTuple(args, "OOO", &obj[0], &obj[1], &obj[2])) return NULL;
-    Held held[3] = {{.held = 0}, {.held = 0}, {.held = 0}};
-    Py_ssize_t n = hold(obj[0], &held[0], 0, I64, "table");
-    Py_ssize_t n_order = n < 0 ? -1 : hold(obj[1], &held[1], 1, I64, "order");
-    Py_ssize_t n_counts = n_order < 0 ? -1 : hold(obj[2], &held[2], 1, I64, "counts");
+    Array held[3] = {{.held = 0}, {.held = 0}, {.held = 0}};
+    Py_ssize_t n = hold(obj[0], &held[0], 0, INT64, "table");
+    Py_ssize_t n_order = n < 0 ? -1 : hold(obj[1], &held[1], 1, INT64, "order");
+    Py_ssize_t n_counts = n_order < 0 ? -1 : hold(obj[2], &held[2], 1, INT64, "counts");
     if (n_counts < 0 || n_order != n || n_counts != N_TABLES) {
         if (n_counts >= 0) PyErr_SetString(PyExc_ValueError, "order of n rows, N_TABLES counts");
-        release_all(held, 3);
+        release(held, 3);
         return NULL;
     }
     const int64_t *table = held[0].view.buf;
@@ -396,12 +369,34 @@ static PyObject *group(PyObject *self, PyObject *args) {
         for (Py_ssize_t r = 0; r < n; r++) order[next[table[r]]++] = r;
     }
     Py_END_ALLOW_THREADS
-    release_all(held, 3);
+    release(held, 3);
     if (outside) {
         PyErr_SetString(PyExc_ValueError, "a table outside [0, N_TABLES)");
         return NULL;
     }
     Py_RETURN_NONE;
+}
+
+/* place's and split's arguments: eight arrays of `kinds` (the last four written), the first
+ * `same` of them n long. n, or -1 with an exception set and nothing held. */
+static Py_ssize_t hold_eight(PyObject *args, Array held[8], const Kind kinds[8],
+                             const char *const names[8], int same) {
+    PyObject *obj[8];
+    if (!PyArg_ParseTuple(args, "OOOOOOOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
+                          &obj[6], &obj[7]))
+        return -1;
+    memset(held, 0, 8 * sizeof(Array));
+    for (int j = 0; j < 8; j++)
+        if (hold(obj[j], &held[j], j >= 4, kinds[j], names[j]) < 0) {
+            release(held, 8);
+            return -1;
+        }
+    for (int j = 1; j < same; j++)
+        if (held[j].n != held[0].n) {
+            fail(held, 8, PyExc_ValueError, "arrays of different lengths");
+            return -1;
+        }
+    return held[0].n;
 }
 
 PyDoc_STRVAR(place_doc,
@@ -415,35 +410,17 @@ PyDoc_STRVAR(place_doc,
 "a symbol is out of range or the escapes are not len(escaped).");
 
 static PyObject *place(PyObject *self, PyObject *args) {
-    PyObject *obj[8];
-    if (!PyArg_ParseTuple(args, "OOOOOOOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
-                          &obj[6], &obj[7]))
-        return NULL;
-    static const Kind kinds[8] = {I32, I64, I64, I64, I64, I64, I32, I64};
-    static const char *names[8] = {"sorted_symbols", "order", "centre", "low_bits", "codes",
-                                   "with_low", "sizes", "escaped"};
-    Held held[8];
-    Py_ssize_t count[8];
-    memset(held, 0, sizeof held);
-    for (int j = 0; j < 8; j++) {
-        count[j] = hold(obj[j], &held[j], j >= 4, kinds[j], names[j]);
-        if (count[j] < 0) {
-            release_all(held, 8);
-            return NULL;
-        }
-    }
-    Py_ssize_t n = count[0];
-    for (int j = 1; j < 7; j++)
-        if (count[j] != n) {
-            release_all(held, 8);
-            PyErr_SetString(PyExc_ValueError, "arrays of different lengths");
-            return NULL;
-        }
+    static const Kind kinds[8] = {INT32, INT64, INT64, INT64, INT64, INT64, INT32, INT64};
+    static const char *const names[8] = {"sorted_symbols", "order", "centre", "low_bits",
+                                         "codes", "with_low", "sizes", "escaped"};
+    Array held[8];
+    Py_ssize_t n = hold_eight(args, held, kinds, names, 7);
+    if (n < 0) return NULL;
     const int32_t *sorted = held[0].view.buf;
     const int64_t *order = held[1].view.buf, *centre = held[2].view.buf, *low = held[3].view.buf;
     int64_t *codes = held[4].view.buf, *with_low = held[5].view.buf, *escaped = held[7].view.buf;
     int32_t *sizes = held[6].view.buf;
-    Py_ssize_t n_escaped = count[7], found = 0, k = 0;
+    Py_ssize_t n_escaped = held[7].n, found = 0, k = 0;
     const char *bad = NULL;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) { /* the symbols to their rows (order: a permutation) */
@@ -470,7 +447,7 @@ static PyObject *place(PyObject *self, PyObject *args) {
     }
     if (!bad && found != n_escaped) bad = "fewer escapes than recorded";
     Py_END_ALLOW_THREADS
-    release_all(held, 8);
+    release(held, 8);
     if (bad) {
         PyErr_SetString(PyExc_ValueError, bad);
         return NULL;
@@ -488,30 +465,12 @@ PyDoc_STRVAR(split_doc,
 "sizes (int32); the escaped rows' offsets, in row order, to offsets (int64). All arrays n long.");
 
 static PyObject *split(PyObject *self, PyObject *args) {
-    PyObject *obj[8];
-    if (!PyArg_ParseTuple(args, "OOOOOOOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
-                          &obj[6], &obj[7]))
-        return NULL;
-    static const Kind kinds[8] = {I64, I64, I64, I64, I32, I32, I32, I64};
-    static const char *names[8] = {"codes", "order", "centre", "low_bits", "sorted_symbols",
-                                   "lows", "sizes", "offsets"};
-    Held held[8];
-    Py_ssize_t count[8];
-    memset(held, 0, sizeof held);
-    for (int j = 0; j < 8; j++) {
-        count[j] = hold(obj[j], &held[j], j >= 4, kinds[j], names[j]);
-        if (count[j] < 0) {
-            release_all(held, 8);
-            return NULL;
-        }
-    }
-    Py_ssize_t n = count[0];
-    for (int j = 1; j < 8; j++)
-        if (count[j] != n) {
-            release_all(held, 8);
-            PyErr_SetString(PyExc_ValueError, "arrays of different lengths");
-            return NULL;
-        }
+    static const Kind kinds[8] = {INT64, INT64, INT64, INT64, INT32, INT32, INT32, INT64};
+    static const char *const names[8] = {"codes", "order", "centre", "low_bits",
+                                         "sorted_symbols", "lows", "sizes", "offsets"};
+    Array held[8];
+    Py_ssize_t n = hold_eight(args, held, kinds, names, 8);
+    if (n < 0) return NULL;
     const int64_t *codes = held[0].view.buf, *order = held[1].view.buf;
     const int64_t *centre = held[2].view.buf, *low = held[3].view.buf;
     int32_t *sorted = held[4].view.buf, *lows = held[5].view.buf, *sizes = held[6].view.buf;
@@ -539,7 +498,7 @@ static PyObject *split(PyObject *self, PyObject *args) {
             sizes[k] = (int32_t)1 << bits, k++;
     }
     Py_END_ALLOW_THREADS
-    release_all(held, 8);
+    release(held, 8);
     if (bad) {
         PyErr_SetString(PyExc_ValueError, "a row or low-bit count out of range");
         return NULL;
