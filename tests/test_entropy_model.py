@@ -50,6 +50,7 @@ from jetzip.entropy.training import train_entropy_model
 from jetzip.errors import CorruptFileError, InputError
 from jetzip.models.integer import IntegerLinear, IntegerMLP, LookupActivation
 from jetzip.table import Table
+from native import baseline_build
 
 
 def _uniform_shape() -> Shape:
@@ -485,23 +486,9 @@ def test_the_baseline_build_gives_the_same_tables(
 ) -> None:
     """The kernel built with only its baseline loops (SSE2 on x86-64, as setup.py builds it
     with JETZIP_ONE_VERSION) against the installed one, which picks AVX2 where it exists."""
-    import importlib.util
-    import shutil
-
     import jetzip.entropy.model as entropy_model
 
-    setup = Path(__file__).resolve().parents[1] / "setup.py"
-    if not setup.exists() or shutil.which("cc") is None:
-        pytest.skip("needs the source tree's setup.py and a C compiler")
-    build = [sys.executable, str(setup), "build_ext", "--build-lib", str(tmp_path / "lib")]
-    build += ["--build-temp", str(tmp_path / "temp")]
-    env = {**os.environ, "CFLAGS": "-DJETZIP_ONE_VERSION"}
-    subprocess.run(build, cwd=setup.parent, env=env, capture_output=True, check=True)
-    (library,) = (tmp_path / "lib" / "jetzip" / "entropy").glob("_condkernel*")
-    spec = importlib.util.spec_from_file_location("_condkernel", library)
-    assert spec is not None and spec.loader is not None
-    baseline = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(baseline)
+    baseline = baseline_build("entropy", "_condkernel", tmp_path)
     rng = np.random.default_rng(3)
     n = 2001
     spaces = {"a": "log", "b": "log", "c": "linear", "d": "integer"}

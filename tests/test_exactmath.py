@@ -5,18 +5,15 @@ multiply-adds (whose single rounding would differ from a CPU that has none)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import mpmath
 import numpy as np
 import pytest
 
 from jetzip.codec import _gridkernels, exactmath, parse_tolerances, quantize
+from native import baseline_build
 
 mpmath.mp.prec = 120
 
@@ -274,25 +271,10 @@ def test_machine_code_has_no_fused_multiply_add():
     assert instructions and not fused, sorted(fused)
 
 
-SETUP = Path(__file__).resolve().parents[1] / "setup.py"
-
-
 @pytest.fixture(scope="module")
 def baseline_kernels(tmp_path_factory):
-    """The kernels built again by setup.py (its flags) with only the baseline version of the
-    loops (SSE2 on x86-64), loaded beside the installed ones, which pick AVX2 where it exists."""
-    if not SETUP.exists() or shutil.which("cc") is None:
-        pytest.skip("needs the source tree's setup.py and a C compiler")
-    tmp = tmp_path_factory.mktemp("baseline")
-    build = [sys.executable, str(SETUP), "build_ext", "--build-lib", str(tmp / "lib")]
-    build += ["--build-temp", str(tmp / "temp")]
-    env = {**os.environ, "CFLAGS": "-DJETZIP_ONE_VERSION"}
-    subprocess.run(build, cwd=SETUP.parent, env=env, capture_output=True, check=True)
-    (library,) = (tmp / "lib" / "jetzip" / "codec").glob("_gridkernels*")
-    spec = importlib.util.spec_from_file_location("_gridkernels", library)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The grid kernels with only their baseline loops (see tests/native.py)."""
+    return baseline_build("codec", "_gridkernels", tmp_path_factory.mktemp("baseline"))
 
 
 @pytest.mark.parametrize("case", [0, 1, 3, 6, 15, 16, 18, 21, 25])
