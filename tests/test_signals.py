@@ -132,3 +132,28 @@ def test_signal_during_start_up_is_one_line(jets: Path, tmp_path: Path, signum: 
     process.send_signal(signum)
     _assert_one_line_exit(process, signum, tmp_path)
     assert not (tmp_path / "jets.jz").exists()
+
+
+def test_rust_coders_run_no_python_code_once_imported(tmp_path: Path) -> None:
+    """pcodec and constriction (pyo3) look numpy's C API up on their first array argument by
+    running Python code, where a Ctrl-C became a Rust panic with its backtrace on stderr (seen
+    in CI). jetzip makes that first call on import, with the signals held: afterwards, a call
+    from a fresh process runs no Python code at all, so a signal can only land in jetzip's."""
+    script = """
+import sys
+import numpy as np
+import jetzip.codec.entropy, jetzip.entropy.coder
+from pcodec import ChunkConfig, standalone
+import constriction
+codes, out, probabilities, config = np.arange(9), np.zeros(9, int), np.full(4, 0.25), ChunkConfig()
+ran = []
+sys.settrace(lambda frame, event, arg: ran.append(frame.f_code.co_filename))
+standalone.simple_decompress_into(standalone.simple_compress(codes, config), out)
+constriction.stream.model.Categorical(probabilities, perfect=False)
+sys.settrace(None)
+print(sorted(set(ran)))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stdout

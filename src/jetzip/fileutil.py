@@ -57,6 +57,17 @@ class _HeldSignals:
             signal.raise_signal(arrived[0])
 
 
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back inside the block and delivered once it ends (see
+    `_HeldSignals`): for a call into foreign code that must not be cut by `Interrupted`."""
+    held = _HeldSignals()
+    try:
+        yield
+    finally:
+        held.release()
+
+
 def _make_temporary(target: Path, parent: Path, directory: bool) -> Path:
     prefix = f".{target.name}."
     if directory:

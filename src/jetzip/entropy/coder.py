@@ -21,8 +21,20 @@ from jetzip.codec.entropy import decode_ints, encode_ints
 from jetzip.entropy import _condkernel
 from jetzip.entropy.distributions import ESCAPE, N_TABLES, RowTables
 from jetzip.errors import CorruptFileError
+from jetzip.fileutil import signals_held
 
 _HEADER = struct.Struct("<QQ")  # escapes, bytes of the escape array
+
+
+def _bind_numpy_api() -> None:
+    """constriction (Rust, pyo3) looks numpy's C API up on its first array argument by running
+    Python code, where a stop signal would become a Rust panic instead of `Interrupted`: that
+    first call is made on import, with the signals held (as in `jetzip.codec.entropy`)."""
+    with signals_held():
+        constriction.stream.model.Categorical(np.full(2, 0.5), perfect=False)
+
+
+_bind_numpy_api()
 
 
 class Tables:
