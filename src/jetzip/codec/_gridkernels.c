@@ -59,24 +59,35 @@
 #define BLOCK 256
 
 /* Where the C library can pick a function's version at load time (glibc's ifunc), the loops are
- * also compiled for AVX2 and run so on CPUs that have it: 4 doubles per instruction instead of
- * SSE2's 2, the same IEEE operations per lane (FMA stays off: it is not part of "avx2", and
- * -ffp-contract=off forbids contraction anyway). JETZIP_ONE_VERSION builds the baseline only
- * (tests/test_exactmath.py compares the two). */
+ * also compiled for AVX-512 and AVX2 and run so on CPUs that have them: 8 or 4 doubles per
+ * instruction instead of SSE2's 2, the same IEEE operations per lane (FMA stays off:
+ * -ffp-contract=off forbids contraction, and tests/test_exactmath.py checks the machine code).
+ * JETZIP_ONE_VERSION builds the baseline only (tests/test_exactmath.py compares the two).
+ * INLINE: the arithmetic helpers are always inlined into the loops, so that each version of a
+ * loop has them in its own instructions (GCC otherwise calls the baseline exp/log from the
+ * AVX-512 loops, one value at a time, with a penalty at each SSE/AVX switch); NOINLINE: see
+ * check_block. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
     !defined(JETZIP_ONE_VERSION)
-#define SIMD_VERSIONS __attribute__((target_clones("avx2", "default")))
+#define SIMD_VERSIONS __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define SIMD_VERSIONS
 #endif
+#if defined(__GNUC__)
+#define INLINE static inline __attribute__((always_inline))
+#define NOINLINE static __attribute__((noinline))
+#else
+#define INLINE static inline
+#define NOINLINE static
+#endif
 
-static inline uint64_t bits_of(double x) {
+INLINE uint64_t bits_of(double x) {
     uint64_t bits;
     memcpy(&bits, &x, sizeof bits);
     return bits;
 }
 
-static inline double from_bits(uint64_t bits) {
+INLINE double from_bits(uint64_t bits) {
     double x;
     memcpy(&x, &bits, sizeof x);
     return x;
@@ -84,28 +95,28 @@ static inline double from_bits(uint64_t bits) {
 
 /* rint: the nearest integer, ties to even (IEEE arithmetic's rounding does it: adding 2**52 to
  * a smaller magnitude leaves no fraction bits); larger magnitudes, inf and NaN are their own. */
-static inline double round_even(double y) {
+INLINE double round_even(double y) {
     double a = fabs(y);
     double r = copysign((a + TWO52) - TWO52, y);
     return a < TWO52 ? r : y;
 }
 
 /* floor of a finite y of magnitude below 2**52, exactly. */
-static inline double floor_exact(double y) {
+INLINE double floor_exact(double y) {
     double r = round_even(y);
     return r - (r > y ? 1.0 : 0.0);
 }
 
 /* 2**h for an integral -1022 <= h <= 1023, exactly: h + 1023 lands in the low bits of
  * h + 1023 + 2**52, and goes from there into the exponent field. */
-static inline double pow2(double h) {
+INLINE double pow2(double h) {
     uint64_t biased = bits_of(h + (1023.0 + TWO52)) & MANTISSA;
     return from_bits(biased << 52);
 }
 
 /* exactmath.exp: the same operations on the same values. Out-of-range arguments are clamped
  * for the arithmetic and their results replaced at the end (no branch, for the SIMD loops). */
-static inline double exp_value(double x) {
+INLINE double exp_value(double x) {
     double xc = x > EXP_OVERFLOW ? EXP_OVERFLOW : x;
     xc = xc < EXP_UNDERFLOW ? EXP_UNDERFLOW : xc;
     double k = floor_exact(xc * INV_LN2 + 0.5);
@@ -125,7 +136,7 @@ static inline double exp_value(double x) {
 }
 
 /* exactmath.log: the same operations on the same values (log 0 = -inf; negative or NaN: NaN). */
-static inline double log_value(double x) {
+INLINE double log_value(double x) {
     int subnormal = x < SMALLEST_NORMAL;
     double scaled = x * (subnormal ? TWO54 : 1.0); /* exact: subnormal to normal */
     uint64_t bits = bits_of(scaled);
@@ -148,17 +159,22 @@ static inline double log_value(double x) {
 }
 
 /* The offset a prediction p gives: log|p| under a relative bound (a zero p counts as the
- * smallest normal double), p under an absolute one; 0 where p is NaN or infinite. */
-static inline double offset_of(double p, int relative) {
+ * smallest normal double), p under an absolute one; 0 where p is NaN or infinite. A p at or
+ * below the smallest normal double selects log_value(2**-1022), a constant the compiler folds
+ * with the same IEEE operations: the same bits as clamping p first, and unlike a clamped
+ * argument (whose range GCC propagates into log_value's bit casts) it leaves the loops
+ * vectorisable. */
+INLINE double offset_of(double p, int relative) {
     double a = fabs(p);
-    double offset = relative ? log_value(a > SMALLEST_NORMAL ? a : SMALLEST_NORMAL) : p;
-    return (a != a || a == INFINITY) ? 0.0 : offset;
+    double logarithm = a > SMALLEST_NORMAL ? log_value(a) : log_value(SMALLEST_NORMAL);
+    double offset = relative ? logarithm : p;
+    return a < INFINITY ? offset : 0.0; /* NaN fails the comparison too */
 }
 
 /* The double value of a grid code, the one function the quantiser checks and the decoder
  * uses: exp(code * step + offset), signed, under a relative bound (offset = log|p|), code * step
  * + offset under an absolute one (offset = p); 0 offset without a prediction. */
-static inline double grid_value(double code, double offset, double step, int relative,
+INLINE double grid_value(double code, double offset, double step, int relative,
                                 int negative) {
     double value = code * step + offset;
     if (!relative) return value;
@@ -166,15 +182,48 @@ static inline double grid_value(double code, double offset, double step, int rel
     return negative ? -value : value;
 }
 
-/* Offsets of a block of predictions (all 0 without one). */
-#define OFFSETS(prediction, m, relative, offset)                                                \
+/* Whether a value's reconstruction meets the bound: its code inside the grid, its error
+ * within `allowed` and finite (a NaN error fails every comparison). A macro: written as a
+ * function returning int, GCC 12 no longer vectorises the loop that uses it. */
+#define MET(grid, error, allowed) \
+    (fabs(grid) < MAX_CODE && (error) <= (allowed) && (error) < INFINITY)
+
+/* The bound check of a block of m values x, their reconstructions `back` (already rounded to
+ * the values' dtype) and their grid positions: `kept` gets the code of a met row and NaN for a
+ * failed one; most_abs and most_rel keep, per position in the block, the largest errors of met
+ * rows (max is exact: combining them in any order gives the same bits). Branch-free and on
+ * doubles only, so that it vectorises; a function of its own (not inlined: inside the typed
+ * loops GCC 12 no longer if-converts it), in the same SIMD versions. */
+SIMD_VERSIONS NOINLINE void check_block(const double *restrict x, const double *restrict back,
+                                         const double *restrict grid, int m, int relative,
+                                         double tolerance, double *restrict kept,
+                                         double *restrict most_abs, double *restrict most_rel) {
+    for (int j = 0; j < m; j++) {
+        double magnitude = fabs(x[j]);
+        double e = fabs(back[j] - x[j]);
+        double allowed = relative ? tolerance * magnitude : tolerance;
+        double code = MET(grid[j], e, allowed) ? grid[j] : NAN;
+        int met = code == code;
+        most_abs[j] = met && e > most_abs[j] ? e : most_abs[j];
+        double rel = e / (magnitude != 0.0 ? magnitude : 1.0);
+        most_rel[j] = met && magnitude != 0.0 && rel > most_rel[j] ? rel : most_rel[j];
+        kept[j] = code;
+    }
+}
+
+/* Offsets of a block of predictions (all 0 without one): converted to double, then one
+ * branch-free loop. */
+#define OFFSETS(prediction, m, relative, offset)                                                 \
     do {                                                                                         \
         if (!(prediction)) {                                                                     \
             for (int j = 0; j < (m); j++) (offset)[j] = 0.0;                                     \
-        } else if (relative) {                                                                   \
-            for (int j = 0; j < (m); j++) (offset)[j] = offset_of((double)(prediction)[j], 1);   \
         } else {                                                                                 \
-            for (int j = 0; j < (m); j++) (offset)[j] = offset_of((double)(prediction)[j], 0);   \
+            for (int j = 0; j < (m); j++) (offset)[j] = (double)(prediction)[j];                 \
+            if (relative) {                                                                      \
+                for (int j = 0; j < (m); j++) (offset)[j] = offset_of((offset)[j], 1);           \
+            } else {                                                                             \
+                for (int j = 0; j < (m); j++) (offset)[j] = offset_of((offset)[j], 0);           \
+            }                                                                                    \
         }                                                                                        \
     } while (0)
 
@@ -189,20 +238,24 @@ typedef struct {
  * PT, codes CT; each value's reconstruction is `grid_value` of its code. Failed rows (beyond
  * the grid, NaN/inf, bound missed in VT) get code 0, their exact value in `restored` and their
  * row in `failed`; the errors count met rows. An int32 code array that a met row's code does
- * not fit stops the loop (too_wide): the caller runs again with int64. */
-#define QUANTISE_LOOP(NAME, VT, PT, CT, NARROW)                                                 \
-    SIMD_VERSIONS static void NAME(const VT *values, const PT *prediction, Py_ssize_t n,        \
+ * not fit stops the loop (too_wide): the caller runs again with int64.
+ * The check of a block has no branch between rows (the failed rows are gathered afterwards,
+ * where the block has any) and keeps the largest errors per position in the block: max is
+ * exact, so the order in which they are combined changes no bit. */
+#define QUANTISE_LOOP(NAME, VT, PT, CT, NARROW)                                                  \
+    SIMD_VERSIONS static void NAME(const VT *values, const PT *prediction, Py_ssize_t n,         \
                                    int relative, double step, double tolerance, CT *codes,       \
                                    VT *restored, char *negative, int64_t *failed,                \
                                    QuantiseResult *out) {                                        \
-        double x[BLOCK], offset[BLOCK], grid[BLOCK], back[BLOCK];                                \
+        double x[BLOCK], offset[BLOCK], grid[BLOCK], back[BLOCK], kept[BLOCK];                   \
+        double most_abs[BLOCK] = {0.0}, most_rel[BLOCK] = {0.0};                                 \
         Py_ssize_t n_failed = 0;                                                                 \
-        double max_abs = 0.0, max_rel = 0.0;                                                     \
         out->too_wide = 0;                                                                       \
         for (Py_ssize_t start = 0; start < n; start += BLOCK) {                                  \
             int m = n - start < BLOCK ? (int)(n - start) : BLOCK;                                \
+            const VT *value = values + start;                                                    \
             OFFSETS(prediction ? prediction + start : NULL, m, relative, offset);                \
-            for (int j = 0; j < m; j++) x[j] = (double)values[start + j];                        \
+            for (int j = 0; j < m; j++) x[j] = (double)value[j];                                 \
             /* + 0.0: -0.0 -> +0.0, as the integer code 0 comes back from the file */            \
             if (relative) {                                                                      \
                 for (int j = 0; j < m; j++)                                                      \
@@ -211,6 +264,7 @@ typedef struct {
                     double g = fabs(grid[j]) < MAX_CODE ? grid[j] : 0.0; /* NaN, inf: 0 */       \
                     back[j] = (double)(VT)grid_value(g, offset[j], step, 1, x[j] < 0.0);         \
                 }                                                                                \
+                for (int j = 0; j < m; j++) negative[start + j] = (char)(x[j] < 0.0);            \
             } else {                                                                             \
                 for (int j = 0; j < m; j++) {                                                    \
                     grid[j] = round_even((x[j] - offset[j]) / step) + 0.0;                       \
@@ -218,27 +272,29 @@ typedef struct {
                     back[j] = (double)(VT)grid_value(g, offset[j], step, 0, 0);                  \
                 }                                                                                \
             }                                                                                    \
+            check_block(x, back, grid, m, relative, tolerance, kept, most_abs, most_rel);        \
+            for (int j = 0; j < m; j++) /* NaN (failed) and codes beyond CT: 0 */                \
+                codes[start + j] = (CT)(fabs(kept[j]) < (NARROW ? INT32_LIMIT : MAX_CODE)        \
+                                            ? kept[j]                                            \
+                                            : 0.0);                                              \
+            for (int j = 0; j < m; j++)                                                          \
+                restored[start + j] = kept[j] == kept[j] ? (VT)back[j] : value[j];               \
+            int bad = 0, wide = 0;                                                               \
             for (int j = 0; j < m; j++) {                                                        \
-                Py_ssize_t i = start + j;                                                        \
-                double magnitude = fabs(x[j]);                                                   \
-                double e = fabs(back[j] - x[j]);                                                 \
-                double allowed = relative ? tolerance * magnitude : tolerance;                   \
-                if (relative) negative[i] = (char)(x[j] < 0.0);                                  \
-                if (fabs(grid[j]) < MAX_CODE && e <= allowed && e < INFINITY) {                  \
-                    if (NARROW && fabs(grid[j]) >= INT32_LIMIT) {                                \
-                        out->too_wide = 1;                                                       \
-                        return;                                                                  \
-                    }                                                                            \
-                    codes[i] = (CT)grid[j];                                                      \
-                    restored[i] = (VT)back[j];                                                   \
-                    if (e > max_abs) max_abs = e;                                                \
-                    if (magnitude != 0.0 && e / magnitude > max_rel) max_rel = e / magnitude;    \
-                } else {                                                                         \
-                    codes[i] = 0;                                                                \
-                    restored[i] = values[i];                                                     \
-                    failed[n_failed++] = (int64_t)i;                                             \
-                }                                                                                \
+                bad |= kept[j] != kept[j];                                                       \
+                wide |= NARROW && fabs(kept[j]) >= INT32_LIMIT;                                  \
             }                                                                                    \
+            if (wide) {                                                                          \
+                out->too_wide = 1;                                                               \
+                return;                                                                          \
+            }                                                                                    \
+            for (int j = 0; bad && j < m; j++)                                                   \
+                if (kept[j] != kept[j]) failed[n_failed++] = start + j;                          \
+        }                                                                                        \
+        double max_abs = 0.0, max_rel = 0.0;                                                     \
+        for (int j = 0; j < BLOCK; j++) {                                                        \
+            max_abs = most_abs[j] > max_abs ? most_abs[j] : max_abs;                             \
+            max_rel = most_rel[j] > max_rel ? most_rel[j] : max_rel;                             \
         }                                                                                        \
         out->n_failed = n_failed;                                                                \
         out->max_abs = max_abs;                                                                  \
@@ -247,9 +303,9 @@ typedef struct {
 
 /* One reconstruct loop per (code, prediction, output) type: what `quantise` restored. */
 #define RECONSTRUCT_LOOP(NAME, CT, PT, OT)                                                       \
-    SIMD_VERSIONS static void NAME(const CT *codes, const char *negative, const PT *prediction, \
+    SIMD_VERSIONS static void NAME(const CT *codes, const char *negative, const PT *prediction,  \
                                    Py_ssize_t n, int relative, double step, OT *out) {           \
-        double offset[BLOCK];                                                                    \
+        double offset[BLOCK], sign[BLOCK];                                                       \
         for (Py_ssize_t start = 0; start < n; start += BLOCK) {                                  \
             int m = n - start < BLOCK ? (int)(n - start) : BLOCK;                                \
             OFFSETS(prediction ? prediction + start : NULL, m, relative, offset);                \
@@ -258,10 +314,11 @@ typedef struct {
             if (!relative) {                                                                     \
                 for (int j = 0; j < m; j++)                                                      \
                     value[j] = (OT)grid_value((double)code[j], offset[j], step, 0, 0);           \
-            } else if (negative) {                                                               \
+            } else if (negative) { /* the flags as doubles first: the loop has one type */       \
                 const char *below = negative + start;                                            \
+                for (int j = 0; j < m; j++) sign[j] = below[j] ? -1.0 : 1.0;                     \
                 for (int j = 0; j < m; j++)                                                      \
-                    value[j] = (OT)grid_value((double)code[j], offset[j], step, 1, below[j]);    \
+                    value[j] = (OT)grid_value((double)code[j], offset[j], step, 1, sign[j] < 0); \
             } else {                                                                             \
                 for (int j = 0; j < m; j++)                                                      \
                     value[j] = (OT)grid_value((double)code[j], offset[j], step, 1, 0);           \
@@ -342,7 +399,7 @@ static PyObject *quantise(PyObject *self, PyObject *args) {
     QuantiseResult result = {0, 0.0, 0.0, 0};
     Py_BEGIN_ALLOW_THREADS
 #define CALL(FN, VT, PT, CT) \
-    FN((const VT *)values, (const PT *)prediction, n, relative, step, tolerance, (CT *)codes, \
+    FN((const VT *)values, (const PT *)prediction, n, relative, step, tolerance, (CT *)codes,    \
        (VT *)restored, negative, failed, &result)
     switch (v64 * 4 + p64 * 2 + c64) {
         case 0: CALL(quantise_f4_f4_i4, float, float, int32_t); break;
