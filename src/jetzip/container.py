@@ -59,7 +59,9 @@ END_MAGIC = b"JZEND\r\n\x1a"
 #: 3: integer streams (quantised codes) may be int32 as well as int64.
 #: 4: chunks record their index, first row and file; the footer index their rows and checksums.
 #: 5: integer streams may be rANS streams (codec/entropy.py) as well as pcodec ones.
-FORMAT_VERSION = 5
+#: 6: integer streams may be escape streams (rANS over a window of the codes, plus the escaped
+#: values apart), for codes too wide for a rANS table (codec/entropy.py).
+FORMAT_VERSION = 6
 #: First version whose chunks are bound to their place (older ones are read without that).
 BOUND_CHUNKS_VERSION = 4
 _PRELUDE = struct.Struct("<8sH")

@@ -3,10 +3,13 @@
 Quantised codes go through a static order-0 rANS coder (jetzip.codec._rans, C, integer-only)
 whose size is known from the histogram before coding: within RANS_MARGIN of the order-0
 entropy, which pcodec's plain mode cannot beat, it is used alone; otherwise pcodec (which can
-find delta or common-factor structure) codes the array too and the smaller stream is kept. A
-rANS stream starts with RANS_TAG, a pcodec stream with b"pco!", so `decode_ints` needs no
-description. Raw columns (lossless mode, integer columns, exceptions, latents) are
-coded with whichever of pcodec and byte-shuffled zstd is smaller, chosen per array.
+find delta or common-factor structure) codes the array too and the smaller stream is kept.
+Codes whose alphabet is too wide for the rANS table, or whose rare tails cost more in the table
+than they are worth, are coded in a dense window plus one escape symbol, and the escaped rows'
+values separately (`_escape_encode`). A rANS stream starts with RANS_TAG, an escape stream with
+ESCAPE_TAG, a pcodec stream with b"pco!", so `decode_ints` needs no description. Raw columns
+(lossless mode, integer columns, exceptions, latents) are coded with whichever of pcodec and
+byte-shuffled zstd is smaller, chosen per array.
 """
 
 from __future__ import annotations
@@ -66,6 +69,19 @@ RANS_PROB_BITS = _rans.MAX_PROB_BITS
 RANS_MAX_WIDTH = _rans.MAX_WIDTH
 #: Widest alphabet the C histogram counts (for the order-0 statistics of wider codes).
 HISTOGRAM_MAX_WIDTH = _rans.HISTOGRAM_MAX_WIDTH
+#: First byte of an escape stream: rANS over a window of the alphabet plus an escape symbol.
+ESCAPE_TAG = b"e"
+#: An escape stream replaces a plain rANS stream only when its estimated size is smaller by at
+#: least this fraction: the window costs three more passes over the codes (~3 ms per million),
+#: worth it for pt's ~360 k-slot codes, not for a table a few kB smaller on a 1 MB stream.
+ESCAPE_MIN_GAIN = 0.01
+#: Least share of the window's table left to its common symbols after every rare one (rarer
+#: than 2**-RANS_PROB_BITS) took a unit: below, its rows lose over 0.4 bits each to the table's
+#: precision, and correcting the table's sum (`rans_frequencies`) takes thousands of passes.
+ESCAPE_MIN_UNITS = 0.75
+#: Escaped fractions of the rows, from each end of the sorted codes, among which the window is
+#: chosen (every pair of a left and a right fraction is priced).
+ESCAPE_FRACTIONS = (0.0, *np.geomspace(1e-6, 0.25, 23))
 #: rANS alone when its exact size is within this fraction (plus RANS_SLACK_BYTES) of the order-0
 #: entropy and pcodec's structure search gains nothing on the sample: then pcodec, which cannot
 #: beat that entropy without structure, could be smaller by at most this much.
@@ -100,9 +116,9 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
     copy of the symbols stays in cache instead of being a new array the size of the column."""
     if symbols.size == 0:
         return 0.0
-    counts = _int_histogram(symbols)
-    if counts is not None:
-        return _entropy_of_counts(counts)
+    histogram = _int_histogram(symbols, 4 * symbols.size + 1023)
+    if histogram is not None:
+        return _entropy_of_counts(histogram[1])
     low, high = int(symbols.min()), int(symbols.max())
     width = high - low + 1
     if width <= COUNT_BLOCK_ROWS:  # small alphabet: count block by block, in cache
@@ -122,17 +138,18 @@ def _entropy_of_counts(counts: np.ndarray) -> float:
     return float(n * np.log2(n) - (counts * np.log2(counts)).sum())
 
 
-def _int_histogram(codes: np.ndarray) -> np.ndarray | None:
-    """Counts of every slot from min to max of a non-empty int32/int64 array (one C pass), or
-    None for other dtypes and for alphabets too wide or too sparse to count densely (over
-    HISTOGRAM_MAX_WIDTH slots, or 4 per value: those are sorted). Codes wider than the rANS
-    alphabet (a ratio predictor's, where the other column is near zero) are counted here too:
-    numpy's bincount took ~7 ms per million of them, with an int64 copy."""
+def _int_histogram(codes: np.ndarray, max_width: int) -> tuple[int, np.ndarray] | None:
+    """The least code and the counts (int64) of every slot from it to the greatest code of a
+    non-empty int32/int64 array (one C pass), or None for other dtypes and for alphabets over
+    `max_width` slots (capped at HISTOGRAM_MAX_WIDTH; sparser ones are sorted instead). Codes
+    wider than the rANS alphabet (a ratio predictor's, where the other column is near zero)
+    are counted here too: numpy's bincount took ~7 ms per million of them, with an int64 copy."""
     if codes.dtype not in (np.int32, np.int64) or not codes.flags.c_contiguous:
         return None
-    dense = min(HISTOGRAM_MAX_WIDTH, 4 * codes.size + 1023)
-    _, _, counts = _rans.histogram(codes, dense)
-    return None if counts is None else np.frombuffer(counts, dtype=np.uint64).astype(np.int64)
+    low, _, counts = _rans.histogram(codes, min(HISTOGRAM_MAX_WIDTH, max_width))
+    if counts is None:
+        return None
+    return low, np.frombuffer(counts, dtype=np.uint64).astype(np.int64)
 
 
 def encode_codes(codes: np.ndarray) -> tuple[bytes, float]:
@@ -144,7 +161,8 @@ def encode_codes(codes: np.ndarray) -> tuple[bytes, float]:
 
 
 def encode_ints(codes: np.ndarray) -> bytes:
-    """Code an int32 or int64 array (others as int64) with rANS or pcodec, whichever is smaller
+    """Code an int32 or int64 array (others as int64) with rANS (plain, or with escapes where
+    the alphabet is too wide for one table: `_rans_or_escape`) or pcodec, whichever is smaller
     (deterministic, single-threaded); the stream keeps the dtype.
 
     Arrays of up to 2 * SEARCH_TRIAL_ROWS values (run lengths, exception rows, small files) are
@@ -158,24 +176,30 @@ def encode_ints(codes: np.ndarray) -> bytes:
     return _encode_ints(codes)[0]
 
 
-def _encode_ints(codes: np.ndarray) -> tuple[bytes, float | None]:
-    """`encode_ints`' stream and, where the rANS coder counted it, the order-0 entropy (bits)."""
+def _encode_ints(codes: np.ndarray, escapes: bool = True) -> tuple[bytes, float | None]:
+    """`encode_ints`' stream and, where the rANS coder counted it, the order-0 entropy (bits);
+    with `escapes` False, never an escape stream (the escaped values' own stream)."""
     codes = np.asarray(codes)
     dtype = codes.dtype if codes.dtype in (np.int32, np.int64) else np.int64
     codes = np.ascontiguousarray(codes, dtype=dtype)
     config = ChunkConfig()
     structure_may_help = True
     rows = selection_rows(codes.size, SEARCH_TRIAL_ROWS)
-    if rows is not None:
-        sample = codes[rows]
-        plain = standalone.simple_compress(sample, _PLAIN_INTS)
-        if len(plain) <= len(standalone.simple_compress(sample, config)):
-            config = _PLAIN_INTS
-            structure_may_help = False
-    rans = _rans_encode(codes) if rows is not None else None
-    if rans is None:
+    if rows is None:
         return standalone.simple_compress(codes, config), None
-    stream, entropy_bits = rans
+    sample = codes[rows]
+    plain = standalone.simple_compress(sample, _PLAIN_INTS)
+    if len(plain) <= len(standalone.simple_compress(sample, config)):
+        config = _PLAIN_INTS
+        structure_may_help = False
+    histogram = _int_histogram(codes, max(RANS_MAX_WIDTH, 4 * codes.size + 1023))
+    if histogram is None:
+        return standalone.simple_compress(codes, config), None
+    low, counts = histogram
+    entropy_bits = _entropy_of_counts(counts)
+    stream = _rans_or_escape(codes, low, counts, escapes)
+    if stream is None:
+        return standalone.simple_compress(codes, config), entropy_bits
     near_entropy = len(stream) <= entropy_bits / 8 * (1 + RANS_MARGIN) + RANS_SLACK_BYTES
     if near_entropy and not structure_may_help and codes.size >= RANS_ALONE_ROWS:
         return stream, entropy_bits
@@ -183,12 +207,35 @@ def _encode_ints(codes: np.ndarray) -> tuple[bytes, float | None]:
     return (stream if len(stream) <= len(pco) else pco), entropy_bits
 
 
+def _rans_or_escape(codes: np.ndarray, low: int, counts: np.ndarray, escapes: bool) -> bytes | None:
+    """The rANS stream of `codes` (whose histogram from `low` is `counts`): plain where that
+    fits and no window is estimated ESCAPE_MIN_GAIN smaller; an escape stream where a window
+    is (both are coded when both fit, and the smaller kept); None when neither fits."""
+    plain = _rans_stream(codes, low, low, counts) if counts.size <= RANS_MAX_WIDTH else None
+    window = _escape_window(counts, plain is not None) if escapes else None
+    if window is None or low + window[0] + window[1] > np.iinfo(codes.dtype).max:
+        return plain  # (the escape symbol's code, one past the window, must be a code too)
+    first, width = window
+    escaped = _escape_encode(codes, low + first, counts[first : first + width])
+    return escaped if plain is None or len(escaped) < len(plain) else plain
+
+
 def decode_ints(data: bytes, n: int) -> np.ndarray:
     """Inverse of `encode_ints` (int32 or int64, as stored), checking the element count."""
+    return _decode_ints(data, n, escapes=True)
+
+
+def _decode_ints(data: bytes, n: int, escapes: bool) -> np.ndarray:
+    """`decode_ints`; with `escapes` False (an escape stream's escaped values) an escape stream
+    is refused, so a hostile stream cannot nest them."""
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     if data[:1] == RANS_TAG:
-        return _rans_decode(data, n)
+        return _rans_decode(data, n)[0]
+    if data[:1] == ESCAPE_TAG:
+        if not escapes:
+            raise CorruptFileError("an escape stream's escaped values are another escape stream")
+        return _escape_decode(data, n)
     try:
         return _pcodec_decode(data, np.dtype(np.int32), n)
     except _WrongPcodecType:
@@ -286,15 +333,25 @@ _RANS_TABLE_LEVEL = 6
 
 
 def _rans_encode(codes: np.ndarray) -> tuple[bytes, float] | None:
-    """The rANS stream of a non-empty int32/int64 array and its order-0 entropy (bits), or None
-    when its alphabet is too wide. Layout: RANS_TAG, bytes per value, flags | probability bits,
-    then LEB128 varints: rows, zigzag(min code), alphabet width, the table's byte count; the
-    table (every slot's frequency as a varint, zstd-compressed when that is smaller); then the
-    coder's body (_rans.c)."""
+    """The plain rANS stream of a non-empty int32/int64 array and its order-0 entropy (bits), or
+    None when its alphabet is too wide (see `_rans_stream`)."""
     low, _, raw = _rans.histogram(codes, RANS_MAX_WIDTH)
     if raw is None:
         return None
     counts = np.frombuffer(raw, dtype=np.uint64).astype(np.int64)
+    stream = _rans_stream(codes, low, low, counts)
+    return None if stream is None else (stream, _entropy_of_counts(counts))
+
+
+def _rans_stream(
+    symbols: np.ndarray, symbols_low: int, low: int, counts: np.ndarray
+) -> bytes | None:
+    """A rANS stream of `symbols`, whose counts from `symbols_low` are `counts`, that decodes to
+    symbol - symbols_low + low (the escape stream's window codes symbols from 0); None when
+    more symbols are present than the table has slots. Layout: RANS_TAG, bytes per value,
+    flags | probability bits, then LEB128 varints: rows, zigzag(low), alphabet width, the
+    table's byte count; the table (every slot's frequency as a varint, zstd-compressed when that
+    is smaller); then the coder's body (_rans.c)."""
     freq = rans_frequencies(counts)
     if freq is None:
         return None
@@ -304,16 +361,116 @@ def _rans_encode(codes: np.ndarray) -> tuple[bytes, float] | None:
         if len(packed) < len(table):
             table, flags = packed, flags | _RANS_ZSTD_TABLE
     zigzag = ((low << 1) ^ (low >> 63)) & (2**64 - 1)
-    head = _RANS_HEAD.pack(RANS_TAG, codes.itemsize, flags) + b"".join(
-        _varint(v) for v in (codes.size, zigzag, counts.size, len(table))
+    head = _RANS_HEAD.pack(RANS_TAG, symbols.itemsize, flags) + b"".join(
+        _varint(v) for v in (symbols.size, zigzag, counts.size, len(table))
     )
-    body = _rans.encode(codes, low, freq, RANS_PROB_BITS)
-    return head + table + body, _entropy_of_counts(counts)
+    return head + table + _rans.encode(symbols, symbols_low, freq, RANS_PROB_BITS)
 
 
-def _rans_decode(data: bytes, n: int) -> np.ndarray:
-    """Inverse of `_rans_encode` for a chunk that declares `n` rows: the header is checked
-    against `n` and the bytes before anything the size of the rows is allocated."""
+def _escape_window(counts: np.ndarray, plain_fits: bool) -> tuple[int, int] | None:
+    """The window (first slot, width) of `counts` whose escape stream is estimated smallest, or
+    None when no window fits the rANS table or, where the plain stream fits, none is estimated
+    ESCAPE_MIN_GAIN smaller than it.
+
+    The windows priced are those escaping an ESCAPE_FRACTIONS share of the rows at either end.
+    Estimate: the window's symbols and the escape symbol at their order-0 entropy; what the
+    table's precision costs them (every slot rarer than 2**-RANS_PROB_BITS takes one unit of
+    2**RANS_PROB_BITS from the others); the table at ~1 byte per present slot (zstd makes
+    empty ones nearly free); and each escaped value at log2 of the span of the escaped values
+    on its side, plus a bit for the side and a pcodec header: an overestimate where the tails
+    cluster, which only keeps windows wider. The plain stream is the window of every slot."""
+    slots = np.flatnonzero(counts)
+    present = counts[slots]
+    n = int(present.sum())
+    cum = np.concatenate([[0], np.cumsum(present)])
+    cum_clogc = np.concatenate([[0.0], np.cumsum(present * np.log2(present))])
+    cum_rare = np.concatenate([[0], np.cumsum(present << RANS_PROB_BITS < n)])
+    fractions = np.asarray(ESCAPE_FRACTIONS) * n
+    first = np.unique(np.searchsorted(cum, fractions, side="right") - 1)[:, None]
+    end = np.unique(np.searchsorted(cum, n - fractions, side="left"))[None, :]
+    kept_slots = end - first
+    last = slots.size - 1
+    width = slots[np.clip(end - 1, 0, last)] - slots[np.minimum(first, last)] + 1
+    kept = cum[end] - cum[first]
+    escaped = n - kept
+    left, right = cum[first], n - cum[end]
+    span_left = slots[np.clip(first - 1, 0, last)] - slots[0] + 1
+    span_right = slots[-1] - slots[np.minimum(end, last)] + 1
+    units_left = 1 - (cum_rare[end] - cum_rare[first] + 1) / (1 << RANS_PROB_BITS)
+    fits = (kept_slots > 0) & (units_left >= ESCAPE_MIN_UNITS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bits = (
+            kept * (np.log2(n) - np.log2(np.where(fits, units_left, 1)))
+            - (cum_clogc[end] - cum_clogc[first])
+            + escaped * np.log2(n / np.maximum(escaped, 1))
+            + left * np.log2(span_left)
+            + right * np.log2(span_right)
+            + escaped
+        )
+    size = bits / 8 + kept_slots + np.where(escaped > 0, RANS_SLACK_BYTES, 0)
+    plain = size[0, -1] if plain_fits else np.inf
+    size = np.where(fits & (escaped > 0) & (width < RANS_MAX_WIDTH), size, np.inf)
+    best = np.unravel_index(np.argmin(size), size.shape)
+    if not size[best] < plain * (1 - ESCAPE_MIN_GAIN):
+        return None
+    return int(slots[first[best[0], 0]]), int(width[best])
+
+
+def _escape_encode(codes: np.ndarray, low: int, window: np.ndarray) -> bytes:
+    """The escape stream of `codes` with the window [low, low + window.size), whose counts are
+    `window`: a rANS stream of the window's codes and one escape symbol (code low + width),
+    and the escaped rows' values coded apart (`encode_ints`, never escaped again; their rows
+    are those of the escape symbol). Layout: ESCAPE_TAG, then LEB128 varints: rows, escaped
+    rows, the escaped values' byte count; the escaped values' stream; the rANS stream."""
+    width = window.size
+    unsigned = np.dtype(codes.dtype.str.replace("i", "u"))
+    offsets = codes.view(unsigned) - unsigned.type(low % (1 << 8 * codes.itemsize))
+    np.minimum(offsets, width, out=offsets)  # below the window wraps to the top: escaped too
+    rows = np.flatnonzero(offsets == width)
+    counts = np.append(window, codes.size - int(window.sum()))
+    inner = _rans_stream(offsets.view(codes.dtype), 0, low, counts)
+    if inner is None:
+        raise ValueError(f"a window of {width:,} codes has more symbols than the rANS table")
+    escaped = _encode_ints(codes[rows], escapes=False)[0] if rows.size else b""
+    head = ESCAPE_TAG + b"".join(_varint(v) for v in (codes.size, rows.size, len(escaped)))
+    return head + escaped + inner
+
+
+def _escape_decode(data: bytes, n: int) -> np.ndarray:
+    """Inverse of `_escape_encode` for a chunk that declares `n` rows; the escaped values are
+    decoded only after the rANS stream has shown exactly that many escape symbols."""
+    what = "an escape stream"
+    rows, offset = _read_varint(data, len(ESCAPE_TAG), what)
+    n_escaped, offset = _read_varint(data, offset, what)
+    size, offset = _read_varint(data, offset, what)
+    if rows != n:
+        raise CorruptFileError(f"{what} holds {rows:,} values, expected {n:,}")
+    if n_escaped > n or (size == 0) != (n_escaped == 0):
+        raise CorruptFileError(f"{what} declares {n_escaped:,} escaped values in {size:,} bytes")
+    if size > len(data) - offset:
+        raise CorruptFileError(f"{what} ends inside its escaped values")
+    inner = data[offset + size :]
+    if inner[:1] != RANS_TAG:
+        raise CorruptFileError(f"{what} does not hold a rANS stream")
+    values, low, width = _rans_decode(inner, n)
+    escape = low + width - 1
+    where = np.flatnonzero(values == escape)
+    if where.size != n_escaped:
+        raise CorruptFileError(f"{what} marks {where.size:,} rows, declares {n_escaped:,}")
+    if n_escaped:
+        escaped = _decode_ints(data[offset : offset + size], n_escaped, escapes=False)
+        if escaped.dtype != values.dtype or ((escaped >= low) & (escaped < escape)).any():
+            raise CorruptFileError(
+                f"{what} has escaped values inside its window or of another type"
+            )
+        values[where] = escaped
+    return values
+
+
+def _rans_decode(data: bytes, n: int) -> tuple[np.ndarray, int, int]:
+    """Inverse of `_rans_stream` for a chunk that declares `n` rows: the values, the alphabet's
+    first code and its width. The header is checked against `n` and the bytes before anything
+    the size of the rows is allocated."""
     what = "a rANS stream"
     if len(data) < _RANS_HEAD.size:
         raise CorruptFileError(f"{what} ends inside its header")
@@ -351,7 +508,7 @@ def _rans_decode(data: bytes, n: int) -> np.ndarray:
         _rans.decode(body, low, freq, prob_bits, values)
     except ValueError as exc:
         raise CorruptFileError(f"{what} is damaged: {exc}") from None
-    return values
+    return values, low, width
 
 
 class _WrongPcodecType(CorruptFileError):
