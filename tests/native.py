@@ -16,14 +16,17 @@ import pytest
 SETUP = Path(__file__).resolve().parents[1] / "setup.py"
 
 
-def baseline_build(package: str, name: str, tmp: Path) -> ModuleType:
-    """`jetzip.<package>.<name>` compiled baseline-only into `tmp` and loaded beside the installed
-    module (skips where the source tree or a C compiler is missing)."""
+def baseline_build(
+    package: str, name: str, tmp: Path, flags: str = "-DJETZIP_ONE_VERSION"
+) -> ModuleType:
+    """`jetzip.<package>.<name>` compiled baseline-only (or with other CFLAGS `flags`) into `tmp`
+    and loaded beside the installed module (skips where the source tree or a C compiler is
+    missing)."""
     if not SETUP.exists() or shutil.which("cc") is None:
         pytest.skip("needs the source tree's setup.py and a C compiler")
     build = [sys.executable, str(SETUP), "build_ext", "--build-lib", str(tmp / "lib")]
     build += ["--build-temp", str(tmp / "temp")]
-    env = {**os.environ, "CFLAGS": "-DJETZIP_ONE_VERSION"}
+    env = {**os.environ, "CFLAGS": flags}
     subprocess.run(build, cwd=SETUP.parent, env=env, capture_output=True, check=True)
     (library,) = (tmp / "lib" / "jetzip" / package).glob(f"{name}*")
     spec = importlib.util.spec_from_file_location(name, library)

@@ -62,14 +62,19 @@
  * also compiled for AVX-512 and AVX2 and run so on CPUs that have them: 8 or 4 doubles per
  * instruction instead of SSE2's 2, the same IEEE operations per lane (FMA stays off:
  * -ffp-contract=off forbids contraction, and tests/test_exactmath.py checks the machine code).
- * JETZIP_ONE_VERSION builds the baseline only (tests/test_exactmath.py compares the two).
+ * JETZIP_ONE_VERSION builds the baseline only, JETZIP_NO_AVX512 the AVX2 and baseline versions
+ * (tests/test_exactmath.py compares them with the installed build, also on CPUs with AVX-512).
  * INLINE: the arithmetic helpers are always inlined into the loops, so that each version of a
  * loop has them in its own instructions (GCC otherwise calls the baseline exp/log from the
  * AVX-512 loops, one value at a time, with a penalty at each SSE/AVX switch); NOINLINE: see
  * check_block. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
     !defined(JETZIP_ONE_VERSION)
+#if defined(JETZIP_NO_AVX512)
+#define SIMD_VERSIONS __attribute__((target_clones("avx2", "default")))
+#else
 #define SIMD_VERSIONS __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 #else
 #define SIMD_VERSIONS
 #endif
