@@ -160,11 +160,13 @@ def _to_numpy(values: ak.Array) -> np.ndarray:
 class JzFile:
     """A `.jz` file opened for reading (see `jetzip.open`)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], model: Any = None) -> None:
         self.path = Path(path)
+        self._model = model
         stream, reader = open_reader(self.path)
         stream.close()  # the header is read; nothing stays open between calls
-        self._events = EventsReader(self.path, reader) if is_events_file(reader.header) else None
+        events = is_events_file(reader.header)
+        self._events = EventsReader(self.path, reader, model) if events else None
         self._table: Any = None
 
     def __enter__(self) -> JzFile:
@@ -181,7 +183,7 @@ class JzFile:
         if self._table is None:
             from jetzip.codec import decompress_file
 
-            self._table = decompress_file(self.path)
+            self._table = decompress_file(self.path, model=self._model)
         return self._table
 
     def keys(self) -> list[str]:
@@ -279,9 +281,10 @@ class JzFile:
             yield _to_library(events, library)
 
 
-def open(path: str | os.PathLike[str]) -> JzFile:
-    """Open a `.jz` file for reading, as `uproot.open` opens a ROOT file."""
-    return JzFile(path)
+def open(path: str | os.PathLike[str], model: Any = None) -> JzFile:
+    """Open a `.jz` file for reading, as `uproot.open` opens a ROOT file; `model`: the model
+    directory of a file written with `model_ref` (it holds only the model's hash)."""
+    return JzFile(path, model)
 
 
 def compress(
@@ -293,7 +296,8 @@ def compress(
     **options: Any,
 ) -> dict[str, Any]:
     """`jetzip compress SOURCE -o OUTPUT`: a whole tree for ROOT files and event Parquet files
-    (options: tree, branches, step_events, skip_unsupported, threads), else the flat jets
+    (options: tree, branches, step_events, skip_unsupported, threads, model (an entropy model,
+    offered to the collection it was trained on), model_ref), else the flat jets
     workflow (options of `jetzip.codec.compress_file`; `tolerance` as `pt=0.1%,...`)."""
     from jetzip.codec.wholefile import compress_source, is_whole_file_source
 

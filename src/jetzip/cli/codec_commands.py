@@ -173,8 +173,17 @@ def format_events_summary(info: dict[str, Any]) -> str:
         f"branches    {len(info['branches'])} in {len(tree.get('collections', {}))} collection(s)",
     ]
     lines += [f"note        {note}" for note in tree.get("notes", [])]
+    model = info.get("model")
+    if model:
+        lines.append(_events_model_line(model))
+    totals = info.get("collections", {})
     for name, members in tree.get("collections", {}).items():
-        lines.append(f"collection  {name}: {len(members)} branch(es)")
+        total = totals.get(name, {})
+        coded = _int(total.get("model_columns"))
+        lines.append(
+            f"collection  {name}: {len(members)} branch(es), {_int(total.get('bytes')):,} bytes"
+            + (f", {coded} coded by the entropy model" if coded else "")
+        )
     width = max([12, *(len(b["name"]) for b in info["branches"])])
     lines.append(
         f"{'branch':<{width}} {'type':<24} {'unit':<6} {'rule':<36} {'bytes':>9} {'max error':>12}"
@@ -189,6 +198,22 @@ def format_events_summary(info: dict[str, Any]) -> str:
             f"{b['bytes']:>9,} {error:>12}"
         )
     return "\n".join(lines)
+
+
+def _events_model_line(model: dict[str, Any]) -> str:
+    """The entropy model of a whole file: which collection it codes, its hash, parameters and
+    bytes, and in how many sections it was used."""
+    stored = (
+        f"{_int(model.get('bytes_in_file')):,} B embedded"
+        if model.get("embedded")
+        else "referenced by hash, not embedded"
+    )
+    return (
+        f"model       entropy model {str(model.get('sha256'))[:16]}... offered to collection "
+        f"{model.get('collection')}: {_int(model.get('n_parameters')):,} parameters, "
+        f"{_int(model.get('bytes')):,} bytes ({stored}); used in "
+        f"{_int(model.get('sections_using'))} of {_int(model.get('n_sections'))} section(s)"
+    )
 
 
 def _int(value: Any) -> int:
@@ -228,8 +253,13 @@ _TABLE_ONLY = ("collection", "alias", "to_ptetaphim", "columns", "objects", "gro
 
 def _whole_file(args: argparse.Namespace) -> bool:
     """ROOT or event-Parquet input compresses its whole tree unless a jets-workflow option
-    (`--collection`, `--model`, ...) is given or several inputs are (batch mode)."""
-    if len(args.data) != 1 or args.model or args.mode == "latent":
+    (`--collection`, an autoencoder `--model`, ...) is given or several inputs are (batch
+    mode); an entropy model is offered to the collection it was trained on."""
+    from jetzip.entropy.model import is_entropy_model_dir
+
+    if len(args.data) != 1 or args.mode == "latent":
+        return False
+    if args.model and not is_entropy_model_dir(args.model):
         return False
     if any(getattr(args, name) for name in _TABLE_ONLY):
         return False
@@ -266,6 +296,8 @@ def _compress_whole_file(args: argparse.Namespace) -> int:
         **({} if args.chunk_events is None else {"step_events": args.chunk_events}),
         skip_unsupported=args.skip_unsupported,
         threads=args.threads,
+        model=args.model,
+        model_ref=args.model_ref,
     )
     if not args.quiet:
         print(format_events_summary(terminal_safe_tree(info)))
@@ -426,18 +458,18 @@ def decompress(args: argparse.Namespace) -> int:
     if is_whole_file_jz(args.file[0]):
         from jetzip.codec.wholefile import decompress_events
 
-        if args.model or args.engine:
-            raise OptionError("--model and --engine apply to flat (jets) files only")
+        if args.engine:
+            raise OptionError("--engine applies to flat (jets) files only")
         if args.collection:
             from jetzip.codec.wholefile import collection_table
             from jetzip.io import write_table
 
-            table = collection_table(args.file[0], args.collection)
+            table = collection_table(args.file[0], args.collection, model=args.model)
             write_table(table, args.output)
             print(f"wrote {table.n_rows:,} rows of {args.collection} to {args.output}")
             return 0
         n_events = decompress_events(
-            args.file[0], args.output, kind=args.kind, threads=args.threads
+            args.file[0], args.output, kind=args.kind, threads=args.threads, model=args.model
         )
         print(f"wrote {n_events:,} events to {args.output}")
         return 0

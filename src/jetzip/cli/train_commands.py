@@ -175,9 +175,19 @@ def _config(args: argparse.Namespace, base: dict[str, Any] | None = None) -> Tra
 
 
 def _read(args: argparse.Namespace):  # -> Table
+    """The training table; of a ROOT file, one collection (the jets workflow's reader: the jets
+    by default, or --tree / --collection), its columns named by the collection's members."""
     from jetzip.io import read_table
 
-    return read_table(args.data, format=args.format)
+    where = {k: getattr(args, k, None) for k in ("tree", "collection")}
+    table = read_table(args.data, format=args.format, **{k: v for k, v in where.items() if v})
+    if not where["collection"]:
+        return table
+    from jetzip.codec.wholefile import member_key
+    from jetzip.io.names import apply_alias
+
+    # `--collection Jet` reads `_pt`, `_mass`: named `pt`, `m` as whole files match them
+    return apply_alias(table, {name: member_key(name) for name in table.names})
 
 
 @command(
@@ -240,6 +250,12 @@ def _read(args: argparse.Namespace):  # -> Table
         help="with --init: refit the transforms' parameters on the new data (default: keep)",
     ),
     arg("--overwrite", action="store_true", help="replace MODEL_DIR if it exists"),
+    arg("--tree", help="ROOT tree or RNTuple; by default the one holding jets"),
+    arg(
+        "--collection",
+        help="ROOT: the collection to train on, e.g. Jet or AnalysisJetsAuxDyn (default: the "
+        "jets); an entropy model of it codes that collection of whole files",
+    ),
     arg(
         "--kind",
         choices=("autoencoder", "entropy"),

@@ -20,9 +20,10 @@ predictors read), that a request needs.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,11 +41,16 @@ from jetzip.codec.chunk import (
     decode_chunk,
     encode_chunk,
     encode_lossless_column,
-    predictor_inputs,
     same_bits,
 )
 from jetzip.codec.entropy import decode_lossless
-from jetzip.codec.pipeline import _verify_chunk, codec_executor, ordered_map, thread_count
+from jetzip.codec.pipeline import (
+    _model_for,
+    _verify_chunk,
+    codec_executor,
+    ordered_map,
+    thread_count,
+)
 from jetzip.codec.policy import Policy, parse_policy
 from jetzip.container import (
     BOUND_CHUNKS_VERSION,
@@ -52,9 +58,11 @@ from jetzip.container import (
     ContainerWriter,
     open_reader,
 )
-from jetzip.errors import CorruptFileError, InputError
+from jetzip.entropy.columns import CONDITIONAL, is_entropy_model
+from jetzip.errors import CorruptFileError, InputError, OptionError
 from jetzip.events import DEFAULT_STEP_EVENTS, EventChunk, TreeInfo
 from jetzip.fileutil import atomic_output
+from jetzip.io.names import canonical_name
 from jetzip.lazy import lazy_module
 from jetzip.table import Table
 
@@ -297,6 +305,73 @@ def _plan(buffer: _Buffer, tolerance: dict[str, Any] | None) -> ColumnPlan:
     return ColumnPlan(buffer.id, buffer.dtype, "lossless")
 
 
+# ---------------------------------------------------------------------- entropy model
+def load_entropy_model(model: Any) -> Any:
+    """An entropy model, or a MODEL_DIR holding one, as whole files take it (None stays None);
+    an autoencoder codes one collection as a flat table, so it is refused in one line."""
+    from jetzip.entropy.model import EntropyModel, is_entropy_model_dir
+
+    if model is None or is_entropy_model(model):
+        return model
+    if isinstance(model, str | os.PathLike) and is_entropy_model_dir(model):
+        return EntropyModel.load(model)
+    raise OptionError(
+        "whole files take an entropy model (jetzip train --kind entropy); an autoencoder "
+        "codes one collection: add --collection NAME to compress it as a flat table"
+    )
+
+
+def member_key(name: str) -> str:
+    """A member's name as the jets reader names its column: `mass`, `_mass` (read with the
+    prefix `Jet`) and `m` are all `m` (`jetzip.io.names.canonical_name`)."""
+    return canonical_name(name.lstrip("_.:"))
+
+
+def model_columns(
+    model: Any, entries: list[dict[str, Any]], info: TreeInfo, source: str = "the input"
+) -> tuple[str, dict[str, str]]:
+    """The collection an entropy model codes and its column ids -> the model's column names.
+
+    A model trained on one collection (`jetzip train FILE --kind entropy --collection Jet`)
+    names its columns by the collection's members; each collection's members whose data
+    buffer (a list of numbers has one) has such a name are matched, and the collection with the
+    most matches is chosen, the standard jets among equals. None matching is one line."""
+    from jetzip.io.collections import pick_jets
+
+    by_key = {member_key(c): c for c in model.columns}
+    matches: dict[str, dict[str, str]] = {}
+    for index, entry in enumerate(entries):
+        collection = entry.get("collection")
+        data = [b for b in _buffers(index, entry) if b.role == "data"]
+        if collection is None or len(data) != 1:
+            continue
+        column = by_key.get(member_key(member_field(collection, entry["name"])))
+        if column is not None:
+            matches.setdefault(collection, {})[data[0].id] = column
+    if not matches:
+        known = ", ".join(info.collections) or "none"
+        raise InputError(
+            f"the entropy model's columns ({', '.join(model.columns[:6])}"
+            f"{', ...' if len(model.columns) > 6 else ''}) match no collection of {source} "
+            f"(collections: {known})"
+        )
+    most = max(len(m) for m in matches.values())
+    tied = {c: info.collections.get(c, []) for c, m in matches.items() if len(m) == most}
+    jets = pick_jets(tied, set(tied)) if len(tied) > 1 else None
+    chosen = jets.collection if jets is not None else next(iter(tied))
+    return chosen, matches[chosen]
+
+
+def _reads(desc: dict[str, Any]) -> list[str]:
+    """The columns a coded column's decoding reads: its ratio predictor's source or the
+    entropy model's context (in a coded description; the file leaves it to the model)."""
+    predictor = str(desc.get("predictor", "none"))
+    context = desc.get("context") if _conditional(desc) else []
+    context = context if isinstance(context, list) else []  # decode_chunk refuses the others
+    ratio = [predictor.removeprefix("ratio:")] if predictor.startswith("ratio:") else []
+    return ratio + [str(c) for c in context]
+
+
 # ---------------------------------------------------------------------- compression
 @dataclass
 class _Group:
@@ -391,8 +466,11 @@ def _same_integers(
     return None
 
 
-def _encode_group(group: _Group, executor: Executor) -> tuple[EncodedChunk, list[ColumnPlan]]:
-    """encode_chunk on the group, no bounded column stored larger than its lossless coding.
+def _encode_group(
+    group: _Group, executor: Executor, coder: Any = None, model_cost: int = 0
+) -> tuple[EncodedChunk, list[ColumnPlan]]:
+    """encode_chunk on the group, no bounded column stored larger than its lossless coding;
+    the entropy model `coder` (under the group's column ids) on offer as encode_chunk offers it.
 
     A column whose values sit on a mantissa grid too coarse for its bound to merge two of them
     (NanoAOD's rounded floats under the preset) is coded losslessly at once: quantisation
@@ -402,7 +480,7 @@ def _encode_group(group: _Group, executor: Executor) -> tuple[EncodedChunk, list
     plans = [_on_coarse_grid(p, group.columns[p.name]) for p in group.plans]
     exact: dict[str, Future[Encoded]] = {}
     while True:
-        chunk = encode_chunk(group.columns, None, plans, None, _LATENT_DTYPE, executor)
+        chunk = encode_chunk(group.columns, None, plans, coder, _LATENT_DTYPE, executor, model_cost)
         bounded = [p.name for p in plans if p.kind == "bounded"]
         for name in bounded:
             if name not in exact:
@@ -413,9 +491,7 @@ def _encode_group(group: _Group, executor: Executor) -> tuple[EncodedChunk, list
             return chunk, plans
         plans = [_lossless(p) if p.name in worse else p for p in plans]
         columns = chunk.description["columns"]
-        read = {
-            c for n in bounded if n not in worse for c in predictor_inputs(columns[n]["predictor"])
-        }
+        read = {c for n in bounded if n not in worse for c in _reads(columns[n])}
         if not read & worse:
             return _swapped(chunk, {n: exact[n].result() for n in worse}), plans
 
@@ -467,9 +543,13 @@ def _swapped(chunk: EncodedChunk, exact: dict[str, Encoded]) -> EncodedChunk:
     return replace(chunk, description=description, parts=parts, checked=checked)
 
 
-def _verified(group: _Group, executor: Executor) -> tuple[EncodedChunk, list[Any], dict[str, Any]]:
+def _verified(
+    group: _Group, executor: Executor, coder: Any = None, model_cost: int = 0
+) -> tuple[EncodedChunk, list[Any], dict[str, Any]]:
     """The group coded, decoded again as decompression will, and checked (see _verify_chunk);
-    the statistics per column (a stack's bytes shared among its members) and the stacks.
+    the statistics per column (a stack's bytes shared among its members) and the stacks. The
+    entropy model `coder` is offered to a group longer than STACK_MAX_ROWS that holds a column
+    it codes.
 
     A group of at most STACK_MAX_ROWS rows codes its exact columns, and the bounded ones that
     came out no smaller than their lossless coding, joined end to end per dtype (stack
@@ -478,8 +558,12 @@ def _verified(group: _Group, executor: Executor) -> tuple[EncodedChunk, list[Any
     columns code better alone, and a reader of one of them decodes only it."""
     length = len(next(iter(group.columns.values())))
     if length > STACK_MAX_ROWS:
-        chunk, plans = _encode_group(group, executor)
-        return chunk, _verify_chunk(chunk, Table(group.columns), plans, None, executor), {}
+        if coder is not None and not coder.models.keys() & group.columns.keys():
+            coder = None
+        chunk, plans = _encode_group(group, executor, coder, model_cost)
+        if "entropy_model" not in chunk.description:
+            coder = None
+        return chunk, _verify_chunk(chunk, Table(group.columns), plans, coder, executor), {}
     bounded = [p for p in group.plans if p.kind == "bounded"]
     exact = {p.name for p in group.plans if p.kind != "bounded"}
     chunk, results = EncodedChunk({"n_rows": length, "columns": {}}, [], {}), []
@@ -552,18 +636,31 @@ def compress_events(
     policy: Policy | None = None,
     source: dict[str, Any] | None = None,
     threads: int | None = None,
+    model: Any = None,
+    model_ref: bool = False,
 ) -> dict[str, Any]:
     """Compress consecutive event chunks (`jetzip.events.iter_events`) into one `.jz` file.
 
     The policy is resolved once, on the first chunk's branches, into a branch -> rule map that
     the header records. Sections (one per group of a chunk) are coded on `threads` threads;
-    the bytes do not depend on it. Returns `describe_events(path)`."""
+    the bytes do not depend on it. An entropy model (or its MODEL_DIR) is offered to the
+    collection it was trained on (`model_columns`), in each section only where it makes the
+    section smaller by more than its own bytes (nothing charged with `model_ref`, which
+    stores only its hash). Returns `describe_events(path)`."""
     policy = policy or parse_policy()
+    model = load_entropy_model(model)
     iterator = iter(chunks)
     first = next(iterator, None)
     if first is None:
         raise InputError("the input holds no events")
     entries, decomposed = _branch_catalogue(first, policy)
+    coder, model_bytes, model_cost, coded_by_model = None, None, 0, {}
+    if model is not None:
+        where = (source or {}).get("path") or "the input"
+        collection, coded_by_model = model_columns(model, entries, first.info, where)
+        coder = model.renamed(coded_by_model)
+        model_bytes = model.to_bytes()
+        model_cost = 0 if model_ref else len(model_bytes)
     header = {
         "jetzip_version": __version__,
         "layout": LAYOUT,
@@ -571,6 +668,17 @@ def compress_events(
         "policy": policy.describe(),
         "catalogue": _pack_json({"tree": _compact_tree(first.info, entries), "branches": entries}),
         "source": dict(source) if source else None,
+        "model": None
+        if model is None
+        else {
+            "kind": "entropy",
+            "sha256": model.content_hash(),
+            "embedded": not model_ref,
+            "bytes": len(model_bytes),
+            "n_parameters": int(model.n_parameters),
+            "spec": model.spec,
+            "collection": collection,
+        },
     }
     totals = _Totals()
     event_chunks: list[dict[str, Any]] = []
@@ -602,10 +710,10 @@ def compress_events(
 
     executor = codec_executor(1)
     with atomic_output(path) as tmp, tmp.open("wb") as stream:
-        writer = ContainerWriter(stream, header, None)
+        writer = ContainerWriter(stream, header, None if model_ref else model_bytes)
 
         def code(item: tuple[dict[str, Any], _Group]) -> tuple[Any, ...]:
-            return (*item, *_verified(item[1], executor))
+            return (*item, *_verified(item[1], executor, coder, model_cost))
 
         coded = ordered_map(code, sections(), thread_count(threads))
         for record, group, encoded, results, stacked in coded:
@@ -626,7 +734,7 @@ def compress_events(
                 "group": group.key,
             }
             joined = [(_JOINED_PART, b"".join(data for _, data in encoded.parts))]
-            writer.write_chunk(description, joined, False)
+            writer.write_chunk(description, joined, "entropy_model" in stored)
             ids = (*group.columns, *group.aliases)  # a reader seeks the sections it needs
             record["sections"].append(group_index.setdefault(ids, len(group_index)))
             n_sections += 1
@@ -646,6 +754,7 @@ def compress_events(
                         "groups": [list(ids) for ids in group_index],
                         "columns": totals.to_json(),
                         "sections": described,
+                        **({"model_columns": coded_by_model} if coded_by_model else {}),
                     }
                 ),
             }
@@ -654,13 +763,22 @@ def compress_events(
 
 
 def _without_default_predictors(description: dict[str, Any]) -> dict[str, Any]:
-    """A section description without `"predictor": "none"` entries, which decoding assumes
-    (a NanoAOD file has ~1,200 columns, so every byte per column description counts)."""
+    """A section description without `"predictor": "none"` entries, which decoding assumes,
+    nor the context lists of model-coded columns, which the model says (`_context`) (a NanoAOD
+    file has ~1,200 columns, so every byte per column description counts)."""
     columns = {
-        name: {k: v for k, v in desc.items() if not (k == "predictor" and v == "none")}
+        name: {
+            k: v
+            for k, v in desc.items()
+            if not (k == "predictor" and v == "none") and k != "context"
+        }
         for name, desc in description["columns"].items()
     }
     return dict(description, columns=columns)
+
+
+def _conditional(desc: dict[str, Any]) -> bool:
+    return CONDITIONAL in (desc.get("predictor"), desc.get("encoding"))
 
 
 def _chain(first: EventChunk, rest: Iterator[EventChunk]) -> Iterator[EventChunk]:
@@ -679,11 +797,15 @@ def compress_source(
     step_events: int = DEFAULT_STEP_EVENTS,
     skip_unsupported: bool = False,
     threads: int | None = None,
+    model: Any = None,
+    model_ref: bool = False,
 ) -> dict[str, Any]:
-    """Compress a whole ROOT tree or event Parquet file (every branch, or `branches` globs)."""
+    """Compress a whole ROOT tree or event Parquet file (every branch, or `branches` globs);
+    `model`, `model_ref` as for `compress_events`."""
     from jetzip.events import iter_events
 
     policy = parse_policy(tolerance, precision)  # option errors before any reading
+    model = load_entropy_model(model)
     input_path = Path(input_path)
     chunks = iter_events(
         input_path,
@@ -701,7 +823,15 @@ def compress_source(
     if first is not None:
         source.update(_stored_share(input_path, first, every_branch=branches is None))
         chunks = _chain(first, chunks)
-    return compress_events(chunks, path, policy=policy, source=source, threads=threads)
+    return compress_events(
+        chunks,
+        path,
+        policy=policy,
+        source=source,
+        threads=threads,
+        model=model,
+        model_ref=model_ref,
+    )
 
 
 def _stored_share(input_path: Path, first: EventChunk, every_branch: bool) -> dict[str, Any]:
@@ -763,12 +893,20 @@ class EventsReader:
     A request for part of the file seeks the sections holding it (footer indexes) and reads
     nothing else; a request for everything reads in file order with the whole-file checks.
     Every section read is verified, and inside one only the requested columns and those their
-    predictors read are decoded."""
+    predictors (or the entropy model) read are decoded."""
 
-    def __init__(self, path: str | os.PathLike[str], reader: ContainerReader | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        reader: ContainerReader | None = None,
+        model: Any = None,
+    ) -> None:
         """`reader`: the file's container reader when the caller has opened it already (its
-        header is not read again)."""
+        header is not read again); `model`: the entropy model (or MODEL_DIR) of a file written
+        with `model_ref`, which holds only its hash."""
         self.path = Path(path)
+        self._model = model
+        self._coder: Any = None
         if reader is None:
             stream, reader = open_reader(self.path)
             stream.close()
@@ -867,7 +1005,15 @@ class EventsReader:
                 if events[1] <= entry_start or events[0] >= stop:
                     continue
                 description = self._described(description, position)
-                decoded.update(self._decode_section(description, parts, needed, executor))
+                decoded.update(
+                    self._decode_section(
+                        description,
+                        parts,
+                        needed,
+                        executor,
+                        functools.partial(self._coder_for, description, lambda: reader.model_bytes),
+                    )
+                )
             if current is not None and current[1] > entry_start and current[0] < stop:
                 yield current, decoded
             self._footer = reader.footer or {}
@@ -937,7 +1083,10 @@ class EventsReader:
                             "than its index says)"
                         )
                     description = self._described(description, position)
-                    decoded.update(self._decode_section(description, parts, needed, executor))
+                    coder_of = functools.partial(self._coder_for, description, self._embedded_model)
+                    decoded.update(
+                        self._decode_section(description, parts, needed, executor, coder_of)
+                    )
                 yield events, decoded
 
     def _described(self, description: dict[str, Any], position: int) -> dict[str, Any]:
@@ -954,16 +1103,60 @@ class EventsReader:
             raise CorruptFileError(f"{self.path} has no description of section {position}")
         return dict(sections[position], **description)
 
+    def _coder_for(self, description: dict[str, Any], embedded: Callable[[], bytes | None]) -> Any:
+        """The entropy model under this file's column ids for a section coded with it (None
+        for the others), loaded at the first such section: the embedded one (`embedded` gives
+        its bytes), or the one given for a file that references it; its hash must be the
+        header's, and the section's."""
+        digest = description.get("entropy_model")
+        if digest is None:
+            return None
+        if self._coder is None:
+            info = self.header.get("model")
+            if not isinstance(info, dict) or info.get("sha256") != digest:
+                raise CorruptFileError(f"{self.path} has a section coded with a model it lacks")
+            if not isinstance(info.get("embedded"), bool):
+                raise CorruptFileError(f"{self.path} has a damaged model entry")
+            trained = _model_for(self.header, embedded() if info["embedded"] else None, self._model)
+            columns = self.index.get("model_columns")
+            if (
+                not is_entropy_model(trained)
+                or not isinstance(columns, dict)
+                or any(
+                    c not in self.plans or not isinstance(m, str) or m not in trained.models
+                    for c, m in columns.items()
+                )
+            ):
+                raise CorruptFileError(f"{self.path} names its entropy model's columns wrongly")
+            self._coder = trained.renamed(columns)
+        elif digest != self._coder.content_hash():
+            raise CorruptFileError(f"{self.path} has a section coded with a model it lacks")
+        return self._coder
+
+    def _embedded_model(self) -> bytes | None:
+        """The embedded model's bytes, read in file order up to the first section that needs
+        it (a reader that seeks does not pass the model's place otherwise)."""
+        stream, reader = open_reader(self.path)
+        with stream:
+            for _ in reader.chunks():
+                if reader.model_bytes is not None:
+                    break
+            return reader.model_bytes
+
     def _decode_section(
         self,
         description: dict[str, Any],
         parts: dict[str, bytes],
         needed: set[str],
         executor: Executor,
+        coder_of: Callable[[], Any] = lambda: None,
     ) -> dict[str, np.ndarray]:
+        """The `needed` columns a section holds; `coder_of` gives the entropy model (under the
+        file's column ids) of a section coded with it, called only when a column to decode
+        was coded in its order."""
         if "split" in description:
             parts = self._split(description["split"], parts.get(_JOINED_PART, b""))
-        columns = description.get("columns", {})
+        columns = dict(description.get("columns", {}))
         aliases = {a: t for a, t in dict(description.get("aliases", {})).items() if a in needed}
         stacks = self._stacks(description.get("stacked", {}))
         member_of = {m: sid for sid, (members, _) in stacks.items() for m in members}
@@ -982,9 +1175,13 @@ class EventsReader:
             if name not in columns or name not in self.plans:
                 raise CorruptFileError(f"{self.path} has a section lacking column {name!r}")
             closure.add(name)
-            predictor = str(columns[name].get("predictor", "none"))
-            if predictor.startswith("ratio:"):
-                todo.append(predictor.removeprefix("ratio:"))
+            if _conditional(columns[name]) and "context" not in columns[name]:
+                columns[name] = dict(columns[name], context=self._context(name, coder_of))
+            todo.extend(_reads(columns[name]))
+        # a section coded with the model decodes in its order, but columns stored exactly
+        # read no other column: the model is loaded only for the others
+        coded = [c for c in closure if columns[c].get("encoding") != "lossless"]
+        coder = coder_of() if coded and "entropy_model" in description else None
         # in coding order (the header's; descriptions are stored with sorted keys), each
         # column as this chunk stored it (a bounded one may have fallen back to lossless)
         plans = [
@@ -994,9 +1191,20 @@ class EventsReader:
             for c, plan in self.plans.items()
             if c in closure
         ]
-        values, _ = decode_chunk(description, parts, plans, False, None, executor)
+        description = dict(description, columns=columns)
+        values, _ = decode_chunk(description, parts, plans, False, coder, executor)
         values.update(out)
         return self._with_aliases({c: v for c, v in values.items() if c in needed}, aliases, values)
+
+    def _context(self, name: str, coder_of: Callable[[], Any]) -> list[str]:
+        """The columns the entropy model codes column `name` from (the file leaves them out)."""
+        coder = coder_of()
+        column = None if coder is None else coder.models.get(name)
+        if column is None:
+            raise CorruptFileError(
+                f"{self.path} has column {name!r} coded by a model that cannot decode it"
+            )
+        return list(column.context)
 
     def _with_aliases(
         self, out: dict[str, np.ndarray], aliases: dict[str, str], values: dict[str, np.ndarray]
@@ -1150,11 +1358,12 @@ def member_field(collection: str, name: str) -> str:
     return rest[1:] if rest and rest[0] in "_.:" else rest or name
 
 
-def collection_table(path: str | os.PathLike[str], collection: str) -> Table:
+def collection_table(path: str | os.PathLike[str], collection: str, model: Any = None) -> Table:
     """One collection of a whole-file .jz as a flat table (a row per object, the event index,
     units): the jets workflow's layout. Its numeric branches that share the collection's counts
-    (or, for an event-level collection such as MET, its scalars) become the columns."""
-    reader = EventsReader(path)
+    (or, for an event-level collection such as MET, its scalars) become the columns. `model`:
+    the entropy model (or MODEL_DIR) of a file that references it."""
+    reader = EventsReader(path, model=model)
     members = reader.info.collections.get(collection)
     if not members:
         known = ", ".join(reader.info.collections) or "none"
@@ -1201,13 +1410,15 @@ def decompress_events(
     kind: str | None = None,
     threads: int | None = None,
     reader: ContainerReader | None = None,
+    model: Any = None,
 ) -> int:
     """Write a whole-file .jz back as ROOT (TTree or RNTuple; default the source's kind) or
     Parquet (one row per event, list columns); returns the number of events. `reader`: the
-    file's container reader if the caller opened it (see EventsReader)."""
+    file's container reader if the caller opened it, `model` the entropy model of a file that
+    references it (see EventsReader)."""
     from jetzip.events import write_events
 
-    events = EventsReader(path, reader)
+    events = EventsReader(path, reader, model)
     return write_events(events.iter_chunks(threads=threads), output, kind=kind)
 
 
@@ -1218,6 +1429,15 @@ def describe_events(path: str | os.PathLike[str]) -> dict[str, Any]:
     footer = reader.footer
     index = reader.index
     stats = index.get("columns", {})
+    coded_by_model: dict[str, int] = {}  # column id -> sections whose model codes it
+    for section in index.get("sections") or []:
+        if isinstance(section, dict) and "entropy_model" in section:
+            for cid, desc in dict(section.get("columns", {})).items():
+                if isinstance(desc, dict) and CONDITIONAL in (
+                    desc.get("predictor"),
+                    desc.get("encoding"),
+                ):
+                    coded_by_model[cid] = coded_by_model.get(cid, 0) + 1
     branches = []
     for name, entry in reader.branches.items():
         ids = [b.id for b in reader.buffers[name]]
@@ -1241,11 +1461,20 @@ def describe_events(path: str | os.PathLike[str]) -> dict[str, Any]:
                     for s, b in zip(column_stats, reader.buffers[name], strict=True)
                     if reader.plans[b.id].kind == "bounded"
                 ),
+                "model_sections": sum(coded_by_model.get(i, 0) for i in ids),
             }
         )
     file_bytes = reader.path.stat().st_size
     source = reader.header.get("source") or {}
     data_bytes = sum(b["bytes"] for b in branches)
+    collections: dict[str, dict[str, Any]] = {}
+    for branch in branches:
+        entry = collections.setdefault(
+            branch["collection"] or "(none)", {"branches": 0, "bytes": 0, "model_columns": 0}
+        )
+        entry["branches"] += 1
+        entry["bytes"] += branch["bytes"]
+        entry["model_columns"] += branch["model_sections"] > 0
 
     def ratio(reference: Any) -> float | None:  # header values are checked before use
         return reference / file_bytes if type(reference) is int and reference > 0 else None
@@ -1268,5 +1497,25 @@ def describe_events(path: str | os.PathLike[str]) -> dict[str, Any]:
         # recorded say nothing about it: no such ratio), else vs the same branches' bytes
         "ratio_vs_input": ratio(source.get("bytes")) if source.get("whole") is True else None,
         "ratio_vs_stored_branches": ratio(source.get("stored_bytes")),
+        "model": _model_description(reader, index),
+        "collections": collections,
         "branches": branches,
+    }
+
+
+def _model_description(reader: EventsReader, index: dict[str, Any]) -> dict[str, Any] | None:
+    """The header's entropy model entry (hash, bytes, parameters, the collection it was
+    offered to), with the sections that use it and its bytes in the file (0: referenced or
+    unused)."""
+    info = reader.header.get("model")
+    if not isinstance(info, dict):
+        return None
+    sections = [s for s in index.get("sections") or [] if isinstance(s, dict)]
+    using = sum("entropy_model" in s for s in sections)
+    return {
+        **info,
+        "sections_using": using,
+        "n_sections": len(sections),
+        # the writer embeds the model before the first section that uses it, or not at all
+        "bytes_in_file": info.get("bytes", 0) if info.get("embedded") is True and using else 0,
     }

@@ -15,8 +15,9 @@ import json
 import os
 import struct
 import zlib
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +280,23 @@ class EntropyModel:
             return cls(columns, header.get("meta"))
         except (KeyError, ValueError, TypeError, struct.error, zlib.error) as exc:
             raise CorruptFileError(f"damaged jetzip entropy model: {exc}") from None
+
+    def renamed(self, names: Mapping[str, str]) -> EntropyModel:
+        """The model under the codec's column names (`names`: the codec's name -> this model's
+        column), e.g. a whole-file section's buffer ids for a collection's members: the same
+        networks and shapes, keeping the columns named and those whose whole context is kept.
+        Its hash stays this model's, the trained model that chunks record and files embed."""
+        codec_name = {model: codec for codec, model in names.items()}
+        kept: list[ColumnModel] = []
+        for column in self.models.values():
+            if column.name in codec_name and all(c in codec_name for c in column.context):
+                context = [codec_name[c] for c in column.context]
+                kept.append(replace(column, name=codec_name[column.name], context=context))
+            else:
+                codec_name.pop(column.name, None)  # nothing kept reads a column not kept
+        view = EntropyModel(kept, self.meta)
+        view._hash = self.content_hash()
+        return view
 
     def content_hash(self) -> str:
         if self._hash is None:

@@ -194,7 +194,10 @@ def train_entropy_model(
         y = targets[name]
         usable = np.isfinite(y)
         xs, ys = x[usable], y[usable]
-        in_mean, in_std = xs.mean(axis=0), xs.std(axis=0) + 1e-6
+        # a constant input (NanoAOD's unfilled b-tags) is not scaled: 1/1e-6 took the integer
+        # network past its exactness bound
+        spread = xs.std(axis=0)
+        in_mean, in_std = xs.mean(axis=0), np.where(spread > 0, spread + 1e-6, 1.0)
         y_mean, y_std = float(ys.mean()), float(ys.std()) or 1.0
         net = _Net(len(context), hidden)
         xt = torch.tensor((xs - in_mean) / in_std, dtype=torch.float32)
