@@ -292,6 +292,7 @@ def _deep(depth: int) -> bytes:
         (lambda o: _with_chunk_column(o, "pt", n_exceptions=10**9), "outside"),
         (lambda o: _with_chunk_column(o, "pt", predictor="ratio:nope"), "unusable predictor"),
         (lambda o: _with_chunk_column(o, "pt", negative="yes"), "true or false"),
+        (lambda o: _with_chunk_column(o, "pt", grid=[]), "grid of column 'pt'"),
     ],
 )
 def test_hostile_json_is_one_clear_error(

@@ -45,8 +45,10 @@ from jetzip.validate import (
 
 CODEC_ID = "jetzip"
 MAGIC = b"JZNC"
-#: 2: a chunk's codes may be a rANS stream (codec/entropy.py) instead of pcodec's; 1 still reads.
-VERSION = 2
+#: 2: a chunk's codes may be a rANS stream (codec/entropy.py) instead of pcodec's; 3: or an
+#: escape stream (rANS over a window, far codes apart), which a version-2 reader cannot decode.
+#: Older versions still read.
+VERSION = 3
 FLOAT_DTYPES = ("float16", "float32", "float64")
 _PRELUDE = struct.Struct("<4sBI")
 _CHECKSUM = struct.Struct("<Q")

@@ -257,6 +257,8 @@ def decode_quantised(
     column = _quantised_streams(plan, desc, parts, n, codes)
     assert plan.tolerance is not None
     grid = desc.get("grid")  # absent in files written before it was recorded
+    if grid is not None:
+        grid = require_str(grid, f"the quantisation grid of column {plan.name!r}")
     return dequantise(column, plan.tolerance, np.dtype(plan.dtype), prediction, grid)
 
 
