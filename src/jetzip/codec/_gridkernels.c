@@ -207,12 +207,14 @@ SIMD_VERSIONS NOINLINE void check_block(const double *restrict x, const double *
         double magnitude = fabs(x[j]);
         double e = fabs(back[j] - x[j]);
         double allowed = relative ? tolerance * magnitude : tolerance;
-        double code = MET(grid[j], e, allowed) ? grid[j] : NAN;
-        int met = code == code;
-        most_abs[j] = met && e > most_abs[j] ? e : most_abs[j];
-        double rel = e / (magnitude != 0.0 ? magnitude : 1.0);
-        most_rel[j] = met && magnitude != 0.0 && rel > most_rel[j] ? rel : most_rel[j];
-        kept[j] = code;
+        int met = MET(grid[j], e, allowed);
+        kept[j] = met ? grid[j] : NAN;
+        /* a failed row counts as error 0, a zero (or NaN) value as relative error 0: neither
+           raises a maximum (which starts at 0); the others' quotients are e / magnitude */
+        double counted = met ? e : 0.0;
+        double rel = counted / (magnitude > 0.0 ? magnitude : INFINITY);
+        most_abs[j] = most_abs[j] < counted ? counted : most_abs[j];
+        most_rel[j] = most_rel[j] < rel ? rel : most_rel[j];
     }
 }
 
