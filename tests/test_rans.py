@@ -369,15 +369,16 @@ def test_format_4_file_still_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_numcodecs_payloads_of_version_1_still_read() -> None:
-    """The Zarr codec's payloads name their version: 2 may hold rANS codes; a version-1 payload
-    (pcodec codes: a small array) still decodes, and a large array's codes are rANS."""
+    """The Zarr codec's payloads name their version (3 since escape streams; 2 may hold rANS
+    codes); a version-1 payload (pcodec codes: a small array) still decodes, and a large
+    array's codes are rANS."""
     import xxhash
 
     from jetzip import numcodecs
 
     values = np.random.default_rng(4).lognormal(0, 1, 300_000).astype(np.float32)
     large = numcodecs.encode_array(values, numcodecs.parse_tolerance("0.1%"))
-    assert large[4] == numcodecs.VERSION == 2 and RANS_TAG + b"\x04" in large
+    assert large[4] == numcodecs.VERSION == 3 and RANS_TAG + b"\x04" in large
     restored = numcodecs.decode_array(large)
     assert np.all(np.abs(restored - values) <= 1e-3 * values)
     small = numcodecs.encode_array(values[:500], numcodecs.parse_tolerance("0.1%"))
