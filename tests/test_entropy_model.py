@@ -177,7 +177,7 @@ def test_coder_round_trip_costs_what_the_probabilities_say(log2_sigma: int) -> N
     data = encode_codes(codes, rows, tables)
     assert np.array_equal(decode_codes(data, rows, tables), codes)
     ideal = _ideal_bits(codes, rows, tables.probabilities)
-    assert 8 * len(data) <= ideal * 1.01 + 8 * 64  # 24-bit probabilities, a few words
+    assert 8 * len(data) <= ideal * 1.01 + 8 * 64  # 15-bit tables, the rANS body's head
 
 
 def test_escapes_store_far_codes_exactly() -> None:
@@ -190,10 +190,10 @@ def test_escapes_store_far_codes_exactly() -> None:
     assert np.array_equal(decode_codes(data, rows, tables), codes)
     with pytest.raises(CorruptFileError):
         decode_codes(data[:10], rows, tables)
-    escapes, escape_bytes = struct.unpack_from("<QQ", data)
-    for wrong in (escapes - 1, escapes + 1):  # the header's escape count must be the stream's
+    (first,) = struct.unpack_from("<Q", data)  # the layout byte, then the escape count
+    for wrong in (first - 1, first + 1):  # the header's escape count must be the stream's
         with pytest.raises(CorruptFileError, match="escapes than recorded"):
-            decode_codes(struct.pack("<QQ", wrong, escape_bytes) + data[16:], rows, tables)
+            decode_codes(struct.pack("<Q", wrong) + data[8:], rows, tables)
 
 
 # ---------------------------------------------------------------------- with a trained model

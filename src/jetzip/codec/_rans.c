@@ -194,10 +194,11 @@ PyDoc_STRVAR(encode_doc,
 "(uint32, summing to 2**prob_bits; every code's frequency at least 1). ValueError on a code\n"
 "outside the table or of frequency 0.");
 
-#define ENCODE_LOOP(T)                                                                      \
+/* Rows [START, STOP) of `codes`, last first, under `table` (EncSymbols of `freq`). */
+#define ENCODE_LOOP(T, START, STOP)                                                         \
     do {                                                                                    \
         const T *c_ = (const T *)codes;                                                     \
-        for (Py_ssize_t i = n - 1; i >= 0; i--) {                                           \
+        for (Py_ssize_t i = (STOP) - 1; i >= (START); i--) {                                \
             uint64_t s = (uint64_t)c_[i] - (uint64_t)low;                                   \
             if (s >= (uint64_t)width || freq[s] == 0) {                                     \
                 bad = 1;                                                                    \
@@ -215,6 +216,45 @@ PyDoc_STRVAR(encode_doc,
             state[lane] = x + e->bias + q * e->cmpl_freq;                                   \
         }                                                                                   \
     } while (0)
+
+/* The encoder's words: per lane, at most one word per row of it, plus the one written and not
+ * kept. Sets each lane's end (and its first word, filled downwards) and start state; the buffer,
+ * or NULL. */
+static uint16_t *lanes_open(Py_ssize_t n, uint16_t *end[LANES], uint16_t *words[LANES],
+                            uint32_t state[LANES]) {
+    uint16_t *buffer = malloc(((size_t)n + LANES) * sizeof(uint16_t));
+    if (!buffer) return NULL;
+    for (int k = 0; k < LANES; k++) {
+        Py_ssize_t rows = (n - k + LANES - 1) / LANES; /* rows k, k + LANES, ... */
+        end[k] = words[k] = (k ? end[k - 1] : buffer) + rows + 1;
+        state[k] = STATE_LOW;
+    }
+    return buffer;
+}
+
+/* The body: the states, each lane's word count, then the lanes' words, all little-endian. */
+static PyObject *lanes_bytes(const uint32_t state[LANES], uint16_t *const words[LANES],
+                             uint16_t *const end[LANES]) {
+    Py_ssize_t n_words = 0;
+    for (int k = 0; k < LANES; k++) n_words += end[k] - words[k];
+    PyObject *result = PyBytes_FromStringAndSize(NULL, HEAD_BYTES + 2 * n_words);
+    if (!result) return NULL;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
+    for (int k = 0; k < LANES; k++) {
+        uint32_t count = (uint32_t)(end[k] - words[k]);
+        for (int b = 0; b < 4; b++) {
+            out[4 * k + b] = (unsigned char)(state[k] >> (8 * b));
+            out[4 * (LANES + k) + b] = (unsigned char)(count >> (8 * b));
+        }
+    }
+    out += HEAD_BYTES;
+    for (int k = 0; k < LANES; k++)
+        for (const uint16_t *w = words[k]; w < end[k]; w++, out += 2) {
+            out[0] = (unsigned char)*w;
+            out[1] = (unsigned char)(*w >> 8);
+        }
+    return result;
+}
 
 static PyObject *encode(PyObject *self, PyObject *args) {
     PyObject *objects[2];
@@ -237,28 +277,22 @@ static PyObject *encode(PyObject *self, PyObject *args) {
     int64_t low = low_arg;
     const void *codes = a[0].view.buf;
     EncSymbol *table = malloc((size_t)width * sizeof(EncSymbol));
-    /* per lane, at most one word per row of it, plus the one written and not kept */
-    uint16_t *buffer = malloc(((size_t)n + LANES) * sizeof(uint16_t));
+    uint16_t *end[LANES], *words[LANES];
+    uint32_t state[LANES];
+    uint16_t *buffer = lanes_open(n, end, words, state);
     if (!table || !buffer) {
         free(table);
         free(buffer);
         release(a, 2);
         return PyErr_NoMemory();
     }
-    uint16_t *end[LANES], *words[LANES];
-    for (int k = 0; k < LANES; k++) {
-        Py_ssize_t rows = (n - k + LANES - 1) / LANES; /* rows k, k + LANES, ... */
-        end[k] = words[k] = (k ? end[k - 1] : buffer) + rows + 1;
-    }
-    uint32_t state[LANES];
-    for (int k = 0; k < LANES; k++) state[k] = STATE_LOW;
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
     enc_symbols(freq, width, prob_bits, table);
     if (a[0].kind == INT32)
-        ENCODE_LOOP(int32_t);
+        ENCODE_LOOP(int32_t, 0, n);
     else
-        ENCODE_LOOP(int64_t);
+        ENCODE_LOOP(int64_t, 0, n);
     Py_END_ALLOW_THREADS
     free(table);
     release(a, 2);
@@ -267,26 +301,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "a code outside the frequency table");
         return NULL;
     }
-    /* the states, each lane's word count, then the lanes' words: all little-endian */
-    Py_ssize_t n_words = 0;
-    for (int k = 0; k < LANES; k++) n_words += end[k] - words[k];
-    PyObject *result = PyBytes_FromStringAndSize(NULL, HEAD_BYTES + 2 * n_words);
-    if (result) {
-        unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
-        for (int k = 0; k < LANES; k++) {
-            uint32_t count = (uint32_t)(end[k] - words[k]);
-            for (int b = 0; b < 4; b++) {
-                out[4 * k + b] = (unsigned char)(state[k] >> (8 * b));
-                out[4 * (LANES + k) + b] = (unsigned char)(count >> (8 * b));
-            }
-        }
-        out += HEAD_BYTES;
-        for (int k = 0; k < LANES; k++)
-            for (const uint16_t *w = words[k]; w < end[k]; w++, out += 2) {
-                out[0] = (unsigned char)*w;
-                out[1] = (unsigned char)(*w >> 8);
-            }
-    }
+    PyObject *result = lanes_bytes(state, words, end);
     free(buffer);
     return result;
 }
@@ -316,12 +331,24 @@ PyDoc_STRVAR(decode_doc,
         o_[ROW] = (T)(low + (int64_t)slot_symbol[slot]);                                    \
     } while (0)
 
-#define DECODE_LOOP(T, PB)                                                                      \
+/* Rows i to UNTIL, each checked. */
+#define CHECKED_ROWS(T, PB, UNTIL)                                                          \
+    for (; i < (UNTIL) && !bad; i++) {                                                      \
+        int k = (int)(i & (LANES - 1));                                                     \
+        uint32_t x = state[k];                                                              \
+        DECODE_ROW(T, PB, x, k, i, 1);                                                      \
+        state[k] = x;                                                                       \
+    }
+
+/* Rows [START, STOP): checked up to the first row of lane 0, then unchecked blocks while every
+ * lane has the words a block may read, then checked again. */
+#define DECODE_LOOP(T, PB, START, STOP)                                                     \
     do {                                                                                    \
         T *o_ = (T *)out;                                                                   \
-        Py_ssize_t i = 0;                                                                   \
+        Py_ssize_t i = (START), aligned = ((START) + LANES - 1) & ~(Py_ssize_t)(LANES - 1);   \
+        CHECKED_ROWS(T, PB, aligned < (STOP) ? aligned : (STOP));                           \
         for (;;) {                                                                          \
-            int room = n - i >= DECODE_BLOCK;                                               \
+            int room = !bad && (STOP) - i >= DECODE_BLOCK;                                  \
             for (int k = 0; k < LANES; k++) room &= in_end[k] - in[k] >= 2 * DECODE_BLOCK / LANES; \
             if (!room) break;                                                               \
             uint32_t x0 = state[0], x1 = state[1], x2 = state[2], x3 = state[3];            \
@@ -343,12 +370,7 @@ PyDoc_STRVAR(decode_doc,
             state[0] = x0, state[1] = x1, state[2] = x2, state[3] = x3;                     \
             state[4] = x4, state[5] = x5, state[6] = x6, state[7] = x7;                     \
         }                                                                                   \
-        for (; i < n && !bad; i++) {                                                        \
-            int k = (int)(i & (LANES - 1));                                                 \
-            uint32_t x = state[k];                                                          \
-            DECODE_ROW(T, PB, x, k, i, 1);                                                      \
-            state[k] = x;                                                                   \
-        }                                                                                   \
+        CHECKED_ROWS(T, PB, (STOP));                                                        \
     } while (0)
 
 /* DECODE_ROW's fast path on a lane's own pointer P. */
@@ -364,6 +386,48 @@ PyDoc_STRVAR(decode_doc,
         P += need << 1;                                                                     \
         o_[ROW] = (T)(low + (int64_t)slot_symbol[slot]);                                    \
     } while (0)
+
+/* A body's head: each lane's final state and its words' span; NULL, or what is wrong. */
+static const char *lanes_read(const unsigned char *head, Py_ssize_t size,
+                              const unsigned char *in[LANES], const unsigned char *in_end[LANES],
+                              uint32_t state[LANES]) {
+    if (size < HEAD_BYTES || size % 2) return "its body is not whole states and words";
+    Py_ssize_t offset = HEAD_BYTES;
+    for (int k = 0; k < LANES; k++) {
+        state[k] = read_u32(head + 4 * k);
+        if (state[k] < STATE_LOW || state[k] >= (UINT32_C(1) << 31))
+            return "a state outside [2**15, 2**31)";
+        uint32_t count = read_u32(head + 4 * (LANES + k));
+        if (count > (size - offset) / 2) return "a lane's words run past its end";
+        in[k] = head + offset;
+        offset += 2 * (Py_ssize_t)count;
+        in_end[k] = head + offset;
+    }
+    return offset != size ? "its lanes do not fill its body" : NULL;
+}
+
+/* Per slot of a checked table: freq << 16 | (slot - start of its symbol), the states' step in
+ * one load; the symbol in a table of its own, off their dependency chains. */
+static void slots_fill(const uint32_t *freq, Py_ssize_t width, uint32_t *slot_step,
+                       uint16_t *slot_symbol) {
+    uint32_t next = 0;
+    for (Py_ssize_t s = 0; s < width; s++) {
+        for (uint32_t k = 0; k < freq[s]; k++)
+            slot_step[next + k] = freq[s] << 16 | k, slot_symbol[next + k] = (uint16_t)s;
+        next += freq[s];
+    }
+}
+
+/* After the last row: NULL, or why the body was not the encoder's. */
+static const char *lanes_close(const unsigned char *const in[LANES],
+                               const unsigned char *const in_end[LANES],
+                               const uint32_t state[LANES]) {
+    for (int k = 0; k < LANES; k++)
+        if (in[k] != in_end[k]) return "has words after its last row";
+    for (int k = 0; k < LANES; k++)
+        if (state[k] != STATE_LOW) return "does not end in the encoder's first state";
+    return NULL;
+}
 
 static PyObject *decode(PyObject *self, PyObject *args) {
     PyObject *objects[3];
@@ -386,26 +450,10 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     Py_ssize_t width = a[1].n, n = a[2].n, size = a[0].view.len;
     if (check_table(freq, width, prob_bits) < 0)
         return fail(a, 3, PyExc_ValueError, "its frequency table does not sum to 2**prob_bits");
-    if (size < HEAD_BYTES || size % 2)
-        return fail(a, 3, PyExc_ValueError, "its body is not whole states and words");
-    const unsigned char *head = a[0].view.buf, *in[LANES], *in_end[LANES];
+    const unsigned char *in[LANES], *in_end[LANES];
     uint32_t state[LANES];
-    Py_ssize_t offset = HEAD_BYTES;
-    for (int k = 0; k < LANES; k++) {
-        state[k] = read_u32(head + 4 * k);
-        if (state[k] < STATE_LOW || state[k] >= (UINT32_C(1) << 31))
-            return fail(a, 3, PyExc_ValueError, "a state outside [2**15, 2**31)");
-        uint32_t count = read_u32(head + 4 * (LANES + k));
-        if (count > (size - offset) / 2)
-            return fail(a, 3, PyExc_ValueError, "a lane's words run past its end");
-        in[k] = head + offset;
-        offset += 2 * (Py_ssize_t)count;
-        in_end[k] = head + offset;
-    }
-    if (offset != size)
-        return fail(a, 3, PyExc_ValueError, "its lanes do not fill its body");
-    /* per slot: freq << 16 | (slot - start of its symbol), the states' step in one load; the
-     * symbol in a table of its own, off their dependency chains */
+    const char *bad = lanes_read(a[0].view.buf, size, in, in_end, state);
+    if (bad) return fail(a, 3, PyExc_ValueError, bad);
     uint32_t *slot_step = malloc(((size_t)1 << prob_bits) * sizeof(uint32_t));
     uint16_t *slot_symbol = malloc(((size_t)1 << prob_bits) * sizeof(uint16_t));
     if (!slot_step || !slot_symbol) {
@@ -416,31 +464,204 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     }
     int64_t low = low_arg;
     void *out = a[2].view.buf;
-    const char *bad = NULL;
     Py_BEGIN_ALLOW_THREADS
-    uint32_t next = 0;
-    for (Py_ssize_t s = 0; s < width; s++) {
-        for (uint32_t k = 0; k < freq[s]; k++)
-            slot_step[next + k] = freq[s] << 16 | k, slot_symbol[next + k] = (uint16_t)s;
-        next += freq[s];
-    }
+    slots_fill(freq, width, slot_step, slot_symbol);
     /* the table size jetzip writes as a constant: shifts and masks by an immediate */
     if (a[2].kind == INT32 && prob_bits == MAX_PROB_BITS)
-        DECODE_LOOP(int32_t, MAX_PROB_BITS);
+        DECODE_LOOP(int32_t, MAX_PROB_BITS, 0, n);
     else if (a[2].kind == INT32)
-        DECODE_LOOP(int32_t, prob_bits);
+        DECODE_LOOP(int32_t, prob_bits, 0, n);
     else if (prob_bits == MAX_PROB_BITS)
-        DECODE_LOOP(int64_t, MAX_PROB_BITS);
+        DECODE_LOOP(int64_t, MAX_PROB_BITS, 0, n);
     else
-        DECODE_LOOP(int64_t, prob_bits);
+        DECODE_LOOP(int64_t, prob_bits, 0, n);
     Py_END_ALLOW_THREADS
     free(slot_step);
     free(slot_symbol);
-    for (int k = 0; k < LANES && !bad; k++)
-        if (in[k] != in_end[k]) bad = "has words after its last row";
-    for (int k = 0; k < LANES && !bad; k++)
-        if (state[k] != STATE_LOW) bad = "does not end in the encoder's first state";
+    if (!bad) bad = lanes_close(in, in_end, state);
     release(a, 3);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, bad);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------ per-row tables */
+/* The entropy model's coder (jetzip.entropy.coder): int32 symbols whose rows each have a table
+ * of their own, a row of a (n_tables, width) frequency matrix. The rows come in runs of one
+ * table (the model groups its rows by table): run k is rows [starts[k], starts[k + 1]), coded
+ * with matrix row tables[k]. Lanes, words and body are those of `encode` (row i in lane i % 8,
+ * across the runs); per run the encoder builds its table's EncSymbols and the decoder its slot
+ * tables (2**prob_bits entries: cheap next to a run of thousands of rows, not to a few). */
+
+typedef struct {
+    const int64_t *tables, *starts;
+    const uint32_t *matrix;
+    Py_ssize_t runs, width;
+} Runs;
+
+/* Hold tables (int64), starts (int64) and freq (2-D uint32) into a[0..2] and check them for
+ * n rows: starts rising from 0 to n, each non-empty run's table a row of the matrix that sums
+ * to 2**prob_bits. 0, or -1 with an exception set and nothing held. */
+static int runs_hold(PyObject *const objects[3], Array a[3], Py_ssize_t n, int prob_bits,
+                     Runs *r) {
+    static const char *const names[3] = {"tables", "starts", "freq"};
+    for (int i = 0; i < 3; i++)
+        if (get_array(objects[i], &a[i], 0, 0, names[i]) < 0) {
+            release(a, i);
+            return -1;
+        }
+    if (a[0].kind != INT64 || a[1].kind != INT64 || a[2].kind != UINT32 || a[2].view.ndim != 2) {
+        fail(a, 3, PyExc_TypeError, "tables, starts: int64; freq: a 2-D uint32 array");
+        return -1;
+    }
+    r->tables = a[0].view.buf;
+    r->starts = a[1].view.buf;
+    r->matrix = a[2].view.buf;
+    r->runs = a[0].n;
+    r->width = a[2].view.shape[1];
+    Py_ssize_t n_tables = a[2].view.shape[0];
+    const char *bad = NULL;
+    if (prob_bits < 1 || prob_bits > MAX_PROB_BITS || r->width < 1 || r->width > MAX_WIDTH)
+        bad = "tables of 1 to 2**16 symbols and 1 to 15 bits";
+    else if (a[1].n != r->runs + 1 || r->starts[0] != 0 || r->starts[r->runs] != n)
+        bad = "runs must start at row 0 and end at the last row";
+    for (Py_ssize_t k = 0; k < r->runs && !bad; k++) {
+        int64_t t = r->tables[k], start = r->starts[k], stop = r->starts[k + 1];
+        if (stop < start)
+            bad = "a run ends before it starts";
+        else if (t < 0 || t >= n_tables)
+            bad = "a table outside the frequency matrix";
+        else if (stop > start && check_table(r->matrix + t * r->width, r->width, prob_bits) < 0)
+            bad = "a frequency table does not sum to 2**prob_bits (1 to 15 bits)";
+    }
+    if (bad) {
+        fail(a, 3, PyExc_ValueError, bad);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(encode_tabled_doc,
+"encode_tabled(symbols, tables, starts, freq, prob_bits) -> bytes\n\n"
+"The rANS body of int32 `symbols` in runs of one table: rows starts[k] to starts[k + 1] under\n"
+"row tables[k] of `freq` (a 2-D uint32 array, each used row summing to 2**prob_bits); tables\n"
+"and starts int64, starts from 0 to len(symbols). ValueError on a symbol outside its table or\n"
+"of frequency 0, or on runs or tables that do not fit.");
+
+static PyObject *encode_tabled(PyObject *self, PyObject *args) {
+    PyObject *symbols_obj, *objects[3];
+    int prob_bits;
+    if (!PyArg_ParseTuple(args, "OOOOi", &symbols_obj, &objects[0], &objects[1], &objects[2],
+                          &prob_bits))
+        return NULL;
+    Array s, a[3];
+    Runs r;
+    if (get_array(symbols_obj, &s, 0, 0, "symbols") < 0) return NULL;
+    if (s.kind != INT32) return fail(&s, 1, PyExc_TypeError, "symbols: int32");
+    if (runs_hold(objects, a, s.n, prob_bits, &r) < 0) {
+        release(&s, 1);
+        return NULL;
+    }
+    Py_ssize_t width = r.width, n = s.n;
+    const void *codes = s.view.buf;
+    const int64_t low = 0;
+    EncSymbol *table = malloc((size_t)width * sizeof(EncSymbol));
+    uint16_t *end[LANES], *words[LANES];
+    uint32_t state[LANES];
+    uint16_t *buffer = lanes_open(n, end, words, state);
+    if (!table || !buffer) {
+        free(table);
+        free(buffer);
+        release(&s, 1);
+        release(a, 3);
+        return PyErr_NoMemory();
+    }
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = r.runs - 1; k >= 0 && !bad; k--) { /* the last row first */
+        Py_ssize_t start = (Py_ssize_t)r.starts[k], stop = (Py_ssize_t)r.starts[k + 1];
+        if (start == stop) continue;
+        const uint32_t *freq = r.matrix + r.tables[k] * width;
+        enc_symbols(freq, width, prob_bits, table);
+        ENCODE_LOOP(int32_t, start, stop);
+    }
+    Py_END_ALLOW_THREADS
+    free(table);
+    release(&s, 1);
+    release(a, 3);
+    if (bad) {
+        free(buffer);
+        PyErr_SetString(PyExc_ValueError, "a symbol outside its frequency table");
+        return NULL;
+    }
+    PyObject *result = lanes_bytes(state, words, end);
+    free(buffer);
+    return result;
+}
+
+PyDoc_STRVAR(decode_tabled_doc,
+"decode_tabled(body, tables, starts, freq, prob_bits, out) -> None\n\n"
+"Inverse of `encode_tabled` into `out` (int32, the row count long), given the same runs and\n"
+"tables: ValueError naming the damage, as `decode`.");
+
+static PyObject *decode_tabled(PyObject *self, PyObject *args) {
+    PyObject *body_obj, *objects[3], *out_obj;
+    int prob_bits;
+    if (!PyArg_ParseTuple(args, "OOOOiO", &body_obj, &objects[0], &objects[1], &objects[2],
+                          &prob_bits, &out_obj))
+        return NULL;
+    Array b[2], a[3];
+    Runs r;
+    if (get_array(body_obj, &b[0], 0, 0, "body") < 0) return NULL;
+    if (get_array(out_obj, &b[1], 1, 0, "out") < 0) {
+        release(b, 1);
+        return NULL;
+    }
+    if (b[1].kind != INT32) return fail(b, 2, PyExc_TypeError, "out: int32");
+    if (runs_hold(objects, a, b[1].n, prob_bits, &r) < 0) {
+        release(b, 2);
+        return NULL;
+    }
+    const unsigned char *in[LANES], *in_end[LANES];
+    uint32_t state[LANES];
+    const char *bad = lanes_read(b[0].view.buf, b[0].view.len, in, in_end, state);
+    if (bad) {
+        release(a, 3);
+        return fail(b, 2, PyExc_ValueError, bad);
+    }
+    uint32_t *slot_step = malloc(((size_t)1 << prob_bits) * sizeof(uint32_t));
+    uint16_t *slot_symbol = malloc(((size_t)1 << prob_bits) * sizeof(uint16_t));
+    if (!slot_step || !slot_symbol) {
+        free(slot_step);
+        free(slot_symbol);
+        release(a, 3);
+        release(b, 2);
+        return PyErr_NoMemory();
+    }
+    const int64_t low = 0;
+    void *out = b[1].view.buf;
+    Py_BEGIN_ALLOW_THREADS
+    int64_t filled = -1; /* the table in the slot tables */
+    for (Py_ssize_t k = 0; k < r.runs && !bad; k++) {
+        Py_ssize_t start = (Py_ssize_t)r.starts[k], stop = (Py_ssize_t)r.starts[k + 1];
+        if (start == stop) continue;
+        if (r.tables[k] != filled) {
+            filled = r.tables[k];
+            slots_fill(r.matrix + filled * r.width, r.width, slot_step, slot_symbol);
+        }
+        if (prob_bits == MAX_PROB_BITS)
+            DECODE_LOOP(int32_t, MAX_PROB_BITS, start, stop);
+        else
+            DECODE_LOOP(int32_t, prob_bits, start, stop);
+    }
+    Py_END_ALLOW_THREADS
+    free(slot_step);
+    free(slot_symbol);
+    if (!bad) bad = lanes_close(in, in_end, state);
+    release(a, 3);
+    release(b, 2);
     if (bad) {
         PyErr_SetString(PyExc_ValueError, bad);
         return NULL;
@@ -452,6 +673,8 @@ static PyMethodDef methods[] = {
     {"histogram", histogram, METH_VARARGS, histogram_doc},
     {"encode", encode, METH_VARARGS, encode_doc},
     {"decode", decode, METH_VARARGS, decode_doc},
+    {"encode_tabled", encode_tabled, METH_VARARGS, encode_tabled_doc},
+    {"decode_tabled", decode_tabled, METH_VARARGS, decode_tabled_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -377,50 +377,92 @@ static PyObject *group(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* place's and split's arguments: eight arrays of `kinds` (the last four written), the first
- * `same` of them n long. n, or -1 with an exception set and nothing held. */
-static Py_ssize_t hold_eight(PyObject *args, Array held[8], const Kind kinds[8],
-                             const char *const names[8], int same) {
-    PyObject *obj[8];
-    if (!PyArg_ParseTuple(args, "OOOOOOOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
-                          &obj[6], &obj[7]))
-        return -1;
-    memset(held, 0, 8 * sizeof(Array));
-    for (int j = 0; j < 8; j++)
-        if (hold(obj[j], &held[j], j >= 4, kinds[j], names[j]) < 0) {
-            release(held, 8);
+/* place's and split's arguments: `count` arrays of `kinds` (from `written` on, written to), the
+ * first `same` of them n long. n, or -1 with an exception set and nothing held. */
+static Py_ssize_t hold_arrays(PyObject *const *obj, int count, Array *held, const Kind *kinds,
+                              const char *const *names, int same, int written) {
+    memset(held, 0, (size_t)count * sizeof(Array));
+    for (int j = 0; j < count; j++)
+        if (hold(obj[j], &held[j], j >= written, kinds[j], names[j]) < 0) {
+            release(held, count);
             return -1;
         }
     for (int j = 1; j < same; j++)
         if (held[j].n != held[0].n) {
-            fail(held, 8, PyExc_ValueError, "arrays of different lengths");
+            fail(held, count, PyExc_ValueError, "arrays of different lengths");
             return -1;
         }
     return held[0].n;
 }
 
+/* The low bits of the rows that have some, packed (coder.py): row after row, each row's bits
+ * least significant first, into bytes from their least significant bit; the last byte padded
+ * with zeros. A row has at most MAX_LOW_BITS, so a 64-bit word holds what is pending. */
+typedef struct {
+    uint64_t pending;
+    int count; /* bits pending */
+    unsigned char *at, *end;
+} Bits;
+
+/* Append `bits` bits of `value` (below 2**bits); 0, or -1 when the buffer is full. */
+static inline int bits_put(Bits *b, uint64_t value, int bits) {
+    b->pending |= value << b->count;
+    b->count += bits;
+    if (b->count >= 32) {
+        if (b->end - b->at < 4) return -1;
+        for (int k = 0; k < 4; k++) b->at[k] = (unsigned char)(b->pending >> (8 * k));
+        b->at += 4, b->pending >>= 32, b->count -= 32;
+    }
+    return 0;
+}
+
+/* The next `bits` bits; -1 when the bytes end first. */
+static inline int64_t bits_get(Bits *b, int bits) {
+    if (b->count < bits) {
+        if (b->end - b->at >= 4) { /* four bytes at once: count stays below 64 */
+            for (int k = 0; k < 4; k++) b->pending |= (uint64_t)b->at[k] << (b->count + 8 * k);
+            b->at += 4, b->count += 32;
+        }
+        while (b->count < bits && b->at < b->end) b->pending |= (uint64_t)*b->at++ << b->count, b->count += 8;
+        if (b->count < bits) return -1;
+    }
+    int64_t value = (int64_t)(b->pending & ((UINT64_C(1) << bits) - 1));
+    b->pending >>= bits;
+    b->count -= bits;
+    return value;
+}
+
 PyDoc_STRVAR(place_doc,
-"place(sorted_symbols, order, centre, low_bits, codes, with_low, sizes, escaped) -> low rows\n"
+"place(sorted_symbols, order, centre, low_bits, codes, escaped, lows)\n"
 "\n"
 "The decoder's step after the tables' symbols (coder.py): sorted_symbols (int32, n, in `order`)\n"
-"go back to their rows; a row's code becomes centre + (symbol - HALF_WIDTH) * 2**low_bits, its\n"
-"low bits still to add; rows with low bits (in row order) go to with_low (int64) with their\n"
-"2**low_bits in sizes (int32); escaped rows (the escape symbol) to escaped (int64, exactly its\n"
-"length), their codes left at the centre. Returns how many rows have low bits; ValueError when\n"
-"a symbol is out of range or the escapes are not len(escaped).");
+"go back to their rows; a row's code becomes centre + (symbol - HALF_WIDTH) * 2**low_bits plus\n"
+"its low bits, read from `lows` (bytes, as `split` packs them; None: left out, for the\n"
+"caller to add); escaped rows (the escape symbol) go to escaped (int64, exactly its length),\n"
+"their codes left at the centre. ValueError when a symbol or low-bit count is out of range,\n"
+"the escapes are not len(escaped), or `lows` is not exactly the rows' low bits.");
 
 static PyObject *place(PyObject *self, PyObject *args) {
-    static const Kind kinds[8] = {INT32, INT64, INT64, INT64, INT64, INT64, INT32, INT64};
-    static const char *const names[8] = {"sorted_symbols", "order", "centre", "low_bits",
-                                         "codes", "with_low", "sizes", "escaped"};
-    Array held[8];
-    Py_ssize_t n = hold_eight(args, held, kinds, names, 7);
+    static const Kind kinds[6] = {INT32, INT64, INT64, INT64, INT64, INT64};
+    static const char *const names[6] = {"sorted_symbols", "order", "centre", "low_bits",
+                                         "codes", "escaped"};
+    PyObject *obj[6], *lows_obj;
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
+                          &lows_obj))
+        return NULL;
+    Array held[7];
+    Py_ssize_t n = hold_arrays(obj, 6, held, kinds, names, 5, 4);
     if (n < 0) return NULL;
+    if (get_array(lows_obj, &held[6], 0, 1, "lows") < 0) {
+        release(held, 6);
+        return NULL;
+    }
     const int32_t *sorted = held[0].view.buf;
     const int64_t *order = held[1].view.buf, *centre = held[2].view.buf, *low = held[3].view.buf;
-    int64_t *codes = held[4].view.buf, *with_low = held[5].view.buf, *escaped = held[7].view.buf;
-    int32_t *sizes = held[6].view.buf;
-    Py_ssize_t n_escaped = held[7].n, found = 0, k = 0;
+    int64_t *codes = held[4].view.buf, *escaped = held[5].view.buf;
+    int with_lows = held[6].held;
+    Bits bits = {0, 0, held[6].view.buf, (unsigned char *)held[6].view.buf + held[6].view.len};
+    Py_ssize_t n_escaped = held[5].n, found = 0;
     const char *bad = NULL;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) { /* the symbols to their rows (order: a permutation) */
@@ -432,7 +474,7 @@ static PyObject *place(PyObject *self, PyObject *args) {
         codes[r] = sorted[i];
     }
     for (Py_ssize_t r = 0; r < n && !bad; r++) {
-        int64_t symbol = codes[r], bits = low[r];
+        int64_t symbol = codes[r], count = low[r];
         if (symbol == ESCAPE) {
             if (found == n_escaped) {
                 bad = "more escapes than recorded";
@@ -442,68 +484,109 @@ static PyObject *place(PyObject *self, PyObject *args) {
             codes[r] = centre[r];
             continue;
         }
-        codes[r] = centre[r] + (symbol - HALF_WIDTH) * ((int64_t)1 << bits);
-        if (bits > 0) with_low[k] = r, sizes[k] = (int32_t)1 << bits, k++;
+        if (count < 0 || count > MAX_LOW_BITS) {
+            bad = "a low-bit count out of range";
+            break;
+        }
+        int64_t value = with_lows && count ? bits_get(&bits, (int)count) : 0;
+        if (value < 0) {
+            bad = "its low bits end early";
+            break;
+        }
+        codes[r] = centre[r] + (symbol - HALF_WIDTH) * ((int64_t)1 << count) + value;
     }
     if (!bad && found != n_escaped) bad = "fewer escapes than recorded";
+    if (!bad && with_lows && (bits.at != bits.end || bits.count >= 8 || bits.pending))
+        bad = "bytes or bits after its low bits";
     Py_END_ALLOW_THREADS
-    release(held, 8);
+    release(held, 7);
     if (bad) {
         PyErr_SetString(PyExc_ValueError, bad);
         return NULL;
     }
-    return PyLong_FromSsize_t(k);
+    Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(split_doc,
-"split(codes, order, centre, low_bits, sorted_symbols, lows, sizes, offsets) -> (low rows, escapes)\n"
+"split(codes, order, centre, low_bits, sorted_symbols, offsets) -> (escapes, lows)\n"
 "\n"
-"The encoder's step before the range coder (coder.py): a row's offset r = code - centre splits\n"
-"into the symbol h + HALF_WIDTH, h = r >> low_bits (the escape symbol beyond the table), and the\n"
-"low bits r - (h << low_bits). Writes the symbols in `order` to sorted_symbols (int32); the low\n"
-"bits of the rows that have some and did not escape, in row order, to lows with 2**low_bits in\n"
-"sizes (int32); the escaped rows' offsets, in row order, to offsets (int64). All arrays n long.");
+"The encoder's step before the coder (coder.py): a row's offset r = code - centre splits into\n"
+"the symbol h + HALF_WIDTH, h = r >> low_bits (the escape symbol beyond the table), and the\n"
+"low bits r - (h << low_bits). Writes the symbols in `order` to sorted_symbols (int32) and the\n"
+"escaped rows' offsets, in row order, to offsets (int64); returns their count and the low bits\n"
+"of the other rows, in row order, packed (bytes). All arrays n long; low_bits 0 to\n"
+"MAX_LOW_BITS.");
 
 static PyObject *split(PyObject *self, PyObject *args) {
-    static const Kind kinds[8] = {INT64, INT64, INT64, INT64, INT32, INT32, INT32, INT64};
-    static const char *const names[8] = {"codes", "order", "centre", "low_bits",
-                                         "sorted_symbols", "lows", "sizes", "offsets"};
-    Array held[8];
-    Py_ssize_t n = hold_eight(args, held, kinds, names, 8);
+    static const Kind kinds[6] = {INT64, INT64, INT64, INT64, INT32, INT64};
+    static const char *const names[6] = {"codes", "order", "centre", "low_bits",
+                                         "sorted_symbols", "offsets"};
+    PyObject *obj[6];
+    if (!PyArg_ParseTuple(args, "OOOOOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5]))
+        return NULL;
+    Array held[6];
+    Py_ssize_t n = hold_arrays(obj, 6, held, kinds, names, 6, 4);
     if (n < 0) return NULL;
     const int64_t *codes = held[0].view.buf, *order = held[1].view.buf;
     const int64_t *centre = held[2].view.buf, *low = held[3].view.buf;
-    int32_t *sorted = held[4].view.buf, *lows = held[5].view.buf, *sizes = held[6].view.buf;
-    int64_t *offsets = held[7].view.buf;
-    Py_ssize_t k = 0, escapes = 0;
-    int bad = 0;
+    int32_t *sorted = held[4].view.buf;
+    int64_t *offsets = held[5].view.buf;
+    int32_t *symbols = malloc(((size_t)n + 1) * sizeof(int32_t)); /* each row's, in row order */
+    if (!symbols) {
+        release(held, 6);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t escapes = 0;
+    int64_t total = 0; /* low bits */
+    const char *bad = NULL;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) { /* the symbols, in order (a permutation of the rows) */
-        Py_ssize_t r = (Py_ssize_t)order[i];
-        if (r < 0 || r >= n || low[r] < 0 || low[r] > 62) {
-            bad = 1;
+    for (Py_ssize_t r = 0; r < n; r++) { /* symbols, escapes and the low bits' length */
+        if (low[r] < 0 || low[r] > MAX_LOW_BITS) {
+            bad = "a low-bit count out of range";
             break;
         }
-        int64_t symbol = floor_shift(codes[r] - centre[r], (int)low[r]) + HALF_WIDTH;
-        sorted[i] = symbol < 0 || symbol >= ESCAPE ? ESCAPE : (int32_t)symbol;
-    }
-    for (Py_ssize_t r = 0; r < n && !bad; r++) { /* low bits and escapes, in row order */
-        int bits = (int)low[r];
         int64_t offset = codes[r] - centre[r];
-        int64_t high = floor_shift(offset, bits);
-        if (high + HALF_WIDTH < 0 || high + HALF_WIDTH >= ESCAPE)
-            offsets[escapes++] = offset;
-        else if (bits > 0)
-            lows[k] = (int32_t)(offset - (int64_t)((uint64_t)high << bits)),
-            sizes[k] = (int32_t)1 << bits, k++;
+        int64_t symbol = floor_shift(offset, (int)low[r]) + HALF_WIDTH;
+        int escape = symbol < 0 || symbol >= ESCAPE;
+        symbols[r] = escape ? ESCAPE : (int32_t)symbol;
+        if (escape) offsets[escapes++] = offset;
+        total += escape ? 0 : low[r];
+    }
+    for (Py_ssize_t i = 0; i < n && !bad; i++) { /* in order (a permutation of the rows) */
+        Py_ssize_t r = (Py_ssize_t)order[i];
+        if (r < 0 || r >= n) {
+            bad = "a row out of range";
+            break;
+        }
+        sorted[i] = symbols[r];
     }
     Py_END_ALLOW_THREADS
-    release(held, 8);
+    PyObject *lows = bad ? NULL : PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((total + 7) / 8));
+    if (lows) {
+        Bits bits = {0, 0, (unsigned char *)PyBytes_AS_STRING(lows),
+                     (unsigned char *)PyBytes_AS_STRING(lows) + PyBytes_GET_SIZE(lows)};
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t r = 0; r < n && !bad; r++) { /* the low bits, in row order */
+            int count = (int)low[r];
+            if (symbols[r] == ESCAPE || !count) continue;
+            int64_t offset = codes[r] - centre[r];
+            uint64_t value = (uint64_t)offset - ((uint64_t)(symbols[r] - HALF_WIDTH) << count);
+            if (bits_put(&bits, value, count) < 0) bad = "the rows changed while split";
+        }
+        for (; bits.count > 0 && !bad; bits.count -= 8, bits.pending >>= 8) {
+            if (bits.at == bits.end) bad = "the rows changed while split";
+            else *bits.at++ = (unsigned char)bits.pending;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    free(symbols);
+    release(held, 6);
     if (bad) {
-        PyErr_SetString(PyExc_ValueError, "a row or low-bit count out of range");
+        Py_XDECREF(lows);
+        PyErr_SetString(PyExc_ValueError, bad);
         return NULL;
     }
-    return Py_BuildValue("nn", k, escapes);
+    return lows ? Py_BuildValue("nN", escapes, lows) : NULL;
 }
 
 static PyMethodDef methods[] = {
