@@ -26,6 +26,9 @@ from jetzip.codec.entropy import (
     _encode_ints,
     _entropy_of_counts,
     _escape_encode,
+    _int_histogram,
+    _no_window_wins,
+    _priced_window,
     _rans_encode,
     _varint,
     decode_ints,
@@ -481,6 +484,28 @@ def test_narrow_codes_keep_the_plain_stream() -> None:
     plain rANS stream of format 5 is written, byte for byte."""
     codes = _laplace(RANS_ALONE_ROWS, scale=30)
     assert encode_ints(codes) == _before(codes) == _rans_encode(codes)[0]
+
+
+def test_windows_go_unpriced_only_where_none_wins() -> None:
+    """The bound that skips pricing the windows (`_no_window_wins`) never skips one that would
+    be chosen: tables from cheap to dear against the entropy, with and without a far mode."""
+    rng = np.random.default_rng(12)
+    skipped = chosen = 0
+    for n in (3_000, 20_000, 200_000):
+        for scale in (1, 30, 300, 3_000):
+            for far in (0.0, 1e-3, 1e-2):
+                codes = rng.laplace(0, scale, n).round().astype(np.int64)
+                tail = rng.random(n) < far
+                codes[tail] = 20_000 + rng.integers(0, 500, int(tail.sum()))
+                histogram = _int_histogram(codes, RANS_MAX_WIDTH)
+                if histogram is None:  # too wide for a plain stream: always priced
+                    continue
+                window = _priced_window(histogram, True)
+                if _no_window_wins(histogram):
+                    assert window is None, (n, scale, far)
+                    skipped += 1
+                chosen += window is not None
+    assert skipped >= 5 and chosen >= 5
 
 
 @pytest.mark.parametrize(

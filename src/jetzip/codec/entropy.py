@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 import threading
+from typing import NamedTuple
 
 import numpy as np
 import zstandard
@@ -118,7 +119,7 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
         return 0.0
     histogram = _int_histogram(symbols, 4 * symbols.size + 1023)
     if histogram is not None:
-        return _entropy_of_counts(histogram[1])
+        return histogram.entropy_bits
     low, high = int(symbols.min()), int(symbols.max())
     width = high - low + 1
     if width <= COUNT_BLOCK_ROWS:  # small alphabet: count block by block, in cache
@@ -133,23 +134,45 @@ def empirical_entropy_bits(symbols: np.ndarray) -> float:
 
 
 def _entropy_of_counts(counts: np.ndarray) -> float:
-    counts = counts[counts > 0]
-    n = counts.sum()
-    return float(n * np.log2(n) - (counts * np.log2(counts)).sum())
+    return _order0(counts[counts > 0])[0]
 
 
-def _int_histogram(codes: np.ndarray, max_width: int) -> tuple[int, np.ndarray] | None:
-    """The least code and the counts (int64) of every slot from it to the greatest code of a
-    non-empty int32/int64 array (one C pass), or None for other dtypes and for alphabets over
-    `max_width` slots (capped at HISTOGRAM_MAX_WIDTH; sparser ones are sorted instead). Codes
-    wider than the rANS alphabet (a ratio predictor's, where the other column is near zero)
-    are counted here too: numpy's bincount took ~7 ms per million of them, with an int64 copy."""
+def _order0(present: np.ndarray) -> tuple[float, np.ndarray]:
+    """Order-0 entropy (bits) of the positive counts `present` and c log2 c of each count."""
+    clogc = present * np.log2(present)
+    n = present.sum()
+    return float(n * np.log2(n) - clogc.sum()), clogc
+
+
+class _Histogram(NamedTuple):
+    """An int array's histogram, counted once for the rANS coder, the escape window and the
+    order-0 statistics: the counts (int64) of every slot from the least code `low` to the
+    greatest, the non-empty slots, their counts, the entropy (bits) and c log2 c of each count."""
+
+    low: int
+    counts: np.ndarray
+    slots: np.ndarray
+    present: np.ndarray
+    entropy_bits: float
+    clogc: np.ndarray
+
+
+def _int_histogram(codes: np.ndarray, max_width: int) -> _Histogram | None:
+    """The histogram of a non-empty int32/int64 array (one C pass), or None for other dtypes
+    and for alphabets over `max_width` slots (capped at HISTOGRAM_MAX_WIDTH; sparser ones are
+    sorted instead). Codes wider than the rANS alphabet (a ratio predictor's, where the other
+    column is near zero) are counted here too: numpy's bincount took ~7 ms per million of
+    them, with an int64 copy. The counts are the C coder's bytes, read as int64 in place (a
+    count is at most the array's size) and read-only."""
     if codes.dtype not in (np.int32, np.int64) or not codes.flags.c_contiguous:
         return None
-    low, _, counts = _rans.histogram(codes, min(HISTOGRAM_MAX_WIDTH, max_width))
-    if counts is None:
+    low, _, raw = _rans.histogram(codes, min(HISTOGRAM_MAX_WIDTH, max_width))
+    if raw is None:
         return None
-    return low, np.frombuffer(counts, dtype=np.uint64).astype(np.int64)
+    counts = np.frombuffer(raw, dtype=np.int64)
+    slots = np.flatnonzero(counts > 0)  # a third of flatnonzero(counts)'s time on int64
+    present = counts[slots]
+    return _Histogram(low, counts, slots, present, *_order0(present))
 
 
 def encode_codes(codes: np.ndarray) -> tuple[bytes, float]:
@@ -195,9 +218,8 @@ def _encode_ints(codes: np.ndarray, escapes: bool = True) -> tuple[bytes, float 
     histogram = _int_histogram(codes, max(RANS_MAX_WIDTH, 4 * codes.size + 1023))
     if histogram is None:
         return standalone.simple_compress(codes, config), None
-    low, counts = histogram
-    entropy_bits = _entropy_of_counts(counts)
-    stream = _rans_or_escape(codes, low, counts, escapes)
+    entropy_bits = histogram.entropy_bits
+    stream = _rans_or_escape(codes, histogram, escapes)
     if stream is None:
         return standalone.simple_compress(codes, config), entropy_bits
     near_entropy = len(stream) <= entropy_bits / 8 * (1 + RANS_MARGIN) + RANS_SLACK_BYTES
@@ -207,12 +229,13 @@ def _encode_ints(codes: np.ndarray, escapes: bool = True) -> tuple[bytes, float 
     return (stream if len(stream) <= len(pco) else pco), entropy_bits
 
 
-def _rans_or_escape(codes: np.ndarray, low: int, counts: np.ndarray, escapes: bool) -> bytes | None:
-    """The rANS stream of `codes` (whose histogram from `low` is `counts`): plain where that
-    fits and no window is estimated ESCAPE_MIN_GAIN smaller; an escape stream where a window
-    is (both are coded when both fit, and the smaller kept); None when neither fits."""
+def _rans_or_escape(codes: np.ndarray, histogram: _Histogram, escapes: bool) -> bytes | None:
+    """The rANS stream of `codes`, whose histogram is `histogram`: plain where that fits and no
+    window is estimated ESCAPE_MIN_GAIN smaller; an escape stream where a window is (both are
+    coded when both fit, and the smaller kept); None when neither fits."""
+    low, counts = histogram.low, histogram.counts
     plain = _rans_stream(codes, low, low, counts) if counts.size <= RANS_MAX_WIDTH else None
-    window = _escape_window(counts, plain is not None) if escapes else None
+    window = _escape_window(histogram, plain is not None) if escapes else None
     if window is None or low + window[0] + window[1] > np.iinfo(codes.dtype).max:
         return plain  # (the escape symbol's code, one past the window, must be a code too)
     first, width = window
@@ -335,12 +358,11 @@ _RANS_TABLE_LEVEL = 6
 def _rans_encode(codes: np.ndarray) -> tuple[bytes, float] | None:
     """The plain rANS stream of a non-empty int32/int64 array and its order-0 entropy (bits), or
     None when its alphabet is too wide (see `_rans_stream`)."""
-    low, _, raw = _rans.histogram(codes, RANS_MAX_WIDTH)
-    if raw is None:
+    histogram = _int_histogram(codes, RANS_MAX_WIDTH)
+    if histogram is None:
         return None
-    counts = np.frombuffer(raw, dtype=np.uint64).astype(np.int64)
-    stream = _rans_stream(codes, low, low, counts)
-    return None if stream is None else (stream, _entropy_of_counts(counts))
+    stream = _rans_stream(codes, histogram.low, histogram.low, histogram.counts)
+    return None if stream is None else (stream, histogram.entropy_bits)
 
 
 def _rans_stream(
@@ -367,10 +389,36 @@ def _rans_stream(
     return head + table + _rans.encode(symbols, symbols_low, freq, RANS_PROB_BITS)
 
 
-def _escape_window(counts: np.ndarray, plain_fits: bool) -> tuple[int, int] | None:
-    """The window (first slot, width) of `counts` whose escape stream is estimated smallest, or
-    None when no window fits the rANS table or, where the plain stream fits, none is estimated
-    ESCAPE_MIN_GAIN smaller than it.
+def _escape_window(histogram: _Histogram, plain_fits: bool) -> tuple[int, int] | None:
+    """The window (first slot from the histogram's low, width) whose escape stream is estimated
+    smallest (`_priced_window`), or None when no window fits the rANS table or, where the plain
+    stream fits, none is estimated ESCAPE_MIN_GAIN smaller than it; not priced where the plain
+    stream fits and `_no_window_wins` (three of the four ATLAS columns)."""
+    if plain_fits and _no_window_wins(histogram):
+        return None
+    return _priced_window(histogram, plain_fits)
+
+
+def _no_window_wins(histogram: _Histogram) -> bool:
+    """Whether `_priced_window` can only answer None for a histogram whose plain stream fits.
+
+    Every window's estimate is at least the order-0 entropy of all the rows plus a slot and
+    RANS_SLACK_BYTES (its escaped values, at log2 of their side's span plus the side's bit,
+    cost at least their share of that entropy; the precision term is never negative), and the
+    plain stream's is that entropy plus its table and its precision term: when those two cost
+    less than ESCAPE_MIN_GAIN of the entropy plus the slack, no window is ESCAPE_MIN_GAIN
+    smaller (the slot left over covers the estimates' rounding)."""
+    present = histogram.present
+    n = int(present.sum())
+    rare = int(np.count_nonzero(present << RANS_PROB_BITS < n))
+    units = 1 - (rare + 1) / (1 << RANS_PROB_BITS)
+    precision = -n * np.log2(units) / 8 if units >= ESCAPE_MIN_UNITS else 0.0
+    least_window = ESCAPE_MIN_GAIN * histogram.entropy_bits / 8 + RANS_SLACK_BYTES
+    return bool((present.size + precision) * (1 - ESCAPE_MIN_GAIN) <= least_window)
+
+
+def _priced_window(histogram: _Histogram, plain_fits: bool) -> tuple[int, int] | None:
+    """`_escape_window`, every window priced.
 
     The windows priced are those escaping an ESCAPE_FRACTIONS share of the rows at either end.
     Estimate: the window's symbols and the escape symbol at their order-0 entropy; what the
@@ -379,11 +427,10 @@ def _escape_window(counts: np.ndarray, plain_fits: bool) -> tuple[int, int] | No
     empty ones nearly free); and each escaped value at log2 of the span of the escaped values
     on its side, plus a bit for the side and a pcodec header: an overestimate where the tails
     cluster, which only keeps windows wider. The plain stream is the window of every slot."""
-    slots = np.flatnonzero(counts)
-    present = counts[slots]
+    slots, present = histogram.slots, histogram.present
     n = int(present.sum())
     cum = np.concatenate([[0], np.cumsum(present)])
-    cum_clogc = np.concatenate([[0.0], np.cumsum(present * np.log2(present))])
+    cum_clogc = np.concatenate([[0.0], np.cumsum(histogram.clogc)])
     cum_rare = np.concatenate([[0], np.cumsum(present << RANS_PROB_BITS < n)])
     fractions = np.asarray(ESCAPE_FRACTIONS) * n
     first = np.unique(np.searchsorted(cum, fractions, side="right") - 1)[:, None]
@@ -425,8 +472,8 @@ def _escape_encode(codes: np.ndarray, low: int, window: np.ndarray) -> bytes:
     width = window.size
     unsigned = np.dtype(codes.dtype.str.replace("i", "u"))
     offsets = codes.view(unsigned) - unsigned.type(low % (1 << 8 * codes.itemsize))
-    np.minimum(offsets, width, out=offsets)  # below the window wraps to the top: escaped too
-    rows = np.flatnonzero(offsets == width)
+    rows = np.flatnonzero(offsets >= width)  # below the window wraps to the top: escaped too
+    offsets[rows] = width
     counts = np.append(window, codes.size - int(window.sum()))
     inner = _rans_stream(offsets.view(codes.dtype), 0, low, counts)
     if inner is None:
