@@ -56,13 +56,9 @@ def _events(n: int, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-@pytest.fixture(scope="module")
-def nano(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A NanoAOD-like TTree of 3,000 events (~12,000 jets), and an entropy model trained on the
-    jets of another 3,000 events (a few seconds)."""
-    folder = tmp_path_factory.mktemp("nano")
-    path = folder / "nano.root"
-    arrays = {k: ak.Array(v) if isinstance(v, list) else v for k, v in _events(3000, 1).items()}
+def _write_root(path: Path, n: int, seed: int) -> Path:
+    """`_events` as a TTree with NanoAOD's branch names (Jet_pt, nJet, ...)."""
+    arrays = {k: ak.Array(v) if isinstance(v, list) else v for k, v in _events(n, seed).items()}
     branches = {
         "Jet": ak.zip({k[4:]: arrays[k] for k in arrays if k.startswith("Jet_")}),
         "Muon": ak.zip({"pt": arrays["Muon_pt"]}),
@@ -72,6 +68,15 @@ def nano(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         types = {name: values.type for name, values in branches.items()}
         names = {"counter_name": lambda c: f"n{c}", "field_name": lambda c, f: f"{c}_{f}"}
         out.mktree("Events", types, **names).extend(branches)
+    return path
+
+
+@pytest.fixture(scope="module")
+def nano(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A NanoAOD-like TTree of 3,000 events (~12,000 jets), and an entropy model trained on the
+    jets of another 3,000 events (a few seconds)."""
+    folder = tmp_path_factory.mktemp("nano")
+    path = _write_root(folder / "nano.root", 3000, 1)
     training = _events(3000, 2)
     flat = {k.removeprefix("Jet_"): np.concatenate(v) for k, v in training.items() if "Jet_" in k}
     flat["m"] = flat.pop("mass")
@@ -131,17 +136,23 @@ def test_a_referenced_model_is_needed_only_for_the_columns_it_codes(nano, tmp_pa
     _check_every_value(source, tmp_path / "cli.root")
 
 
-def test_an_embedded_model_is_charged_its_bytes(nano, tmp_path) -> None:
-    source, model = nano
+def test_an_embedded_model_is_used_where_it_pays_for_its_bytes(nano, tmp_path) -> None:
+    small, model = nano
+    size = len(EntropyModel.load(model).to_bytes())
+    info = jetzip.compress(small, tmp_path / "small.jz", tolerance=TOLERANCE, model=model)
+    assert info["model"]["embedded"] is True  # 3,000 events save less than the model's bytes
+    assert info["model"]["sections_using"] == 0 and info["model"]["bytes_in_file"] == 0
+    source = _write_root(tmp_path / "big.root", 15000, 3)
     out = tmp_path / "x.jz"
     info = jetzip.compress(source, out, tolerance=TOLERANCE, model=model)
-    assert info["model"]["embedded"] is True
-    size = EntropyModel.load(model).to_bytes()
-    # used only where a section saves more than the model's bytes: then it is in the file
-    expected = len(size) if info["model"]["sections_using"] else 0
-    assert info["model"]["bytes_in_file"] == expected
-    assert jetzip.decompress(out, tmp_path / "back.root") == 3000  # no model directory needed
+    assert info["model"]["sections_using"] >= 1 and info["model"]["bytes_in_file"] == size
+    assert jetzip.decompress(out, tmp_path / "back.root") == 15000  # no model directory needed
     _check_every_value(source, tmp_path / "back.root")
+    # a reader that seeks the jets' section finds the model before it
+    sought = jetzip.open(out).arrays(["Jet_pt", "Jet_nCharged"], how=None)
+    whole = read_events(tmp_path / "back.root").arrays
+    for name in ("Jet_pt", "Jet_nCharged"):
+        assert ak.to_list(sought[name]) == ak.to_list(whole[name]), name
 
 
 def test_cli_trains_on_a_collection_and_info_shows_the_model(nano, tmp_path, capsys) -> None:

@@ -654,11 +654,12 @@ def compress_events(
     if first is None:
         raise InputError("the input holds no events")
     entries, decomposed = _branch_catalogue(first, policy)
-    coder, model_bytes, model_cost, coded_by_model = None, None, 0, {}
+    coder, model_bytes, model_cost, renamed = None, None, 0, {}
     if model is not None:
         where = (source or {}).get("path") or "the input"
-        collection, coded_by_model = model_columns(model, entries, first.info, where)
-        coder = model.renamed(coded_by_model)
+        collection, matched = model_columns(model, entries, first.info, where)
+        coder = model.renamed(matched)
+        renamed = {cid: name for cid, name in matched.items() if cid in coder.models}
         model_bytes = model.to_bytes()
         model_cost = 0 if model_ref else len(model_bytes)
     header = {
@@ -686,6 +687,7 @@ def compress_events(
     described: list[dict[str, Any]] = []  # each section's codec description, in file order
     expected = first.first_event
     n_sections = 0
+    model_used = False
 
     def sections() -> Iterator[tuple[dict[str, Any], _Group]]:
         nonlocal expected
@@ -734,7 +736,9 @@ def compress_events(
                 "group": group.key,
             }
             joined = [(_JOINED_PART, b"".join(data for _, data in encoded.parts))]
-            writer.write_chunk(description, joined, "entropy_model" in stored)
+            uses_model = "entropy_model" in stored
+            writer.write_chunk(description, joined, uses_model)
+            model_used = model_used or uses_model
             ids = (*group.columns, *group.aliases)  # a reader seeks the sections it needs
             record["sections"].append(group_index.setdefault(ids, len(group_index)))
             n_sections += 1
@@ -754,7 +758,8 @@ def compress_events(
                         "groups": [list(ids) for ids in group_index],
                         "columns": totals.to_json(),
                         "sections": described,
-                        **({"model_columns": coded_by_model} if coded_by_model else {}),
+                        # the decoder's names of the model's columns, if a section uses it
+                        **({"model_columns": renamed} if model_used else {}),
                     }
                 ),
             }
