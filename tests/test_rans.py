@@ -30,7 +30,9 @@ from jetzip.codec.entropy import (
     _no_window_wins,
     _priced_window,
     _rans_encode,
+    _unvarints,
     _varint,
+    _varints,
     decode_ints,
     empirical_entropy_bits,
     encode_codes,
@@ -163,6 +165,19 @@ def test_frequencies_round_up_when_short() -> None:
     counts = np.array([3, 3, 3], dtype=np.int64)
     freq = rans_frequencies(counts, 4)
     assert int(freq.sum()) == 16 and sorted(freq.tolist()) == [5, 5, 6]
+
+
+def test_table_varints_are_leb128() -> None:
+    """The table's vectorised varints are the scalar LEB128 bytes, at every length boundary."""
+    rng = np.random.default_rng(13)
+    edges = [0, 1, 127, 128, 129, 16_383, 16_384, 2**21 - 1]
+    values = np.concatenate([edges, rng.integers(0, 2**21, 3000) >> rng.integers(0, 21, 3000)])
+    for part in (values[:0], values[:1], values[:8], values):
+        data = _varints(part)
+        assert data == b"".join(_varint(int(v)) for v in part)
+        if part.size:
+            back, end = _unvarints(data, 0, part.size, "a table")
+            assert end == len(data) and np.array_equal(back, part)
 
 
 def test_entropy_from_the_c_histogram() -> None:

@@ -296,18 +296,23 @@ def rans_frequencies(counts: np.ndarray, prob_bits: int = RANS_PROB_BITS) -> np.
 
 
 def _varints(values: np.ndarray) -> bytes:
-    """LEB128 bytes of unsigned values below 2**21 (at most three bytes each)."""
-    values = values.astype(np.uint32)
-    length = 1 + (values >= 1 << 7) + (values >= 1 << 14)
-    groups = np.stack(
-        [
-            (values & 0x7F) | ((length > 1) << 7),
-            ((values >> 7) & 0x7F) | ((length > 2) << 7),
-            values >> 14,
-        ],
-        axis=1,
-    ).astype(np.uint8)
-    return groups[np.arange(3) < length[:, None]].tobytes()
+    """LEB128 bytes of unsigned values below 2**21 (at most three bytes each). A table's values
+    are mostly under 2**7: every value writes its low byte, and only the longer ones the rest
+    (a third of the time of building three bytes for every value and dropping the unused)."""
+    values = np.asarray(values, dtype=np.uint32)
+    two = np.flatnonzero(values >= 1 << 7)
+    three = two[values[two] >= 1 << 14]
+    length = np.ones(values.size, dtype=np.intp)
+    length[two] = 2
+    length[three] = 3
+    starts = np.cumsum(length) - length
+    out = np.empty(values.size + two.size + three.size, dtype=np.uint8)
+    out[starts] = values & 0x7F
+    out[starts[two]] |= 0x80
+    out[starts[two] + 1] = (values[two] >> 7) & 0x7F
+    out[starts[three] + 1] |= 0x80
+    out[starts[three] + 2] = values[three] >> 14
+    return out.tobytes()
 
 
 def _unvarints(data: bytes, offset: int, count: int, what: str) -> tuple[np.ndarray, int]:
@@ -366,11 +371,12 @@ def _rans_encode(codes: np.ndarray) -> tuple[bytes, float] | None:
 
 
 def _rans_stream(
-    symbols: np.ndarray, symbols_low: int, low: int, counts: np.ndarray
+    symbols: np.ndarray, symbols_low: int, low: int, counts: np.ndarray, prefix: bytes = b""
 ) -> bytes | None:
     """A rANS stream of `symbols`, whose counts from `symbols_low` are `counts`, that decodes to
-    symbol - symbols_low + low (the escape stream's window codes symbols from 0); None when
-    more symbols are present than the table has slots. Layout: RANS_TAG, bytes per value,
+    symbol - symbols_low + low (the escape stream's window codes symbols from 0), after
+    `prefix` (an escape stream's header: the coder's body is copied once); None when more
+    symbols are present than the table has slots. Layout: RANS_TAG, bytes per value,
     flags | probability bits, then LEB128 varints: rows, zigzag(low), alphabet width, the
     table's byte count; the table (every slot's frequency as a varint, zstd-compressed when that
     is smaller); then the coder's body (_rans.c)."""
@@ -386,7 +392,7 @@ def _rans_stream(
     head = _RANS_HEAD.pack(RANS_TAG, symbols.itemsize, flags) + b"".join(
         _varint(v) for v in (symbols.size, zigzag, counts.size, len(table))
     )
-    return head + table + _rans.encode(symbols, symbols_low, freq, RANS_PROB_BITS)
+    return prefix + head + table + _rans.encode(symbols, symbols_low, freq, RANS_PROB_BITS)
 
 
 def _escape_window(histogram: _Histogram, plain_fits: bool) -> tuple[int, int] | None:
@@ -475,12 +481,12 @@ def _escape_encode(codes: np.ndarray, low: int, window: np.ndarray) -> bytes:
     rows = np.flatnonzero(offsets >= width)  # below the window wraps to the top: escaped too
     offsets[rows] = width
     counts = np.append(window, codes.size - int(window.sum()))
-    inner = _rans_stream(offsets.view(codes.dtype), 0, low, counts)
-    if inner is None:
-        raise ValueError(f"a window of {width:,} codes has more symbols than the rANS table")
     escaped = _encode_ints(codes[rows], escapes=False)[0] if rows.size else b""
     head = ESCAPE_TAG + b"".join(_varint(v) for v in (codes.size, rows.size, len(escaped)))
-    return head + escaped + inner
+    stream = _rans_stream(offsets.view(codes.dtype), 0, low, counts, head + escaped)
+    if stream is None:
+        raise ValueError(f"a window of {width:,} codes has more symbols than the rANS table")
+    return stream
 
 
 def _escape_decode(data: bytes, n: int) -> np.ndarray:
