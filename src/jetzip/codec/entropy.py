@@ -327,10 +327,12 @@ def _unvarints(data: bytes, offset: int, count: int, what: str) -> tuple[np.ndar
     starts = np.concatenate([[0], ends[:-1] + 1])
     if (ends - starts >= 3).any():
         raise CorruptFileError(f"{what} has a table entry over three bytes")
-    used = raw[: ends[-1] + 1].astype(np.uint32)
-    shift = 7 * (np.arange(used.size) - np.repeat(starts, ends - starts + 1))
-    values = np.add.reduceat((used & 0x7F) << shift.astype(np.uint32), starts)
-    return values.astype(np.uint32), offset + int(ends[-1]) + 1
+    values = raw[starts].astype(np.uint32) & 0x7F  # the longer entries' other bytes apart
+    two = np.flatnonzero(ends > starts)
+    values[two] |= (raw[starts[two] + 1].astype(np.uint32) & 0x7F) << 7
+    three = two[ends[two] > starts[two] + 1]
+    values[three] |= raw[starts[three] + 2].astype(np.uint32) << 14
+    return values, offset + int(ends[-1]) + 1
 
 
 def _varint(value: int) -> bytes:
