@@ -107,6 +107,11 @@ def _reference_body(symbols: np.ndarray, tables: np.ndarray, starts: np.ndarray,
     return struct.pack(f"<8I8I{len(words)}H", *states, *counts, *words)
 
 
+def _runs(tables: list[int], starts: list[int]) -> tuple[np.ndarray, ...]:
+    """Rows in their own order, in runs of `tables` from `starts`."""
+    return np.arange(starts[-1]), np.array(tables), np.array(starts)
+
+
 def test_per_run_tables_are_the_hand_computed_arithmetic() -> None:
     """A run of fair bits under a table {2**14, 2**14}: one bit a row (each lane's state, from
     2**15, doubles per row, and a word leaves when it reaches 2**30: every 16 rows); a run
@@ -119,22 +124,23 @@ def test_per_run_tables_are_the_hand_computed_arithmetic() -> None:
     freq[2, 3] = ONE
     rng = np.random.default_rng(0)
     fair = rng.integers(0, 2, 8 * 32).astype(np.int32)
-    fair_only = _rans.encode_tabled(fair, np.array([0]), np.array([0, fair.size]), freq, PROB_BITS)
+    fair_only = _rans.encode_tabled(fair, *_runs([0], [0, fair.size]), freq, PROB_BITS)
     assert len(fair_only) == 64 + 8 * 2 * 2  # 32 rows per lane: two words each
     states = np.array(struct.unpack_from("<8I", fair_only))
     assert np.all((states >= 2**15) & (states < 2**16))  # and the last row's doubling
     symbols = np.concatenate([fair, np.full(1000, 3, np.int32)])
-    tables, starts = np.array([0, 2]), np.array([0, fair.size, symbols.size])
-    body = _rans.encode_tabled(symbols, tables, starts, freq, PROB_BITS)
+    body = _rans.encode_tabled(
+        symbols, *_runs([0, 2], [0, fair.size, symbols.size]), freq, PROB_BITS
+    )
     assert body == fair_only
     rare = rng.integers(0, width, 3001).astype(np.int32)
     rare[rng.random(rare.size) < 0.9] = 0
     symbols = np.concatenate([symbols, rare])
-    tables, starts = np.array([0, 2, 1]), np.append(starts, symbols.size)
-    body = _rans.encode_tabled(symbols, tables, starts, freq, PROB_BITS)
+    order, tables, starts = _runs([0, 2, 1], [0, fair.size, fair.size + 1000, symbols.size])
+    body = _rans.encode_tabled(symbols, order, tables, starts, freq, PROB_BITS)
     assert body == _reference_body(symbols, tables, starts, freq)
     out = np.empty_like(symbols)
-    _rans.decode_tabled(body, tables, starts, freq, PROB_BITS, out)
+    _rans.decode_tabled(body, order, tables, starts, freq, PROB_BITS, out)
     assert np.array_equal(out, symbols)
 
 
@@ -152,10 +158,13 @@ def test_per_run_round_trip_across_lanes_and_blocks(seed: int) -> None:
     for k, table in enumerate(tables):  # symbols drawn from each run's own table
         p = freq[table] / ONE
         symbols[starts[k] : starts[k + 1]] = rng.choice(ESCAPE + 1, lengths[k], p=p)
-    body = _rans.encode_tabled(symbols, tables, starts, freq, PROB_BITS)
-    out = np.empty_like(symbols)
-    _rans.decode_tabled(body, tables, starts, freq, PROB_BITS, out)
-    assert np.array_equal(out, symbols)
+    order = rng.permutation(symbols.size)  # stream row i is row order[i]
+    rows = np.empty_like(symbols)
+    rows[order] = symbols
+    body = _rans.encode_tabled(rows, order, tables, starts, freq, PROB_BITS)
+    out = np.zeros_like(symbols)
+    _rans.decode_tabled(body, order, tables, starts, freq, PROB_BITS, out)
+    assert np.array_equal(out, rows)
     ideal = sum(-np.log2(freq[tables[k], symbols[starts[k] : starts[k + 1]]] / ONE).sum()
                 for k in range(tables.size))  # fmt: skip
     # the bits the tables say, plus rANS's rounding with states down to 2**15 (about 0.1 %)
@@ -167,29 +176,31 @@ def test_per_run_arguments_are_checked() -> None:
     freq = np.zeros((2, 3), dtype=np.uint32)
     freq[:, 0] = ONE
     symbols = np.zeros(10, dtype=np.int32)
-    tables, starts = np.array([0, 1]), np.array([0, 4, 10])
-    body = _rans.encode_tabled(symbols, tables, starts, freq, PROB_BITS)
+    order, tables, starts = _runs([0, 1], [0, 4, 10])
+    body = _rans.encode_tabled(symbols, order, tables, starts, freq, PROB_BITS)
     out = np.empty(10, dtype=np.int32)
     cases = {
-        "a table outside": (np.array([0, 2]), starts, freq),
-        "start at row 0": (tables, np.array([1, 4, 10]), freq),
-        "end at the last row": (tables, np.array([0, 4, 9]), freq),
-        "ends before it starts": (tables, np.array([0, 11, 10]), freq),
-        "does not sum": (tables, starts, freq * 2),
+        "order out of range": (order + 1, tables, starts, freq),
+        "order of another length": (order[1:], tables, starts, freq),
+        "a table outside": (order, np.array([0, 2]), starts, freq),
+        "start at row 0": (order, tables, np.array([1, 4, 10]), freq),
+        "end at the last row": (order, tables, np.array([0, 4, 9]), freq),
+        "ends before it starts": (order, tables, np.array([0, 11, 10]), freq),
+        "does not sum": (order, tables, starts, freq * 2),
     }
-    for message, (t, s, f) in cases.items():
+    for message, (o, t, s, f) in cases.items():
         with pytest.raises(ValueError, match=message):
-            _rans.encode_tabled(symbols, t, s, f, PROB_BITS)
+            _rans.encode_tabled(symbols, o, t, s, f, PROB_BITS)
         with pytest.raises(ValueError, match=message):
-            _rans.decode_tabled(body, t, s, f, PROB_BITS, out)
+            _rans.decode_tabled(body, o, t, s, f, PROB_BITS, out)
     with pytest.raises(ValueError, match="outside its frequency table"):
-        _rans.encode_tabled(symbols + 1, tables, starts, freq, PROB_BITS)  # frequency 0
+        _rans.encode_tabled(symbols + 1, order, tables, starts, freq, PROB_BITS)  # frequency 0
     with pytest.raises(TypeError, match="2-D uint32"):
-        _rans.encode_tabled(symbols, tables, starts, freq[0], PROB_BITS)
+        _rans.encode_tabled(symbols, order, tables, starts, freq[0], PROB_BITS)
     with pytest.raises(TypeError, match="int64"):
-        _rans.decode_tabled(body, tables.astype(np.int32), starts, freq, PROB_BITS, out)
+        _rans.decode_tabled(body, order, tables.astype(np.int32), starts, freq, PROB_BITS, out)
     with pytest.raises(ValueError, match="1 to 15 bits"):
-        _rans.decode_tabled(body, tables, starts, freq, 16, out)
+        _rans.decode_tabled(body, order, tables, starts, freq, 16, out)
 
 
 # ---------------------------------------------------------------------- through the coder
@@ -367,17 +378,20 @@ def test_flipped_bytes_decode_or_are_refused(tables: Tables) -> None:
 
 def test_split_and_place_refuse_bad_rows() -> None:
     n = 4
-    codes, order, centre = np.arange(n), np.arange(n), np.zeros(n, dtype=np.int64)
+    codes, centre = np.arange(n), np.zeros(n, dtype=np.int64)
     symbols, offsets = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int64)
-    bits = np.full(n, MAX_LOW_BITS + 1)
+    one = np.ones(n, dtype=np.int64)
     with pytest.raises(ValueError, match="low-bit count"):
-        _condkernel.split(codes, order, centre, bits, symbols, offsets)
-    with pytest.raises(ValueError, match="row out of range"):
-        _condkernel.split(codes, order + 1, centre, bits * 0, symbols, offsets)
-    escapes, lows = _condkernel.split(codes, order, centre, bits * 0 + 1, symbols, offsets)
+        _condkernel.split(codes, centre, one * (MAX_LOW_BITS + 1), symbols, offsets)
+    with pytest.raises(ValueError, match="different lengths"):
+        _condkernel.split(codes, centre[1:], one, symbols, offsets)
+    # offsets 0..3 with one low bit: symbols 64, 64, 65, 65, low bits 0, 1, 0, 1 (LSB first)
+    escapes, lows = _condkernel.split(codes, centre, one, symbols, offsets)
     assert (escapes, lows, symbols.tolist()) == (0, bytes([0b1010]), [64, 64, 65, 65])
     out, escaped = np.empty(n, dtype=np.int64), np.empty(0, dtype=np.int64)
-    _condkernel.place(symbols, order, centre, bits * 0 + 1, out, escaped, lows)
+    _condkernel.place(symbols, centre, one, out, escaped, lows)
     assert out.tolist() == codes.tolist()
     with pytest.raises(ValueError, match="low bits end early"):
-        _condkernel.place(symbols, order, centre, bits * 0 + 3, out, escaped, lows)
+        _condkernel.place(symbols, centre, one * 3, out, escaped, lows)
+    with pytest.raises(ValueError, match="out of range"):
+        _condkernel.place(symbols + ESCAPE, centre, one, out, escaped, lows)

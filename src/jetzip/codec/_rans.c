@@ -312,11 +312,15 @@ PyDoc_STRVAR(decode_doc,
 "Inverse of `encode` into `out` (int32 or int64; its length is the row count): ValueError\n"
 "naming the damage when the body is short, long or does not end in the encoder's first state.");
 
+/* Where the decoder writes row i: IN_PLACE, or BY_ORDER (stream row i is row order_[i]). */
+#define IN_PLACE(i) (i)
+#define BY_ORDER(i) (order_[i])
+
 /* One row of lane K: the symbol of its state's slot, the state stepped back, a word of the lane's
  * stream read when it fell below L. CHECKED tests the end of that stream before each read; the
  * fast path runs blocks of rows that cannot read past any (at most one word per row) without
  * branches, its states in registers. */
-#define DECODE_ROW(T, PB, X, K, ROW, CHECKED)                                                   \
+#define DECODE_ROW(T, PB, X, K, ROW, CHECKED, AT)                                               \
     do {                                                                                    \
         uint32_t slot = X & ((UINT32_C(1) << (PB)) - 1);                                    \
         uint32_t entry = slot_step[slot];                                                   \
@@ -328,25 +332,25 @@ PyDoc_STRVAR(decode_doc,
         }                                                                                   \
         X = need ? (X << 16) | read_u16(in[K]) : X;                                         \
         in[K] += need << 1;                                                                 \
-        o_[ROW] = (T)(low + (int64_t)slot_symbol[slot]);                                    \
+        o_[AT(ROW)] = (T)(low + (int64_t)slot_symbol[slot]);                                \
     } while (0)
 
 /* Rows i to UNTIL, each checked. */
-#define CHECKED_ROWS(T, PB, UNTIL)                                                          \
+#define CHECKED_ROWS(T, PB, UNTIL, AT)                                                      \
     for (; i < (UNTIL) && !bad; i++) {                                                      \
         int k = (int)(i & (LANES - 1));                                                     \
         uint32_t x = state[k];                                                              \
-        DECODE_ROW(T, PB, x, k, i, 1);                                                      \
+        DECODE_ROW(T, PB, x, k, i, 1, AT);                                                  \
         state[k] = x;                                                                       \
     }
 
 /* Rows [START, STOP): checked up to the first row of lane 0, then unchecked blocks while every
  * lane has the words a block may read, then checked again. */
-#define DECODE_LOOP(T, PB, START, STOP)                                                     \
+#define DECODE_LOOP(T, PB, START, STOP, AT)                                                 \
     do {                                                                                    \
         T *o_ = (T *)out;                                                                   \
         Py_ssize_t i = (START), aligned = ((START) + LANES - 1) & ~(Py_ssize_t)(LANES - 1);   \
-        CHECKED_ROWS(T, PB, aligned < (STOP) ? aligned : (STOP));                           \
+        CHECKED_ROWS(T, PB, aligned < (STOP) ? aligned : (STOP), AT);                       \
         for (;;) {                                                                          \
             int room = !bad && (STOP) - i >= DECODE_BLOCK;                                  \
             for (int k = 0; k < LANES; k++) room &= in_end[k] - in[k] >= 2 * DECODE_BLOCK / LANES; \
@@ -356,25 +360,25 @@ PyDoc_STRVAR(decode_doc,
             const unsigned char *p0 = in[0], *p1 = in[1], *p2 = in[2], *p3 = in[3];         \
             const unsigned char *p4 = in[4], *p5 = in[5], *p6 = in[6], *p7 = in[7];         \
             for (Py_ssize_t stop = i + DECODE_BLOCK; i < stop; i += LANES) {                \
-                FAST_ROW(T, PB, x0, p0, i);                                                 \
-                FAST_ROW(T, PB, x1, p1, i + 1);                                             \
-                FAST_ROW(T, PB, x2, p2, i + 2);                                             \
-                FAST_ROW(T, PB, x3, p3, i + 3);                                             \
-                FAST_ROW(T, PB, x4, p4, i + 4);                                             \
-                FAST_ROW(T, PB, x5, p5, i + 5);                                             \
-                FAST_ROW(T, PB, x6, p6, i + 6);                                             \
-                FAST_ROW(T, PB, x7, p7, i + 7);                                             \
+                FAST_ROW(T, PB, x0, p0, i, AT);                                             \
+                FAST_ROW(T, PB, x1, p1, i + 1, AT);                                         \
+                FAST_ROW(T, PB, x2, p2, i + 2, AT);                                         \
+                FAST_ROW(T, PB, x3, p3, i + 3, AT);                                         \
+                FAST_ROW(T, PB, x4, p4, i + 4, AT);                                         \
+                FAST_ROW(T, PB, x5, p5, i + 5, AT);                                         \
+                FAST_ROW(T, PB, x6, p6, i + 6, AT);                                         \
+                FAST_ROW(T, PB, x7, p7, i + 7, AT);                                         \
             }                                                                               \
             in[0] = p0, in[1] = p1, in[2] = p2, in[3] = p3;                                 \
             in[4] = p4, in[5] = p5, in[6] = p6, in[7] = p7;                                 \
             state[0] = x0, state[1] = x1, state[2] = x2, state[3] = x3;                     \
             state[4] = x4, state[5] = x5, state[6] = x6, state[7] = x7;                     \
         }                                                                                   \
-        CHECKED_ROWS(T, PB, (STOP));                                                        \
+        CHECKED_ROWS(T, PB, (STOP), AT);                                                    \
     } while (0)
 
 /* DECODE_ROW's fast path on a lane's own pointer P. */
-#define FAST_ROW(T, PB, X, P, ROW)                                                              \
+#define FAST_ROW(T, PB, X, P, ROW, AT)                                                          \
     do {                                                                                    \
         uint32_t slot = X & ((UINT32_C(1) << (PB)) - 1);                                    \
         uint32_t entry = slot_step[slot];                                                   \
@@ -384,7 +388,7 @@ PyDoc_STRVAR(decode_doc,
         uint32_t need = X < STATE_LOW;                                                      \
         X = (X << (need << 4)) | (read_u16(P) & (0u - need));                               \
         P += need << 1;                                                                     \
-        o_[ROW] = (T)(low + (int64_t)slot_symbol[slot]);                                    \
+        o_[AT(ROW)] = (T)(low + (int64_t)slot_symbol[slot]);                                \
     } while (0)
 
 /* A body's head: each lane's final state and its words' span; NULL, or what is wrong. */
@@ -468,13 +472,13 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     slots_fill(freq, width, slot_step, slot_symbol);
     /* the table size jetzip writes as a constant: shifts and masks by an immediate */
     if (a[2].kind == INT32 && prob_bits == MAX_PROB_BITS)
-        DECODE_LOOP(int32_t, MAX_PROB_BITS, 0, n);
+        DECODE_LOOP(int32_t, MAX_PROB_BITS, 0, n, IN_PLACE);
     else if (a[2].kind == INT32)
-        DECODE_LOOP(int32_t, prob_bits, 0, n);
+        DECODE_LOOP(int32_t, prob_bits, 0, n, IN_PLACE);
     else if (prob_bits == MAX_PROB_BITS)
-        DECODE_LOOP(int64_t, MAX_PROB_BITS, 0, n);
+        DECODE_LOOP(int64_t, MAX_PROB_BITS, 0, n, IN_PLACE);
     else
-        DECODE_LOOP(int64_t, prob_bits, 0, n);
+        DECODE_LOOP(int64_t, prob_bits, 0, n, IN_PLACE);
     Py_END_ALLOW_THREADS
     free(slot_step);
     free(slot_symbol);
@@ -489,43 +493,54 @@ static PyObject *decode(PyObject *self, PyObject *args) {
 
 /* ------------------------------------------------------------------ per-row tables */
 /* The entropy model's coder (jetzip.entropy.coder): int32 symbols whose rows each have a table
- * of their own, a row of a (n_tables, width) frequency matrix. The rows come in runs of one
- * table (the model groups its rows by table): run k is rows [starts[k], starts[k + 1]), coded
- * with matrix row tables[k]. Lanes, words and body are those of `encode` (row i in lane i % 8,
- * across the runs); per run the encoder builds its table's EncSymbols and the decoder its slot
- * tables (2**prob_bits entries: cheap next to a run of thousands of rows, not to a few). */
+ * of their own, a row of a (n_tables, width) frequency matrix. The stream takes the rows in
+ * `order` (the model's rows grouped by table, so the symbols come in runs of one table): run k
+ * is stream rows [starts[k], starts[k + 1]), coded with matrix row tables[k]; stream row i is
+ * symbols[order[i]], and the decoder writes it there. Lanes, words and body are those of
+ * `encode` (stream row i in lane i % 8, across the runs); per run the encoder builds its
+ * table's EncSymbols and the decoder its slot tables (2**prob_bits entries: cheap next to a run
+ * of thousands of rows, not to a few). */
 
 typedef struct {
-    const int64_t *tables, *starts;
+    const int64_t *order, *tables, *starts;
     const uint32_t *matrix;
     Py_ssize_t runs, width;
 } Runs;
 
-/* Hold tables (int64), starts (int64) and freq (2-D uint32) into a[0..2] and check them for
- * n rows: starts rising from 0 to n, each non-empty run's table a row of the matrix that sums
- * to 2**prob_bits. 0, or -1 with an exception set and nothing held. */
-static int runs_hold(PyObject *const objects[3], Array a[3], Py_ssize_t n, int prob_bits,
+/* Hold order, tables, starts (int64) and freq (2-D uint32) into a[0..3] and check them for n
+ * rows: order's rows in range, starts rising from 0 to n, each non-empty run's table a row of
+ * the matrix that sums to 2**prob_bits. 0, or -1 with an exception set and nothing held. */
+static int runs_hold(PyObject *const objects[4], Array a[4], Py_ssize_t n, int prob_bits,
                      Runs *r) {
-    static const char *const names[3] = {"tables", "starts", "freq"};
-    for (int i = 0; i < 3; i++)
+    static const char *const names[4] = {"order", "tables", "starts", "freq"};
+    for (int i = 0; i < 4; i++)
         if (get_array(objects[i], &a[i], 0, 0, names[i]) < 0) {
             release(a, i);
             return -1;
         }
-    if (a[0].kind != INT64 || a[1].kind != INT64 || a[2].kind != UINT32 || a[2].view.ndim != 2) {
-        fail(a, 3, PyExc_TypeError, "tables, starts: int64; freq: a 2-D uint32 array");
+    if (a[0].kind != INT64 || a[1].kind != INT64 || a[2].kind != INT64 || a[3].kind != UINT32 ||
+        a[3].view.ndim != 2) {
+        fail(a, 4, PyExc_TypeError, "order, tables, starts: int64; freq: a 2-D uint32 array");
         return -1;
     }
-    r->tables = a[0].view.buf;
-    r->starts = a[1].view.buf;
-    r->matrix = a[2].view.buf;
-    r->runs = a[0].n;
-    r->width = a[2].view.shape[1];
-    Py_ssize_t n_tables = a[2].view.shape[0];
+    r->order = a[0].view.buf;
+    r->tables = a[1].view.buf;
+    r->starts = a[2].view.buf;
+    r->matrix = a[3].view.buf;
+    r->runs = a[1].n;
+    r->width = a[3].view.shape[1];
+    Py_ssize_t n_tables = a[3].view.shape[0];
     const char *bad = NULL;
-    if (prob_bits < 1 || prob_bits > MAX_PROB_BITS || r->width < 1 || r->width > MAX_WIDTH)
+    if (a[0].n != n) bad = "an order of another length than the rows";
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && !bad; i++)
+        if (r->order[i] < 0 || r->order[i] >= n) bad = "a row in order out of range";
+    Py_END_ALLOW_THREADS
+    if (bad)
+        ;
+    else if (prob_bits < 1 || prob_bits > MAX_PROB_BITS || r->width < 1 || r->width > MAX_WIDTH)
         bad = "tables of 1 to 2**16 symbols and 1 to 15 bits";
-    else if (a[1].n != r->runs + 1 || r->starts[0] != 0 || r->starts[r->runs] != n)
+    else if (a[2].n != r->runs + 1 || r->starts[0] != 0 || r->starts[r->runs] != n)
         bad = "runs must start at row 0 and end at the last row";
     for (Py_ssize_t k = 0; k < r->runs && !bad; k++) {
         int64_t t = r->tables[k], start = r->starts[k], stop = r->starts[k + 1];
@@ -537,26 +552,27 @@ static int runs_hold(PyObject *const objects[3], Array a[3], Py_ssize_t n, int p
             bad = "a frequency table does not sum to 2**prob_bits (1 to 15 bits)";
     }
     if (bad) {
-        fail(a, 3, PyExc_ValueError, bad);
+        fail(a, 4, PyExc_ValueError, bad);
         return -1;
     }
     return 0;
 }
 
 PyDoc_STRVAR(encode_tabled_doc,
-"encode_tabled(symbols, tables, starts, freq, prob_bits) -> bytes\n\n"
-"The rANS body of int32 `symbols` in runs of one table: rows starts[k] to starts[k + 1] under\n"
-"row tables[k] of `freq` (a 2-D uint32 array, each used row summing to 2**prob_bits); tables\n"
-"and starts int64, starts from 0 to len(symbols). ValueError on a symbol outside its table or\n"
-"of frequency 0, or on runs or tables that do not fit.");
+"encode_tabled(symbols, order, tables, starts, freq, prob_bits) -> bytes\n\n"
+"The rANS body of int32 `symbols` taken in `order` (int64, a permutation of the rows), in runs\n"
+"of one table: stream rows starts[k] to starts[k + 1] under row tables[k] of `freq` (a 2-D\n"
+"uint32 array, each used row summing to 2**prob_bits); tables and starts int64, starts from 0\n"
+"to len(symbols). ValueError on a symbol outside its table or of frequency 0, or on an order,\n"
+"runs or tables that do not fit.");
 
 static PyObject *encode_tabled(PyObject *self, PyObject *args) {
-    PyObject *symbols_obj, *objects[3];
+    PyObject *symbols_obj, *objects[4];
     int prob_bits;
-    if (!PyArg_ParseTuple(args, "OOOOi", &symbols_obj, &objects[0], &objects[1], &objects[2],
-                          &prob_bits))
+    if (!PyArg_ParseTuple(args, "OOOOOi", &symbols_obj, &objects[0], &objects[1], &objects[2],
+                          &objects[3], &prob_bits))
         return NULL;
-    Array s, a[3];
+    Array s, a[4];
     Runs r;
     if (get_array(symbols_obj, &s, 0, 0, "symbols") < 0) return NULL;
     if (s.kind != INT32) return fail(&s, 1, PyExc_TypeError, "symbols: int32");
@@ -565,21 +581,25 @@ static PyObject *encode_tabled(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t width = r.width, n = s.n;
-    const void *codes = s.view.buf;
     const int64_t low = 0;
     EncSymbol *table = malloc((size_t)width * sizeof(EncSymbol));
     uint16_t *end[LANES], *words[LANES];
     uint32_t state[LANES];
     uint16_t *buffer = lanes_open(n, end, words, state);
-    if (!table || !buffer) {
+    /* the symbols in stream order first: a gather of independent loads, off the states' chains */
+    int32_t *codes = malloc(((size_t)n + 1) * sizeof(int32_t));
+    if (!table || !buffer || !codes) {
         free(table);
         free(buffer);
+        free(codes);
         release(&s, 1);
-        release(a, 3);
+        release(a, 4);
         return PyErr_NoMemory();
     }
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
+    const int32_t *symbols = s.view.buf;
+    for (Py_ssize_t i = 0; i < n; i++) codes[i] = symbols[r.order[i]];
     for (Py_ssize_t k = r.runs - 1; k >= 0 && !bad; k--) { /* the last row first */
         Py_ssize_t start = (Py_ssize_t)r.starts[k], stop = (Py_ssize_t)r.starts[k + 1];
         if (start == stop) continue;
@@ -589,8 +609,9 @@ static PyObject *encode_tabled(PyObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     free(table);
+    free(codes);
     release(&s, 1);
-    release(a, 3);
+    release(a, 4);
     if (bad) {
         free(buffer);
         PyErr_SetString(PyExc_ValueError, "a symbol outside its frequency table");
@@ -602,17 +623,17 @@ static PyObject *encode_tabled(PyObject *self, PyObject *args) {
 }
 
 PyDoc_STRVAR(decode_tabled_doc,
-"decode_tabled(body, tables, starts, freq, prob_bits, out) -> None\n\n"
-"Inverse of `encode_tabled` into `out` (int32, the row count long), given the same runs and\n"
-"tables: ValueError naming the damage, as `decode`.");
+"decode_tabled(body, order, tables, starts, freq, prob_bits, out) -> None\n\n"
+"Inverse of `encode_tabled` into `out` (int32, the row count long), given the same order, runs\n"
+"and tables: ValueError naming the damage, as `decode`.");
 
 static PyObject *decode_tabled(PyObject *self, PyObject *args) {
-    PyObject *body_obj, *objects[3], *out_obj;
+    PyObject *body_obj, *objects[4], *out_obj;
     int prob_bits;
-    if (!PyArg_ParseTuple(args, "OOOOiO", &body_obj, &objects[0], &objects[1], &objects[2],
-                          &prob_bits, &out_obj))
+    if (!PyArg_ParseTuple(args, "OOOOOiO", &body_obj, &objects[0], &objects[1], &objects[2],
+                          &objects[3], &prob_bits, &out_obj))
         return NULL;
-    Array b[2], a[3];
+    Array b[2], a[4];
     Runs r;
     if (get_array(body_obj, &b[0], 0, 0, "body") < 0) return NULL;
     if (get_array(out_obj, &b[1], 1, 0, "out") < 0) {
@@ -628,7 +649,7 @@ static PyObject *decode_tabled(PyObject *self, PyObject *args) {
     uint32_t state[LANES];
     const char *bad = lanes_read(b[0].view.buf, b[0].view.len, in, in_end, state);
     if (bad) {
-        release(a, 3);
+        release(a, 4);
         return fail(b, 2, PyExc_ValueError, bad);
     }
     uint32_t *slot_step = malloc(((size_t)1 << prob_bits) * sizeof(uint32_t));
@@ -636,11 +657,11 @@ static PyObject *decode_tabled(PyObject *self, PyObject *args) {
     if (!slot_step || !slot_symbol) {
         free(slot_step);
         free(slot_symbol);
-        release(a, 3);
+        release(a, 4);
         release(b, 2);
         return PyErr_NoMemory();
     }
-    const int64_t low = 0;
+    const int64_t low = 0, *order_ = r.order;
     void *out = b[1].view.buf;
     Py_BEGIN_ALLOW_THREADS
     int64_t filled = -1; /* the table in the slot tables */
@@ -652,15 +673,15 @@ static PyObject *decode_tabled(PyObject *self, PyObject *args) {
             slots_fill(r.matrix + filled * r.width, r.width, slot_step, slot_symbol);
         }
         if (prob_bits == MAX_PROB_BITS)
-            DECODE_LOOP(int32_t, MAX_PROB_BITS, start, stop);
+            DECODE_LOOP(int32_t, MAX_PROB_BITS, start, stop, BY_ORDER);
         else
-            DECODE_LOOP(int32_t, prob_bits, start, stop);
+            DECODE_LOOP(int32_t, prob_bits, start, stop, BY_ORDER);
     }
     Py_END_ALLOW_THREADS
     free(slot_step);
     free(slot_symbol);
     if (!bad) bad = lanes_close(in, in_end, state);
-    release(a, 3);
+    release(a, 4);
     release(b, 2);
     if (bad) {
         PyErr_SetString(PyExc_ValueError, bad);

@@ -4,9 +4,8 @@
  * Per block: the integer features of the context values (entropy/model.py, `features`), the
  * integer network (models/integer.py) and the table choice (entropy/distributions.py) (`rows`,
  * on any range of rows: rows are independent, so the caller may split a column over threads);
- * then a stable counting sort of all the rows by table (`group`); and the decoder's step from the
- * tables' symbols back to rows and codes (`place`), and the encoder's from codes to symbols
- * (`split`). The numbers are those
+ * then a stable counting sort of all the rows by table (`group`); and the encoder's step from
+ * codes to symbols and low bits (`split`), and the decoder's back (`place`). The numbers are those
  * of the numpy definitions, bit for bit (tests/test_entropy_model.py compares both):
  *
  * - features: bit operations on the IEEE pattern (log space) or x * 2**12 floored, integers;
@@ -433,48 +432,38 @@ static inline int64_t bits_get(Bits *b, int bits) {
 }
 
 PyDoc_STRVAR(place_doc,
-"place(sorted_symbols, order, centre, low_bits, codes, escaped, lows)\n"
+"place(symbols, centre, low_bits, codes, escaped, lows)\n"
 "\n"
-"The decoder's step after the tables' symbols (coder.py): sorted_symbols (int32, n, in `order`)\n"
-"go back to their rows; a row's code becomes centre + (symbol - HALF_WIDTH) * 2**low_bits plus\n"
-"its low bits, read from `lows` (bytes, as `split` packs them; None: left out, for the\n"
-"caller to add); escaped rows (the escape symbol) go to escaped (int64, exactly its length),\n"
-"their codes left at the centre. ValueError when a symbol or low-bit count is out of range,\n"
-"the escapes are not len(escaped), or `lows` is not exactly the rows' low bits.");
+"The decoder's step after the tables' symbols (coder.py): a row's code becomes centre +\n"
+"(symbol - HALF_WIDTH) * 2**low_bits plus its low bits, read from `lows` (bytes, as `split`\n"
+"packs them; None: left out, for the caller to add); escaped rows (the escape symbol) go to\n"
+"escaped (int64, exactly its length), their codes left at the centre. symbols int32, the\n"
+"others int64, n long. ValueError when a symbol or low-bit count is out of range, the escapes\n"
+"are not len(escaped), or `lows` is not exactly the rows' low bits.");
 
 static PyObject *place(PyObject *self, PyObject *args) {
-    static const Kind kinds[6] = {INT32, INT64, INT64, INT64, INT64, INT64};
-    static const char *const names[6] = {"sorted_symbols", "order", "centre", "low_bits",
-                                         "codes", "escaped"};
-    PyObject *obj[6], *lows_obj;
-    if (!PyArg_ParseTuple(args, "OOOOOOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
-                          &lows_obj))
+    static const Kind kinds[5] = {INT32, INT64, INT64, INT64, INT64};
+    static const char *const names[5] = {"symbols", "centre", "low_bits", "codes", "escaped"};
+    PyObject *obj[5], *lows_obj;
+    if (!PyArg_ParseTuple(args, "OOOOOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &lows_obj))
         return NULL;
-    Array held[7];
-    Py_ssize_t n = hold_arrays(obj, 6, held, kinds, names, 5, 4);
+    Array held[6];
+    Py_ssize_t n = hold_arrays(obj, 5, held, kinds, names, 4, 3);
     if (n < 0) return NULL;
-    if (get_array(lows_obj, &held[6], 0, 1, "lows") < 0) {
-        release(held, 6);
+    if (get_array(lows_obj, &held[5], 0, 1, "lows") < 0) {
+        release(held, 5);
         return NULL;
     }
-    const int32_t *sorted = held[0].view.buf;
-    const int64_t *order = held[1].view.buf, *centre = held[2].view.buf, *low = held[3].view.buf;
-    int64_t *codes = held[4].view.buf, *escaped = held[5].view.buf;
-    int with_lows = held[6].held;
-    Bits bits = {0, 0, held[6].view.buf, (unsigned char *)held[6].view.buf + held[6].view.len};
-    Py_ssize_t n_escaped = held[5].n, found = 0;
+    const int32_t *symbols = held[0].view.buf;
+    const int64_t *centre = held[1].view.buf, *low = held[2].view.buf;
+    int64_t *codes = held[3].view.buf, *escaped = held[4].view.buf;
+    int with_lows = held[5].held;
+    Bits bits = {0, 0, held[5].view.buf, (unsigned char *)held[5].view.buf + held[5].view.len};
+    Py_ssize_t n_escaped = held[4].n, found = 0;
     const char *bad = NULL;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) { /* the symbols to their rows (order: a permutation) */
-        Py_ssize_t r = (Py_ssize_t)order[i];
-        if (r < 0 || r >= n || sorted[i] < 0 || sorted[i] > ESCAPE) {
-            bad = "a symbol or row out of range";
-            break;
-        }
-        codes[r] = sorted[i];
-    }
-    for (Py_ssize_t r = 0; r < n && !bad; r++) {
-        int64_t symbol = codes[r], count = low[r];
+    for (Py_ssize_t r = 0; r < n; r++) {
+        int64_t symbol = symbols[r], count = low[r];
         if (symbol == ESCAPE) {
             if (found == n_escaped) {
                 bad = "more escapes than recorded";
@@ -484,8 +473,8 @@ static PyObject *place(PyObject *self, PyObject *args) {
             codes[r] = centre[r];
             continue;
         }
-        if (count < 0 || count > MAX_LOW_BITS) {
-            bad = "a low-bit count out of range";
+        if (symbol < 0 || symbol > ESCAPE || count < 0 || count > MAX_LOW_BITS) {
+            bad = "a symbol or low-bit count out of range";
             break;
         }
         int64_t value = with_lows && count ? bits_get(&bits, (int)count) : 0;
@@ -499,7 +488,7 @@ static PyObject *place(PyObject *self, PyObject *args) {
     if (!bad && with_lows && (bits.at != bits.end || bits.count >= 8 || bits.pending))
         bad = "bytes or bits after its low bits";
     Py_END_ALLOW_THREADS
-    release(held, 7);
+    release(held, 6);
     if (bad) {
         PyErr_SetString(PyExc_ValueError, bad);
         return NULL;
@@ -508,34 +497,26 @@ static PyObject *place(PyObject *self, PyObject *args) {
 }
 
 PyDoc_STRVAR(split_doc,
-"split(codes, order, centre, low_bits, sorted_symbols, offsets) -> (escapes, lows)\n"
+"split(codes, centre, low_bits, symbols, offsets) -> (escapes, lows)\n"
 "\n"
 "The encoder's step before the coder (coder.py): a row's offset r = code - centre splits into\n"
 "the symbol h + HALF_WIDTH, h = r >> low_bits (the escape symbol beyond the table), and the\n"
-"low bits r - (h << low_bits). Writes the symbols in `order` to sorted_symbols (int32) and the\n"
-"escaped rows' offsets, in row order, to offsets (int64); returns their count and the low bits\n"
-"of the other rows, in row order, packed (bytes). All arrays n long; low_bits 0 to\n"
-"MAX_LOW_BITS.");
+"low bits r - (h << low_bits). Writes the symbols to symbols (int32) and the escaped rows'\n"
+"offsets, in row order, to offsets (int64); returns their count and the low bits of the other\n"
+"rows, in row order, packed (bytes). All arrays n long; low_bits 0 to MAX_LOW_BITS.");
 
 static PyObject *split(PyObject *self, PyObject *args) {
-    static const Kind kinds[6] = {INT64, INT64, INT64, INT64, INT32, INT64};
-    static const char *const names[6] = {"codes", "order", "centre", "low_bits",
-                                         "sorted_symbols", "offsets"};
-    PyObject *obj[6];
-    if (!PyArg_ParseTuple(args, "OOOOOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5]))
+    static const Kind kinds[5] = {INT64, INT64, INT64, INT32, INT64};
+    static const char *const names[5] = {"codes", "centre", "low_bits", "symbols", "offsets"};
+    PyObject *obj[5];
+    if (!PyArg_ParseTuple(args, "OOOOO", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4]))
         return NULL;
-    Array held[6];
-    Py_ssize_t n = hold_arrays(obj, 6, held, kinds, names, 6, 4);
+    Array held[5];
+    Py_ssize_t n = hold_arrays(obj, 5, held, kinds, names, 5, 3);
     if (n < 0) return NULL;
-    const int64_t *codes = held[0].view.buf, *order = held[1].view.buf;
-    const int64_t *centre = held[2].view.buf, *low = held[3].view.buf;
-    int32_t *sorted = held[4].view.buf;
-    int64_t *offsets = held[5].view.buf;
-    int32_t *symbols = malloc(((size_t)n + 1) * sizeof(int32_t)); /* each row's, in row order */
-    if (!symbols) {
-        release(held, 6);
-        return PyErr_NoMemory();
-    }
+    const int64_t *codes = held[0].view.buf, *centre = held[1].view.buf, *low = held[2].view.buf;
+    int32_t *symbols = held[3].view.buf;
+    int64_t *offsets = held[4].view.buf;
     Py_ssize_t escapes = 0;
     int64_t total = 0; /* low bits */
     const char *bad = NULL;
@@ -552,14 +533,6 @@ static PyObject *split(PyObject *self, PyObject *args) {
         if (escape) offsets[escapes++] = offset;
         total += escape ? 0 : low[r];
     }
-    for (Py_ssize_t i = 0; i < n && !bad; i++) { /* in order (a permutation of the rows) */
-        Py_ssize_t r = (Py_ssize_t)order[i];
-        if (r < 0 || r >= n) {
-            bad = "a row out of range";
-            break;
-        }
-        sorted[i] = symbols[r];
-    }
     Py_END_ALLOW_THREADS
     PyObject *lows = bad ? NULL : PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((total + 7) / 8));
     if (lows) {
@@ -570,7 +543,7 @@ static PyObject *split(PyObject *self, PyObject *args) {
             int count = (int)low[r];
             if (symbols[r] == ESCAPE || !count) continue;
             int64_t offset = codes[r] - centre[r];
-            uint64_t value = (uint64_t)offset - ((uint64_t)(symbols[r] - HALF_WIDTH) << count);
+            uint64_t value = (uint64_t)offset - ((uint64_t)(int64_t)(symbols[r] - HALF_WIDTH) << count);
             if (bits_put(&bits, value, count) < 0) bad = "the rows changed while split";
         }
         for (; bits.count > 0 && !bad; bits.count -= 8, bits.pending >>= 8) {
@@ -579,8 +552,7 @@ static PyObject *split(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
     }
-    free(symbols);
-    release(held, 6);
+    release(held, 5);
     if (bad) {
         Py_XDECREF(lows);
         PyErr_SetString(PyExc_ValueError, bad);

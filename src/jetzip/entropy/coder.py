@@ -6,10 +6,11 @@ the table) and its low bits (`_condkernel.split`; `place` is the decoder's inver
 are grouped by table (`RowTables.order`, a stable counting sort), and the symbols are coded in
 that order in one rANS stream whose frequency table changes from one group to the next
 (`jetzip.codec._rans.encode_tabled`: integer-only, eight interleaved states, the same bytes on
-every CPU). The low bits are nearly uniform within so narrow a cell group, and a uniform coder
-would spend exactly `low_bits` bits on them: they are stored as they are, packed. Escaped rows'
-offsets go to a separate integer array (`encode_ints`). The decoder knows every row's table
-before it decodes (they come from columns decoded earlier), so it rebuilds the same groups.
+every CPU; it reads and writes the rows through `order`, so no pass permutes them). The low
+bits are nearly uniform within so narrow a cell group, and a uniform coder would spend exactly
+`low_bits` bits on them: they are stored as they are, packed. Escaped rows' offsets go to a
+separate integer array (`encode_ints`). The decoder knows every row's table before it decodes
+(they come from columns decoded earlier), so it rebuilds the same groups.
 
 Probability precision: the model's tables (`Shape.tables`: integers summing to about 2**30) are
 quantised to PROB_BITS = 15 bits, the rANS coder's most (`quantise_tables`), so a symbol costs
@@ -112,9 +113,10 @@ def encode_codes(codes: np.ndarray, rows: RowTables, tables: Tables) -> bytes:
     """Code the integer `codes` with the tables their rows were given."""
     n = codes.size
     symbols, offsets = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int64)
-    args = (np.ascontiguousarray(codes, dtype=np.int64), rows.order, rows.centre, rows.low_bits)
+    args = (np.ascontiguousarray(codes, dtype=np.int64), rows.centre, rows.low_bits)
     n_escaped, lows = _condkernel.split(*args, symbols, offsets)
-    body = _rans.encode_tabled(symbols, rows.present, rows.starts, tables.frequencies, PROB_BITS)
+    grouped = (rows.order, rows.present, rows.starts, tables.frequencies, PROB_BITS)
+    body = _rans.encode_tabled(symbols, *grouped)
     counts = np.frombuffer(body, dtype="<u4", count=_LANES, offset=_STATES)
     layout = LAYOUT_SHORT if int(counts.max()) < 1 << 16 else LAYOUT_WIDE
     parts = [_U64.pack(layout << _LAYOUT_SHIFT | n_escaped)]
@@ -167,8 +169,9 @@ def decode_codes(data: bytes, rows: RowTables, tables: Tables) -> np.ndarray:
     symbols, codes = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int64)
     escaped = np.empty(n_escaped, dtype=np.int64)
     try:
-        _rans.decode_tabled(body, rows.present, rows.starts, tables.frequencies, PROB_BITS, symbols)
-        _condkernel.place(symbols, rows.order, rows.centre, rows.low_bits, codes, escaped, lows)
+        grouped = (rows.order, rows.present, rows.starts, tables.frequencies, PROB_BITS)
+        _rans.decode_tabled(body, *grouped, symbols)
+        _condkernel.place(symbols, rows.centre, rows.low_bits, codes, escaped, lows)
     except ValueError as exc:
         raise CorruptFileError(f"conditional code stream is damaged: {exc}") from None
     if n_escaped:
@@ -193,11 +196,10 @@ def _decode_range_coded(data: bytes, rows: RowTables, tables: Tables) -> np.ndar
         symbols = np.empty(n, dtype=np.int32)
         for k, table in enumerate(rows.present):
             count = int(rows.starts[k + 1] - rows.starts[k])
-            symbols[rows.starts[k] : rows.starts[k + 1]] = decoder.decode(
-                tables.model(int(table)), count
-            )
+            group = rows.order[rows.starts[k] : rows.starts[k + 1]]
+            symbols[group] = decoder.decode(tables.model(int(table)), count)
         codes, escaped = np.empty(n, dtype=np.int64), np.empty(n_escaped, dtype=np.int64)
-        _condkernel.place(symbols, rows.order, rows.centre, rows.low_bits, codes, escaped, None)
+        _condkernel.place(symbols, rows.centre, rows.low_bits, codes, escaped, None)
         with_low = rows.low_bits > 0
         with_low[escaped] = False
         low_rows = np.flatnonzero(with_low)
