@@ -179,19 +179,12 @@ INLINE double offset_of(double p, int relative) {
 /* The double value of a grid code, the one function the quantiser checks and the decoder
  * uses: exp(code * step + offset), signed, under a relative bound (offset = log|p|), code * step
  * + offset under an absolute one (offset = p); 0 offset without a prediction. */
-INLINE double grid_value(double code, double offset, double step, int relative,
-                                int negative) {
+INLINE double grid_value(double code, double offset, double step, int relative, int negative) {
     double value = code * step + offset;
     if (!relative) return value;
     value = exp_value(value);
     return negative ? -value : value;
 }
-
-/* Whether a value's reconstruction meets the bound: its code inside the grid, its error
- * within `allowed` and finite (a NaN error fails every comparison). A macro: written as a
- * function returning int, GCC 12 no longer vectorises the loop that uses it. */
-#define MET(grid, error, allowed) \
-    (fabs(grid) < MAX_CODE && (error) <= (allowed) && (error) < INFINITY)
 
 /* The bound check of a block of m values x, their reconstructions `back` (already rounded to
  * the values' dtype) and their grid positions: `kept` gets the code of a met row and NaN for a
@@ -207,7 +200,8 @@ SIMD_VERSIONS NOINLINE void check_block(const double *restrict x, const double *
         double magnitude = fabs(x[j]);
         double e = fabs(back[j] - x[j]);
         double allowed = relative ? tolerance * magnitude : tolerance;
-        int met = MET(grid[j], e, allowed);
+        /* met: the code inside the grid, the error within the bound and finite (NaN fails) */
+        int met = fabs(grid[j]) < MAX_CODE && e <= allowed && e < INFINITY;
         kept[j] = met ? grid[j] : NAN;
         /* a failed row counts as error 0, a zero (or NaN) value as relative error 0: neither
            raises a maximum (which starts at 0); the others' quotients are e / magnitude */
@@ -245,10 +239,8 @@ typedef struct {
  * PT, codes CT; each value's reconstruction is `grid_value` of its code. Failed rows (beyond
  * the grid, NaN/inf, bound missed in VT) get code 0, their exact value in `restored` and their
  * row in `failed`; the errors count met rows. An int32 code array that a met row's code does
- * not fit stops the loop (too_wide): the caller runs again with int64.
- * The check of a block has no branch between rows (the failed rows are gathered afterwards,
- * where the block has any) and keeps the largest errors per position in the block: max is
- * exact, so the order in which they are combined changes no bit. */
+ * not fit stops the loop (too_wide): the caller runs again with int64. The bound is checked
+ * by check_block; the failed rows are gathered afterwards, in the blocks that have any. */
 #define QUANTISE_LOOP(NAME, VT, PT, CT, NARROW)                                                  \
     SIMD_VERSIONS static void NAME(const VT *values, const PT *prediction, Py_ssize_t n,         \
                                    int relative, double step, double tolerance, CT *codes,       \
