@@ -16,7 +16,7 @@ from jetzip.codec.policy import parse_policy
 from jetzip.codec.wholefile import EventsReader, _unpack_json
 from jetzip.entropy.model import EntropyModel
 from jetzip.entropy.training import train_entropy_model
-from jetzip.errors import InputError
+from jetzip.errors import CorruptFileError, InputError
 from jetzip.events import read_events
 from jetzip.table import Table
 from test_wholefile import assert_events_close
@@ -184,3 +184,16 @@ def test_a_model_matching_no_collection_is_refused_in_one_line(tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert code != 0 and "match no collection" in err and "\n" not in err
     assert not (tmp_path / "x.jz").exists()
+
+
+def test_a_damaged_map_of_the_model_columns_is_one_line(nano, tmp_path) -> None:
+    source, model = nano
+    out = tmp_path / "x.jz"
+    jetzip.compress(source, out, tolerance=TOLERANCE, model=model, model_ref=True)
+    ids = _index(out)["model_columns"]
+    given = [i for i in ids if i is not None]
+    for damaged in (ids[:-1], [*given[:1], *given[:1], *ids[2:]], ["9999.1d", *ids[1:]], {}):
+        reader = EventsReader(out, model=model)
+        reader.index["model_columns"] = damaged
+        with pytest.raises(CorruptFileError, match="names its entropy model's columns wrongly"):
+            list(reader.iter_chunks())

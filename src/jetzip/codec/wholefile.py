@@ -654,12 +654,13 @@ def compress_events(
     if first is None:
         raise InputError("the input holds no events")
     entries, decomposed = _branch_catalogue(first, policy)
-    coder, model_bytes, model_cost, renamed = None, None, 0, {}
+    coder, model_bytes, model_cost, renamed = None, None, 0, []
     if model is not None:
         where = (source or {}).get("path") or "the input"
         collection, matched = model_columns(model, entries, first.info, where)
         coder = model.renamed(matched)
-        renamed = {cid: name for cid, name in matched.items() if cid in coder.models}
+        ids = {name: cid for cid, name in matched.items() if cid in coder.models}
+        renamed = [ids.get(name) for name in model.columns]
         model_bytes = model.to_bytes()
         model_cost = 0 if model_ref else len(model_bytes)
     header = {
@@ -758,7 +759,8 @@ def compress_events(
                         "groups": [list(ids) for ids in group_index],
                         "columns": totals.to_json(),
                         "sections": described,
-                        # the decoder's names of the model's columns, if a section uses it
+                        # if a section uses the model: the id of each of its columns (None:
+                        # not coded), in its order (half the bytes of an id -> name map)
                         **({"model_columns": renamed} if model_used else {}),
                     }
                 ),
@@ -1123,17 +1125,17 @@ class EventsReader:
             if not isinstance(info.get("embedded"), bool):
                 raise CorruptFileError(f"{self.path} has a damaged model entry")
             trained = _model_for(self.header, embedded() if info["embedded"] else None, self._model)
-            columns = self.index.get("model_columns")
+            ids = self.index.get("model_columns")
             if (
                 not is_entropy_model(trained)
-                or not isinstance(columns, dict)
-                or any(
-                    c not in self.plans or not isinstance(m, str) or m not in trained.models
-                    for c, m in columns.items()
-                )
+                or not isinstance(ids, list)
+                or len(ids) != len(trained.columns)
+                or any(i is not None and (type(i) is not str or i not in self.plans) for i in ids)
+                or len({i for i in ids if i is not None}) != len(ids) - ids.count(None)
             ):
                 raise CorruptFileError(f"{self.path} names its entropy model's columns wrongly")
-            self._coder = trained.renamed(columns)
+            named = zip(ids, trained.columns, strict=True)
+            self._coder = trained.renamed({i: name for i, name in named if i is not None})
         elif digest != self._coder.content_hash():
             raise CorruptFileError(f"{self.path} has a section coded with a model it lacks")
         return self._coder
