@@ -412,13 +412,16 @@ static const char *lanes_read(const unsigned char *head, Py_ssize_t size,
 
 /* Per slot of a checked table: freq << 16 | (slot - start of its symbol), the states' step in
  * one load; the symbol in a table of its own, off their dependency chains. */
-static void slots_fill(const uint32_t *freq, Py_ssize_t width, uint32_t *slot_step,
-                       uint16_t *slot_symbol) {
+static void slots_fill(const uint32_t *restrict freq, Py_ssize_t width,
+                       uint32_t *restrict slot_step, uint16_t *restrict slot_symbol) {
     uint32_t next = 0;
     for (Py_ssize_t s = 0; s < width; s++) {
-        for (uint32_t k = 0; k < freq[s]; k++)
-            slot_step[next + k] = freq[s] << 16 | k, slot_symbol[next + k] = (uint16_t)s;
-        next += freq[s];
+        const uint32_t f = freq[s], high = f << 16;
+        uint32_t *restrict step = slot_step + next;
+        uint16_t *restrict symbol = slot_symbol + next;
+        for (uint32_t k = 0; k < f; k++) step[k] = high | k; /* loops the compiler vectorises */
+        for (uint32_t k = 0; k < f; k++) symbol[k] = (uint16_t)s;
+        next += f;
     }
 }
 
