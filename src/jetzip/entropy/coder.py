@@ -66,15 +66,15 @@ def _bind_numpy_api() -> None:
 _bind_numpy_api()
 
 
-def quantise_tables(probabilities: np.ndarray) -> np.ndarray:
-    """Each row of positive integer weights as uint32 frequencies summing to 2**PROB_BITS,
+def quantise_tables(probabilities: np.ndarray, prob_bits: int = PROB_BITS) -> np.ndarray:
+    """Each row of positive integer weights as uint32 frequencies summing to 2**prob_bits,
     every symbol at least 1: 1 plus its share of the rest, rounded down, then one more for the
     largest remainders (ties: the lower symbol). Integer arithmetic only, so the same tables on
     every machine; on the entropy model's tables it costs less than taking the units from the
     symbols that lose least after rounding each (`jetzip.codec.entropy.rans_frequencies`)."""
     weights = probabilities.astype(np.int64)
     width = weights.shape[1]
-    total = 1 << PROB_BITS
+    total = 1 << prob_bits
     if not np.array_equal(weights, probabilities) or weights.min() < 1:
         raise ValueError("table weights must be positive integers")
     if width > total or int(weights.sum(axis=1).max()) >= 1 << 46:
