@@ -372,7 +372,8 @@ def compress(args: argparse.Namespace) -> int:
     """Compress DATA into a self-describing .jz file; every bounded value meets its tolerance.
 
     A ROOT file (or a Parquet file of one row per event) is compressed whole: every branch of
-    the tree (--branches GLOBS to choose), every event. --collection, --model and the other
+    the tree (--branches GLOBS to choose), every event; an entropy model (--model) is offered
+    to the collection it was trained on. --collection, an autoencoder --model and the other
     table options, flat tables, the ATLAS pickle and DarkMachines keep the jets workflow.
     An existing output is overwritten only with --force (batch mode: complete outputs are
     skipped, others refused, and --force redoes every file)."""
