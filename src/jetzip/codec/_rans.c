@@ -539,11 +539,10 @@ static int runs_hold(PyObject *const objects[4], Array a[4], Py_ssize_t n, int p
     for (Py_ssize_t i = 0; i < n && !bad; i++)
         if (r->order[i] < 0 || r->order[i] >= n) bad = "a row in order out of range";
     Py_END_ALLOW_THREADS
-    if (bad)
-        ;
-    else if (prob_bits < 1 || prob_bits > MAX_PROB_BITS || r->width < 1 || r->width > MAX_WIDTH)
+    if (!bad && (prob_bits < 1 || prob_bits > MAX_PROB_BITS || r->width < 1 ||
+                 r->width > MAX_WIDTH))
         bad = "tables of 1 to 2**16 symbols and 1 to 15 bits";
-    else if (a[2].n != r->runs + 1 || r->starts[0] != 0 || r->starts[r->runs] != n)
+    if (!bad && (a[2].n != r->runs + 1 || r->starts[0] != 0 || r->starts[r->runs] != n))
         bad = "runs must start at row 0 and end at the last row";
     for (Py_ssize_t k = 0; k < r->runs && !bad; k++) {
         int64_t t = r->tables[k], start = r->starts[k], stop = r->starts[k + 1];
