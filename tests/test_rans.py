@@ -27,6 +27,7 @@ from jetzip.codec.entropy import (
     _entropy_of_counts,
     _escape_encode,
     _int_histogram,
+    _least,
     _no_window_wins,
     _priced_window,
     _rans_encode,
@@ -165,6 +166,18 @@ def test_frequencies_round_up_when_short() -> None:
     counts = np.array([3, 3, 3], dtype=np.int64)
     freq = rans_frequencies(counts, 4)
     assert int(freq.sum()) == 16 and sorted(freq.tolist()) == [5, 5, 6]
+
+
+def test_least_keys_are_a_stable_sorts_first() -> None:
+    """The frequency table's correction takes the k least keys, ties to the earlier slot: the
+    same set as a stable argsort's first k, on keys with many ties, for every k."""
+    rng = np.random.default_rng(14)
+    for size in (1, 2, 17, 500):
+        keys = rng.integers(-4, 4, size) * (1 << 40)
+        for k in range(size + 2):
+            least = _least(keys, k)
+            expected = np.argsort(keys, kind="stable")[:k]
+            assert sorted(least.tolist()) == sorted(expected.tolist())
 
 
 def test_table_varints_are_leb128() -> None:

@@ -285,14 +285,27 @@ def rans_frequencies(counts: np.ndarray, prob_bits: int = RANS_PROB_BITS) -> np.
         per_unit = (counts << 20) // np.maximum(freq, 1)
         if excess > 0:
             candidates = np.flatnonzero(freq > 1)
-            order = np.argsort(per_unit[candidates], kind="stable")
+            keys = per_unit[candidates]
         else:
             candidates = np.flatnonzero(present)
-            order = np.argsort(-per_unit[candidates], kind="stable")
-        chosen = candidates[order[: min(abs(excess), candidates.size)]]
+            keys = -per_unit[candidates]
+        chosen = candidates[_least(keys, min(abs(excess), candidates.size))]
         freq[chosen] -= 1 if excess > 0 else -1
         excess -= chosen.size if excess > 0 else -chosen.size
     return freq.astype(np.uint32)
+
+
+def _least(keys: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the `k` least keys, a tie going to the earlier position: the set of a
+    stable argsort's first `k`, found by one partition instead of sorting every key (a stable
+    sort of ~3,500 slots was 0.12 ms of a table's 0.18)."""
+    if k >= keys.size:
+        return np.arange(keys.size)
+    if k <= 0:
+        return np.zeros(0, dtype=np.intp)
+    kth = np.partition(keys, k - 1)[k - 1]
+    below = np.flatnonzero(keys < kth)
+    return np.concatenate([below, np.flatnonzero(keys == kth)[: k - below.size]])
 
 
 def _varints(values: np.ndarray) -> bytes:
