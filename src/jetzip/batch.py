@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import glob
 import json
-import logging
 import os
 import shutil
 import sys
@@ -424,6 +423,7 @@ def connect(scheduler: Any = LOCAL, workers: int | None = None) -> Iterator[Any]
         from distributed import Client, LocalCluster
     except ImportError:
         raise OptionError("batch mode needs dask.distributed: pip install 'jetzip[dask]'") from None
+    import logging  # for the cluster's log level only: not every command's import
 
     if isinstance(scheduler, Client):
         yield scheduler

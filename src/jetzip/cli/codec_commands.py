@@ -132,11 +132,11 @@ def _flat_input_ratio(info: dict[str, Any], same_branches: dict[str, Any] | None
 def _same_branches(source: str, header: dict[str, Any]) -> dict[str, Any] | None:
     """The input's compressed bytes of the ROOT branches a flat table was read from (None
     for other inputs or where the file's metadata cannot tell)."""
-    from jetzip.input_sizes import stored_input_bytes
-
     meta = header.get("meta") or {}
     if meta.get("format") != "root" or not meta.get("branches"):
         return None
+    from jetzip.input_sizes import stored_input_bytes  # uproot and awkward: ~0.2 s
+
     kind = "RNTuple" if "RNTuple" in str(meta.get("tree_class")) else "TTree"
     return stored_input_bytes(source, meta.get("tree"), kind, list(meta["branches"].values()))
 
@@ -255,12 +255,13 @@ def _whole_file(args: argparse.Namespace) -> bool:
     """ROOT or event-Parquet input compresses its whole tree unless a jets-workflow option
     (`--collection`, an autoencoder `--model`, ...) is given or several inputs are (batch
     mode); an entropy model is offered to the collection it was trained on."""
-    from jetzip.entropy.model import is_entropy_model_dir
-
     if len(args.data) != 1 or args.mode == "latent":
         return False
-    if args.model and not is_entropy_model_dir(args.model):
-        return False
+    if args.model:
+        from jetzip.entropy.model import is_entropy_model_dir  # torch-free, but ~7 ms
+
+        if not is_entropy_model_dir(args.model):
+            return False
     if any(getattr(args, name) for name in _TABLE_ONLY):
         return False
     from jetzip.codec.wholefile import is_whole_file_source

@@ -8,7 +8,6 @@ output appears only when complete (`atomic_output`).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
-from tqdm import tqdm
 
 from jetzip import __version__
 from jetzip.codec.chunk import (
@@ -406,7 +404,7 @@ def compress_tables(
             coded, header = _without_unused_model(coded, header)
         embed = not model_ref and header["model"] is not None
         writer = ContainerWriter(stream, header, model_bytes if embed else None)
-        bar = tqdm(total=None, unit=" rows", disable=not progress, file=sys.stderr, leave=False)
+        bar = _rows_bar() if progress else None
         for chunk_rows, chunk, results in coded:
             needs_model = {"latent_dtype", "entropy_model"} & chunk.description.keys()
             writer.write_chunk(chunk.stored_description(), chunk.parts, bool(needs_model))
@@ -414,8 +412,10 @@ def compress_tables(
                 totals.add(*result)
             n_rows += chunk_rows
             n_chunks += 1
-            bar.update(chunk_rows)
-        bar.close()
+            if bar is not None:
+                bar.update(chunk_rows)
+        if bar is not None:
+            bar.close()
         writer.finish(
             {
                 "n_rows": n_rows,
@@ -425,6 +425,15 @@ def compress_tables(
             }
         )
     return describe_file(path)
+
+
+def _rows_bar() -> Any:
+    """The rows-written bar on stderr. tqdm is imported here, only when a bar is shown: its
+    import (~20 ms, importlib.metadata for its version) and its locks would otherwise be every
+    `jetzip compress --quiet`'s and every library call's."""
+    from tqdm import tqdm
+
+    return tqdm(total=None, unit=" rows", file=sys.stderr, leave=False)
 
 
 def _without_unused_model(
@@ -569,6 +578,8 @@ def _model_for(header: dict[str, Any], embedded: bytes | None, model: Any) -> An
     """The model the file's header names: embedded, or given (`model`) for a file that only
     references it; either way its content hash must match. An embedded model's hash is checked
     on its bytes before any network is built from them."""
+    import hashlib
+
     from jetzip.models import TrainedModel
 
     info = header["model"]

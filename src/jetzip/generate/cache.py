@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,8 @@ def cache_path(
 
 def load_cached(path: Path) -> Table | None:
     """The cached table at `path`, or None when there is none or it cannot be read."""
+    import zipfile  # here: the CLI imports this package for the generate command's options
+
     try:
         with np.load(path, allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in stored.files}

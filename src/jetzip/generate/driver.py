@@ -6,14 +6,11 @@ results come back in block order, which makes the table identical for any worker
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sys
 from collections.abc import Iterator
 from functools import partial
-
-from tqdm import tqdm
 
 from jetzip.errors import OptionError
 from jetzip.generate.events import generate_block, import_backends
@@ -39,6 +36,8 @@ def run_generation(
     settings: GeneratorSettings, *, workers: int | None = None, progress: bool = True
 ) -> Table:
     """Generate all blocks of `settings` on `workers` processes (default: all cores)."""
+    from tqdm import tqdm  # here: importing the generate command must not cost tqdm's ~20 ms
+
     import_backends()  # fail with the install hint here, not inside a worker
     workers = min(resolve_workers(workers), settings.n_blocks)
     with tqdm(
@@ -70,6 +69,8 @@ def _blocks_in_order(settings: GeneratorSettings, workers: int) -> Iterator[Tabl
         return
     # fork: workers start at once and need no importable __main__ (spawn would re-run a
     # user's unguarded script); they only run Pythia, FastJet and numpy, never torch.
+    import multiprocessing  # here: not a cost of importing the generate command
+
     context = multiprocessing.get_context("fork")
     pool = context.Pool(workers, initializer=_ignore_sigint)
     try:

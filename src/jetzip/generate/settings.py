@@ -7,7 +7,6 @@ not part of the settings and not part of the cache key.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -113,6 +112,8 @@ class GeneratorSettings:
 
     def cache_key(self) -> str:
         """Hex digest identifying the output of these settings with this software."""
+        import hashlib  # here: not a cost of importing the generate command
+
         text = json.dumps(self.describe(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

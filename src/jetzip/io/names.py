@@ -82,7 +82,11 @@ def guess_energy_units(table: Table) -> Table:
     values = np.abs(scale[np.isfinite(scale)])
     if values.size == 0:
         return table
-    unit = "MeV" if float(np.median(values)) > MEV_GUESS_THRESHOLD else "GeV"
+    # np.median's value from np.partition: np.median imports numpy.ma (~12 ms of every command)
+    low, high = (values.size - 1) // 2, values.size // 2
+    middle = np.partition(values, (low, high))
+    median = (float(middle[low]) + float(middle[high])) / 2
+    unit = "MeV" if median > MEV_GUESS_THRESHOLD else "GeV"
     table.units.update(dict.fromkeys(unlabelled, unit))
     angles = [n for n in ANGLE_COLUMNS if n in table.columns and n not in table.units]
     table.units.update(dict.fromkeys(angles, ""))

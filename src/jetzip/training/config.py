@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +97,8 @@ def parse_duration(text: str | float | int) -> float:
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a training config file: top-level keys are TrainConfig fields; a [transforms]
     table maps columns to transform chains, e.g. m = ["log(offset=1)", "standardise"]."""
+    import tomllib  # here: the CLI imports this module for its --help defaults
+
     try:
         with Path(path).open("rb") as f:
             data = tomllib.load(f)
