@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import jetzip
 from jetzip.cli.main import COMMAND_MODULES, build_parser
 from jetzip.cli.registry import COMMANDS
 from jetzip.io import read_table, write_table
@@ -126,6 +127,12 @@ def test_parquet_jets_workflow_loads_only_what_it_uses(jets: Path, tmp_path: Pat
         assert (np.abs(back[name] - original[name]) <= 1e-3 * np.abs(original[name])).all()
     for name in ("eta", "phi"):
         assert (np.abs(back[name] - original[name]) <= 1e-3).all()
+
+
+def test_version_loads_no_command_and_no_numpy(tmp_path: Path) -> None:
+    printed, modules = run_jetzip("--version", cwd=tmp_path)
+    assert printed == f"jetzip {jetzip.__version__}"
+    assert modules.isdisjoint({"numpy", *COMMAND_MODULES}), sorted(modules)
 
 
 def test_command_modules_register_the_commands_main_expects() -> None:

@@ -40,8 +40,10 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 def _modules_for(argv: Sequence[str] | None) -> list[str]:
     """The command modules a run of `argv` needs: those of the command its first word names,
-    else (None, jetzip's own options first, an unknown command) every one."""
+    none for `--version`, else (None, `--help`, an unknown command) every one."""
     word = argv[0] if argv else None
+    if word == "--version":
+        return []
     named = [module for module, names in COMMAND_MODULES.items() if word in names]
     return named or list(COMMAND_MODULES)
 
