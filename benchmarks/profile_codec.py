@@ -60,7 +60,7 @@ STAGES = (
     (2, "integer coding, rANS or pcodec (all calls)", "codec/entropy.py", "_encode_ints"),
     (2, "entropy statistics (apart from coding)", "codec/entropy.py", "empirical_entropy_bits"),
     (2, "verify coded streams", "codec/chunk.py", "_check_streams"),
-    (1, "verify chunks", "codec/pipeline.py", "_verify_chunk"),
+    (1, "verify chunks", "codec/pipeline.py", "verify_chunk"),
     (2, "decode chunk", "codec/chunk.py", "decode_chunk"),
     (2, "error statistics", "codec/chunk.py", "error_stats"),
     (1, "write chunks", "container.py", "write_chunk"),

@@ -396,7 +396,7 @@ def compress_tables(
         chunk = encode_chunk(
             table.columns, table.event, plans, model, latent_dtype, executor, model_cost
         )
-        return table.n_rows, chunk, _verify_chunk(chunk, table, plans, model, executor)
+        return table.n_rows, chunk, verify_chunk(chunk, table, plans, model, executor)
 
     with executor, atomic_output(path) as tmp, tmp.open("wb") as stream:
         coded = ordered_map(code, checked_chunks(), thread_count(threads))
@@ -459,7 +459,7 @@ _ColumnResult = tuple[str, dict[str, Any], int, dict[str, Any]]
 _Coded = tuple[int, EncodedChunk, list[_ColumnResult]]
 
 
-def _verify_chunk(
+def verify_chunk(
     chunk: EncodedChunk,
     table: Table,
     plans: list[ColumnPlan],
@@ -574,7 +574,7 @@ def _size_on_disk(path: Path) -> int:
 
 
 # ---------------------------------------------------------------------- decompression
-def _model_for(header: dict[str, Any], embedded: bytes | None, model: Any) -> Any:
+def model_for_header(header: dict[str, Any], embedded: bytes | None, model: Any) -> Any:
     """The model the file's header names: embedded, or given (`model`) for a file that only
     references it; either way its content hash must match. An embedded model's hash is checked
     on its bytes before any network is built from them."""
@@ -647,7 +647,7 @@ def iter_decompress(
             for description, parts, _size in reader.chunks():
                 needs = description.get("latent_dtype") or description.get("entropy_model")
                 if trained is None and needs and header.get("model"):
-                    trained = _model_for(header, reader.model_bytes, model)
+                    trained = model_for_header(header, reader.model_bytes, model)
                     predictor = header["model"].get("predictor")
                     if predictor is None:  # the float network, as files before it were written
                         trained = _with_engine(trained, engine)

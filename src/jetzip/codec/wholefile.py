@@ -45,11 +45,11 @@ from jetzip.codec.chunk import (
 )
 from jetzip.codec.entropy import decode_lossless
 from jetzip.codec.pipeline import (
-    _model_for,
-    _verify_chunk,
     codec_executor,
+    model_for_header,
     ordered_map,
     thread_count,
+    verify_chunk,
 )
 from jetzip.codec.policy import Policy, parse_policy
 from jetzip.container import (
@@ -546,7 +546,7 @@ def _swapped(chunk: EncodedChunk, exact: dict[str, Encoded]) -> EncodedChunk:
 def _verified(
     group: _Group, executor: Executor, coder: Any = None, model_cost: int = 0
 ) -> tuple[EncodedChunk, list[Any], dict[str, Any]]:
-    """The group coded, decoded again as decompression will, and checked (see _verify_chunk);
+    """The group coded, decoded again as decompression will, and checked (see verify_chunk);
     the statistics per column (a stack's bytes shared among its members) and the stacks. The
     entropy model `coder` is offered to a group longer than STACK_MAX_ROWS that holds a column
     it codes.
@@ -563,7 +563,7 @@ def _verified(
         chunk, plans = _encode_group(group, executor, coder, model_cost)
         if "entropy_model" not in chunk.description:
             coder = None
-        return chunk, _verify_chunk(chunk, Table(group.columns), plans, coder, executor), {}
+        return chunk, verify_chunk(chunk, Table(group.columns), plans, coder, executor), {}
     bounded = [p for p in group.plans if p.kind == "bounded"]
     exact = {p.name for p in group.plans if p.kind != "bounded"}
     chunk, results = EncodedChunk({"n_rows": length, "columns": {}}, [], {}), []
@@ -574,7 +574,7 @@ def _verified(
         exact |= {q.name for q in plans if q.kind != "bounded"}  # exact or never smaller
         chunk = _without(chunk, exact)
         if kept:
-            results = _verify_chunk(chunk, Table(columns), kept, None, executor)
+            results = verify_chunk(chunk, Table(columns), kept, None, executor)
     joined: dict[str, list[str]] = {}
     for plan in group.plans:  # in the group's order
         if plan.name in exact:
@@ -1124,7 +1124,9 @@ class EventsReader:
                 raise CorruptFileError(f"{self.path} has a section coded with a model it lacks")
             if not isinstance(info.get("embedded"), bool):
                 raise CorruptFileError(f"{self.path} has a damaged model entry")
-            trained = _model_for(self.header, embedded() if info["embedded"] else None, self._model)
+            trained = model_for_header(
+                self.header, embedded() if info["embedded"] else None, self._model
+            )
             ids = self.index.get("model_columns")
             if (
                 not is_entropy_model(trained)
