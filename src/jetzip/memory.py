@@ -14,7 +14,6 @@ returned at exit instead.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 #: mallopt parameters (glibc's malloc.h) and the values jetzip sets.
@@ -28,9 +27,8 @@ def keep_freed_memory() -> bool:
     """Ask glibc to keep freed blocks for reuse; True if it agreed (False off glibc/Linux)."""
     if not sys.platform.startswith("linux"):
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+    try:  # the process's own symbols, libc's among them (find_library would run ldconfig)
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc (e.g. musl has no mallopt)
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
