@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from environment import describe_environment
+from profile_codec import best_seconds
 from throughput import TOLERANCES, input_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -33,13 +33,8 @@ KINDS = {b"r": "rANS", b"e": "escape", b"p": "pcodec"}
 
 
 def best_ms(call: Any, repeats: int) -> float:
-    """The least wall time of `repeats` calls, in milliseconds (other load only adds time)."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return min(times) * 1e3
+    """`profile_codec.best_seconds` in milliseconds."""
+    return best_seconds(call, repeats) * 1e3
 
 
 def chunk_codes(table: Any, tolerances: str) -> dict[str, tuple[np.ndarray, bytes]]:
