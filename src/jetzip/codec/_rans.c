@@ -256,6 +256,20 @@ static PyObject *lanes_bytes(const uint32_t state[LANES], uint16_t *const words[
     return result;
 }
 
+/* An encoder's end: its words' buffer freed, and the body, or ValueError(`bad_symbol`) when
+ * the loop met a symbol outside its table. */
+static PyObject *finish_encoder(int bad, const char *bad_symbol, const uint32_t state[LANES],
+                                uint16_t *const words[LANES], uint16_t *const end[LANES],
+                                uint16_t *buffer) {
+    PyObject *result = NULL;
+    if (bad)
+        PyErr_SetString(PyExc_ValueError, bad_symbol);
+    else
+        result = lanes_bytes(state, words, end);
+    free(buffer);
+    return result;
+}
+
 static PyObject *encode(PyObject *self, PyObject *args) {
     PyObject *objects[2];
     long long low_arg;
@@ -296,14 +310,7 @@ static PyObject *encode(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     free(table);
     release(a, 2);
-    if (bad) {
-        free(buffer);
-        PyErr_SetString(PyExc_ValueError, "a code outside the frequency table");
-        return NULL;
-    }
-    PyObject *result = lanes_bytes(state, words, end);
-    free(buffer);
-    return result;
+    return finish_encoder(bad, "a code outside the frequency table", state, words, end, buffer);
 }
 
 /* ------------------------------------------------------------------ decoder */
@@ -614,14 +621,7 @@ static PyObject *encode_tabled(PyObject *self, PyObject *args) {
     free(codes);
     release(&s, 1);
     release(a, 4);
-    if (bad) {
-        free(buffer);
-        PyErr_SetString(PyExc_ValueError, "a symbol outside its frequency table");
-        return NULL;
-    }
-    PyObject *result = lanes_bytes(state, words, end);
-    free(buffer);
-    return result;
+    return finish_encoder(bad, "a symbol outside its frequency table", state, words, end, buffer);
 }
 
 PyDoc_STRVAR(decode_tabled_doc,
