@@ -13,12 +13,13 @@ import uproot
 import jetzip
 from jetzip.cli.main import main
 from jetzip.codec.policy import parse_policy
-from jetzip.codec.wholefile import EventsReader, _unpack_json
+from jetzip.codec.wholefile import EventsReader, _pack_json, _unpack_json
 from jetzip.entropy.model import EntropyModel
 from jetzip.entropy.training import train_entropy_model
 from jetzip.errors import CorruptFileError, InputError
 from jetzip.events import read_events
 from jetzip.table import Table
+from test_hardening import assemble, sections
 from test_wholefile import assert_events_close
 
 TOLERANCE = "Jet_pt=1%,Jet_mass=1%,Jet_eta=0.01,Jet_phi=0.01,Muon_pt=1%"
@@ -158,17 +159,19 @@ def test_an_embedded_model_is_used_where_it_pays_for_its_bytes(nano, tmp_path) -
 def test_cli_trains_on_a_collection_and_info_shows_the_model(nano, tmp_path, capsys) -> None:
     source, _ = nano
     em = tmp_path / "em"
-    args = ["train", str(source), "-o", str(em), "--kind", "entropy", "--collection", "Jet"]
+    args = ["train", str(source), "-o", str(em), "--kind", "entropy", "--collection", "Jet_"]
     assert main([*args, "--epochs", "1", "--no-progress"]) == 0
     trained = EntropyModel.load(em)
     assert {"pt", "m", "eta", "nConstituents"} <= set(trained.columns)  # member names
+    # recorded as whole files name it (`Jet_` -> `Jet`), with the tree it was read from
+    assert trained.meta["collection"] == "Jet" and trained.meta["tree"] == "Events"
     out = tmp_path / "x.jz"
     cli = ["compress", str(source), "-o", str(out), "--tolerance", TOLERANCE, "--model", str(em)]
     assert main([*cli, "--model-ref", "--quiet"]) == 0
     capsys.readouterr()
     assert main(["info", str(out)]) == 0
     shown = capsys.readouterr().out
-    assert "offered to collection Jet" in shown and f"{trained.n_parameters:,} parameters" in shown
+    assert "offered to collection Jet:" in shown and f"{trained.n_parameters:,} parameters" in shown
     assert "collection  Jet: 6 branch(es)" in shown
 
 
@@ -197,3 +200,100 @@ def test_a_damaged_map_of_the_model_columns_is_one_line(nano, tmp_path) -> None:
         reader.index["model_columns"] = damaged
         with pytest.raises(CorruptFileError, match="names its entropy model's columns wrongly"):
             list(reader.iter_chunks())
+
+
+def _write_collections(path: Path, members: dict[str, list[str]], n: int = 300) -> Path:
+    """A TTree `Events` of these collections (name -> float members), about two per event."""
+    rng = np.random.default_rng(5)
+    branches = {}
+    for name, fields in members.items():
+        counts = rng.poisson(2, n)
+        values = {f: rng.exponential(20, counts.sum()).astype(np.float32) for f in fields}
+        branches[name] = ak.zip({f: ak.unflatten(v, counts) for f, v in values.items()})
+    with uproot.recreate(path) as out:
+        names = {"counter_name": lambda c: f"n{c}", "field_name": lambda c, f: f"{c}_{f}"}
+        out.mktree("Events", {k: v.type for k, v in branches.items()}, **names).extend(branches)
+    return path
+
+
+def _kinematics_model(folder: Path, collection: str) -> Path:
+    """A tiny model of columns pt, eta, phi, m that records it was trained on `collection`."""
+    rng = np.random.default_rng(0)
+    columns = {c: rng.exponential(20, 500).astype(np.float32) for c in ("pt", "eta", "phi", "m")}
+    model = train_entropy_model(
+        Table(columns), hidden=(4,), epochs=1, progress=False, source={"collection": collection}
+    )
+    assert model.meta["collection"] == collection
+    return model.save(folder / f"em-{collection}").parent
+
+
+def test_the_recorded_collection_is_chosen_where_the_file_has_it(tmp_path, capsys) -> None:
+    both = _write_collections(
+        tmp_path / "both.root", {"Jet": ["pt", "eta", "phi", "mass"], "Muon": ["pt", "eta"]}
+    )
+    muon_model = _kinematics_model(tmp_path, "Muon")
+    out = tmp_path / "muon.jz"
+    # Jet matches all four columns, Muon two: the recorded Muon is chosen all the same
+    assert (
+        jetzip.compress(both, out, model=muon_model, model_ref=True)["model"]["collection"]
+        == "Muon"
+    )
+    assert jetzip.decompress(out, tmp_path / "back.root", model=muon_model) == 300
+    original, back = read_events(both).arrays, read_events(tmp_path / "back.root").arrays
+    for name in original.fields:
+        assert ak.to_list(back[name]) == ak.to_list(original[name]), name
+    # a file without the recorded collection: matched by member names, and info says so
+    jet_model = _kinematics_model(tmp_path, "Jet")
+    muons = _write_collections(tmp_path / "muons.root", {"Muon": ["pt", "eta", "phi", "mass"]})
+    out = tmp_path / "fallback.jz"
+    assert (
+        jetzip.compress(muons, out, model=jet_model, model_ref=True)["model"]["collection"]
+        == "Muon"
+    )
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert (
+        "offered to collection Muon (trained on Jet, which this file lacks)"
+        in capsys.readouterr().out
+    )
+
+
+def test_a_recorded_collection_without_matching_members_is_one_line(tmp_path, capsys) -> None:
+    source = _write_collections(tmp_path / "x.root", {"Jet": ["pt", "eta"], "Muon": ["dxy", "dz"]})
+    model = _kinematics_model(tmp_path, "Muon")
+    code = main(["compress", str(source), "-o", str(tmp_path / "x.jz"), "--model", str(model)])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "\n" not in err
+    assert "trained on collection Muon, whose members in" in err and "match none" in err
+    assert not (tmp_path / "x.jz").exists()
+
+
+def test_a_section_naming_another_model_is_one_line(nano, tmp_path) -> None:
+    """The footer's section descriptions name the model that coded each; one naming another
+    model than the header's (behind valid checksums) is refused, in the section coded with the
+    model and in one that is not (a section stored exactly never loads the model)."""
+    source, model = nano
+    out = tmp_path / "x.jz"
+    jetzip.compress(source, out, tolerance=TOLERANCE, model=model, model_ref=True)
+    header, chunks, footer = sections(out.read_bytes())
+    index = _unpack_json(footer["index"])
+    other = EntropyModel.load(_kinematics_model(tmp_path, "Jet")).content_hash()
+    assert other != header["model"]["sha256"]
+    own = {k: v for k, v in footer.items() if k not in ("chunk_index", "n_chunks", "n_rows")}
+    crafted = tmp_path / "crafted.jz"
+    crafted.write_bytes(assemble(header, chunks, own))  # unchanged: reads as the original
+    assert jetzip.decompress(crafted, tmp_path / "back.root", model=model) == 3000
+    bounded = [
+        i
+        for i, s in enumerate(index["sections"])
+        if any(c["encoding"] != "lossless" for c in s["columns"].values())
+    ]
+    assert {"entropy_model" in index["sections"][i] for i in bounded} == {True, False}
+    for position in bounded:
+        named = [dict(s) for s in index["sections"]]
+        named[position]["entropy_model"] = other
+        damaged = dict(own, index=_pack_json(dict(index, sections=named)))
+        crafted.write_bytes(assemble(header, chunks, damaged))
+        with pytest.raises(CorruptFileError, match="coded with a model it lacks") as error:
+            jetzip.decompress(crafted, tmp_path / "back.root", model=model)
+        assert "\n" not in str(error.value)

@@ -208,9 +208,14 @@ def _events_model_line(model: dict[str, Any]) -> str:
         if model.get("embedded")
         else "referenced by hash, not embedded"
     )
+    offered = model.get("collection")
+    spec = model.get("spec")
+    trained = spec.get("collection") if isinstance(spec, dict) else None
+    if trained is not None and trained != offered:  # the file lacks it: matched by member names
+        offered = f"{offered} (trained on {trained}, which this file lacks)"
     return (
         f"model       entropy model {str(model.get('sha256'))[:16]}... offered to collection "
-        f"{model.get('collection')}: {_int(model.get('n_parameters')):,} parameters, "
+        f"{offered}: {_int(model.get('n_parameters')):,} parameters, "
         f"{_int(model.get('bytes')):,} bytes ({stored}); used in "
         f"{_int(model.get('sections_using'))} of {_int(model.get('n_sections'))} section(s)"
     )

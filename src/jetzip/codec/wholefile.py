@@ -333,11 +333,16 @@ def model_columns(
     """The collection an entropy model codes and its column ids -> the model's column names.
 
     A model trained on one collection (`jetzip train FILE --kind entropy --collection Jet`)
-    names its columns by the collection's members; each collection's members whose data
-    buffer (a list of numbers has one) has such a name are matched, and the collection with the
-    most matches is chosen, the standard jets among equals. None matching is one line."""
+    names its columns by the collection's members and records the collection: in a file that
+    has it, that collection is chosen. Otherwise (a model trained before this was recorded, or
+    a file without it) each collection's members whose data buffer (a list of numbers has one)
+    has such a name are matched, and the collection with the most matches is chosen, the
+    standard jets among equals. None matching is one line."""
     from jetzip.io.collections import pick_jets
 
+    recorded = model.meta.get("collection")
+    if not isinstance(recorded, str) or recorded not in info.collections:
+        recorded = None
     by_key = {member_key(c): c for c in model.columns}
     matches: dict[str, dict[str, str]] = {}
     for index, entry in enumerate(entries):
@@ -346,13 +351,18 @@ def model_columns(
         if collection is None or len(data) != 1:
             continue
         column = by_key.get(member_key(member_field(collection, entry["name"])))
-        if column is not None:
+        if column is not None and recorded in (None, collection):
             matches.setdefault(collection, {})[data[0].id] = column
+    shown = ", ".join(model.columns[:6]) + (", ..." if len(model.columns) > 6 else "")
+    if recorded is not None and not matches:
+        raise InputError(
+            f"the entropy model was trained on collection {recorded}, whose members in {source} "
+            f"match none of its columns ({shown})"
+        )
     if not matches:
         known = ", ".join(info.collections) or "none"
         raise InputError(
-            f"the entropy model's columns ({', '.join(model.columns[:6])}"
-            f"{', ...' if len(model.columns) > 6 else ''}) match no collection of {source} "
+            f"the entropy model's columns ({shown}) match no collection of {source} "
             f"(collections: {known})"
         )
     most = max(len(m) for m in matches.values())

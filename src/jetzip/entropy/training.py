@@ -15,7 +15,7 @@ import itertools
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,8 +168,11 @@ def train_entropy_model(
     lr: float = 3e-3,
     seed: int = 0,
     progress: bool = True,
+    source: Mapping[str, Any] | None = None,
 ) -> EntropyModel:
-    """Train an entropy model on every numeric column of `table` (or `columns`)."""
+    """Train an entropy model on every numeric column of `table` (or `columns`); `source`
+    (e.g. the collection and tree the table was read from) goes into the model's meta, which
+    whole files use to pick the collection the model codes."""
     names = list(columns or table.names)
     missing = [c for c in names if c not in table.columns]
     if missing:
@@ -229,6 +232,7 @@ def train_entropy_model(
         "training_seconds": round(seconds, 1),
         "hidden": list(hidden),
         "epochs": epochs,
+        **(source or {}),
     }
     return EntropyModel(built, meta)
 
@@ -243,12 +247,23 @@ def train_entropy_command(table: Table, args: Any) -> str:
         for key in ("epochs", "seed", "lr", "batch_size")
         if getattr(args, key, None) is not None
     }
+    # a model of one collection records it (and its tree): whole files offer it that one,
+    # named as they name it (`Jet_` -> `Jet`)
+    collection = (getattr(args, "collection", None) or "").rstrip("_.")
+    tree = table.meta.get("tree")
+    source = {"collection": collection, **({"tree": tree} if tree else {})} if collection else None
     model = train_entropy_model(
-        table, getattr(args, "columns", None), progress=not args.no_progress, **options
+        table,
+        getattr(args, "columns", None),
+        progress=not args.no_progress,
+        source=source,
+        **options,
     )
     path = model.save(out_dir)
     return (
-        f"trained an entropy model of {len(model.columns)} columns on {table.n_rows:,} rows in "
+        f"trained an entropy model of {len(model.columns)} columns"
+        + (f" of collection {collection}" if collection else "")
+        + f" on {table.n_rows:,} rows in "
         f"{model.meta['training_seconds']} s: {model.n_parameters:,} parameters, "
         f"{path.stat().st_size:,} bytes; wrote {path}"
     )
