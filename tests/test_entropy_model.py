@@ -46,7 +46,7 @@ from jetzip.entropy.model import (
     EntropyModel,
     features,
 )
-from jetzip.entropy.training import train_entropy_model
+from jetzip.entropy.training import choose_order, train_entropy_model
 from jetzip.errors import CorruptFileError, InputError
 from jetzip.models.integer import IntegerLinear, IntegerMLP, LookupActivation
 from jetzip.table import Table
@@ -505,3 +505,14 @@ def test_the_baseline_build_gives_the_same_tables(
         monkeypatch.setattr(entropy_model, "_condkernel", baseline)
         _assert_same_rows(column.row_tables(context, n, 0.001), installed)
         monkeypatch.undo()
+
+
+@pytest.mark.filterwarnings("error")
+def test_coding_order_takes_constant_columns_without_a_division_by_zero() -> None:
+    """NanoAOD's Jet collection has columns constant over a file (b-tag defaults): choosing
+    the order divided 0 by 0 and printed numpy's RuntimeWarning to the user."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=500)
+    table = Table({"a": x, "flat": np.full(500, 2.5), "b": x + rng.normal(0, 0.1, 500)})
+    spaces = dict.fromkeys(table.names, "linear")
+    assert sorted(choose_order(table, table.names, spaces)) == sorted(table.names)

@@ -57,10 +57,13 @@ def _information(target: np.ndarray, inputs: list[np.ndarray]) -> float:
     """-1/2 ln(1 - R^2) of a least-squares fit of target on inputs and their squares (nats)."""
     if not inputs:
         return 0.0
+    variance = float(np.var(target))
+    if variance == 0.0:  # a constant column: nothing to explain (and no division by zero)
+        return 0.0
     design = np.column_stack([np.ones_like(target), *inputs, *(x * x for x in inputs)])
     coef, *_ = np.linalg.lstsq(design, target, rcond=None)
-    residual = np.var(target - design @ coef)
-    return 0.5 * math.log(max(np.var(target), 1e-300) / max(residual, 1e-300 * np.var(target)))
+    residual = float(np.var(target - design @ coef))
+    return 0.5 * math.log(variance / max(residual, 1e-300 * variance, sys.float_info.min))
 
 
 def _score(
