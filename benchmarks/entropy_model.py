@@ -180,10 +180,42 @@ def speed(test: Table, model_dir: Path, rows: int, work: Path, repeats: int = 3)
         out[label] = {f"{step}_jets_per_s": rows / wall for step, (wall, _) in best.items()} | {
             f"{step}_cpu_ns_per_jet": cpu / rows * 1e9 for step, (_, cpu) in best.items()
         }
+    out["compute"] = compute_limit(EntropyModel.load(model_dir), out["with_model"])
     return out
 
 
+def compute_limit(model: EntropyModel, rates: dict[str, float]) -> dict[str, float]:
+    """The model's arithmetic per jet (2 x the weights of every column's network: each row of
+    each column runs its network once, compressing and decompressing alike) and the fraction
+    of this machine's float32 matrix-multiply rate on 2 threads (`throughput.matmul_flops`,
+    measured now) that the measured rates reach. The kernel computes in float64, exact on
+    integers, whose peak is half the float32 one: the fraction is of the machine, not of that."""
+    from throughput import matmul_flops
+
+    flops = sum(
+        2 * layer.weight.shape[0] * layer.weight.shape[1]
+        for column in model.models.values()
+        for layer in column.network.layers
+    )
+    limit = matmul_flops(2)
+    return {
+        "model_flops_per_jet": flops,
+        "matmul_flops_2_threads": limit,
+        **{
+            f"{step}_fraction_of_compute_limit": rates[f"{step}_jets_per_s"] * flops / limit
+            for step in ("compress", "decompress")
+        },
+    }
+
+
 def print_speed(fast: dict[str, Any]) -> None:
+    compute = fast["compute"]
+    print(
+        f"  model {compute['model_flops_per_jet']:,} FLOP per jet; machine "
+        f"{compute['matmul_flops_2_threads'] / 1e9:.1f} GFLOP/s (float32 matmul, 2 threads): "
+        f"compress {compute['compress_fraction_of_compute_limit']:.2%}, decompress "
+        f"{compute['decompress_fraction_of_compute_limit']:.2%} of it"
+    )
     for label in ("bounded", "with_model"):
         f = fast[label]
         print(
