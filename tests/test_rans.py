@@ -31,6 +31,7 @@ from jetzip.codec.entropy import (
     _no_window_wins,
     _priced_window,
     _rans_encode,
+    _read_varint,
     _unvarints,
     _varint,
     _varints,
@@ -262,15 +263,18 @@ def _stream(n: int = 5000) -> tuple[bytes, np.ndarray]:
     return data, codes
 
 
+def _header_numbers(data: bytes, offset: int, count: int) -> tuple[list[int], int]:
+    """`count` varints of a stream's header from `offset`, and where they end."""
+    numbers = []
+    for _ in range(count):
+        value, offset = _read_varint(data, offset, "test stream")
+        numbers.append(value)
+    return numbers, offset
+
+
 def _body_offset(data: bytes) -> int:
     """Where the coder's body starts: after the fixed head, four varints and the table."""
-    offset, numbers = 3, []
-    while len(numbers) < 4:
-        start = offset
-        while data[offset] & 0x80:
-            offset += 1
-        offset += 1
-        numbers.append(sum((b & 0x7F) << (7 * k) for k, b in enumerate(data[start:offset])))
+    numbers, offset = _header_numbers(data, 3, 4)
     return offset + numbers[3]
 
 
@@ -568,13 +572,7 @@ def test_atlas_pt_codes_take_an_escape_stream(atlas_4d_path: Path) -> None:
 
 def _escape_parts(data: bytes) -> tuple[list[int], bytes, bytes]:
     """An escape stream's three header numbers, its escaped values' stream and its rANS stream."""
-    offset, numbers = len(ESCAPE_TAG), []
-    while len(numbers) < 3:
-        start = offset
-        while data[offset] & 0x80:
-            offset += 1
-        offset += 1
-        numbers.append(sum((b & 0x7F) << (7 * k) for k, b in enumerate(data[start:offset])))
+    numbers, offset = _header_numbers(data, len(ESCAPE_TAG), 3)
     return numbers, data[offset : offset + numbers[2]], data[offset + numbers[2] :]
 
 
