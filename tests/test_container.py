@@ -112,7 +112,7 @@ def test_older_format_versions_are_still_read(small_file, version):
     head_end = prelude_size + 12 + length
     checksum = xxhash.xxh64(bytes(data[:head_end])).intdigest()
     struct.pack_into("<Q", data, head_end, checksum)
-    assert describe_file(small_file)["format_version"] == FORMAT_VERSION == 6
+    assert describe_file(small_file)["format_version"] == FORMAT_VERSION == 7
     old = small_file.with_name("old.jz")
     old.write_bytes(bytes(data))
     assert describe_file(old)["format_version"] == version

@@ -386,7 +386,7 @@ def test_format_4_file_still_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         old_writer.setattr(container, "FORMAT_VERSION", 4)
         table = Table({"pt": pt, "eta": eta, "n": whole})
         compress_table(table, path, tolerances="pt=0.1%,eta=0.001", chunk_rows=8192)
-    assert container.FORMAT_VERSION == 6
+    assert container.FORMAT_VERSION == 7
     assert describe_file(path)["format_version"] == 4
     assert b"pco!" in path.read_bytes()
     back = decompress_file(path)

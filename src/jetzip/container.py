@@ -61,7 +61,9 @@ END_MAGIC = b"JZEND\r\n\x1a"
 #: 5: integer streams may be rANS streams (codec/entropy.py) as well as pcodec ones.
 #: 6: integer streams may be escape streams (rANS over a window of the codes, plus the escaped
 #: values apart), for codes too wide for a rANS table (codec/entropy.py).
-FORMAT_VERSION = 6
+#: 7: entropy-model columns may be coded per event (`events` in their description), and
+#: their context is the model's (no longer listed in the description).
+FORMAT_VERSION = 7
 #: First version whose chunks are bound to their place (older ones are read without that).
 BOUND_CHUNKS_VERSION = 4
 _PRELUDE = struct.Struct("<8sH")

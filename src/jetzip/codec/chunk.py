@@ -12,10 +12,10 @@ predicts from columns decoded before it (predictor or encoding `conditional`), w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import zstandard
@@ -41,15 +41,23 @@ from jetzip.codec.quantize import (
 from jetzip.codec.tolerance import Tolerance
 from jetzip.entropy.columns import (
     CONDITIONAL,
+    column_event_tables,
     column_rows,
     decode_column,
+    decode_column_events,
     encode_column,
+    encode_column_events,
+    has_event_form,
     is_entropy_model,
     plan_space,
     usable_context,
 )
 from jetzip.entropy.distributions import RowTables
+from jetzip.entropy.events import EventRows
 from jetzip.errors import CorruptFileError
+
+if TYPE_CHECKING:  # (the model itself is imported only where a file uses one)
+    from jetzip.entropy.model import EventTables
 from jetzip.validate import (
     LATENT_DTYPES,
     require_bool,
@@ -289,19 +297,28 @@ def _check_streams(
     column: QuantisedColumn,
     coder: Any = None,
     context: dict[str, np.ndarray] | None = None,
-    tables: RowTables | None = None,
+    tables: RowTables | EventTables | None = None,
+    events: EventRows | None = None,
 ) -> None:
     """Decode a column's coded streams as decompression will and require exactly the codes,
     signs and exceptions quantisation checked (docs/codec.md, "Verification"): with the same
     prediction, decoding's grid function then gives back the checked values bit for bit.
-    An entropy-coded column is range-decoded with the row `tables` it was coded with: the
-    decoder computes the same ones from the same (checked) context, bit for bit."""
+    An entropy-coded column is range-decoded with the row `tables` it was coded with (or per
+    event, as it was coded): the decoder computes the same ones from the same (checked)
+    context, bit for bit."""
     n = column.codes.size
     stored = dict(parts)
     codes = None
     if desc["predictor"] == CONDITIONAL:
-        codes = decode_column(coder, plan.name, stored[f"{plan.name}:codes"], context, n,
-                              plan.tolerance, rows=tables)  # fmt: skip
+        assert context is not None and plan.tolerance is not None
+        data = stored[f"{plan.name}:codes"]
+        if desc.get("events"):
+            assert not isinstance(tables, RowTables)
+            codes = decode_column_events(coder, plan.name, data, context, plan.tolerance, events,
+                                         tables)  # fmt: skip
+        else:
+            assert not isinstance(tables, tuple)
+            codes = decode_column(coder, plan.name, data, context, n, plan.tolerance, rows=tables)
     decoded = _quantised_streams(plan, desc, stored, n, codes)
     same_signs = (decoded.negative is None) == (column.negative is None) and (
         column.negative is None or np.array_equal(decoded.negative, column.negative)
@@ -364,7 +381,9 @@ def coding_order(plans: list[ColumnPlan], coder: Any = None) -> list[ColumnPlan]
     """Order in which columns are decoded: columns without a bound first (they read no other
     column but an entropy model's context), then bounded ones, absolute bounds (angles) first,
     then relative ones with E last, so that later columns can be predicted from earlier ones.
-    In a chunk coded with an entropy model (`coder`), each group follows the model's order."""
+    In a chunk coded with an entropy model (`coder`), each group follows the model's order, and
+    the columns the model holds one value per event of (MET on each jet) come after both
+    groups, before E, in the model's order: they are coded from the event's rows."""
     bounded = [p for p in plans if p.kind == "bounded" and p.tolerance is not None]
     absolute = [p for p in bounded if not p.tolerance.relative]
     relative = [p for p in bounded if p.tolerance.relative]
@@ -372,6 +391,15 @@ def coding_order(plans: list[ColumnPlan], coder: Any = None) -> list[ColumnPlan]
         position = {name: i for i, name in enumerate(coder.columns)}
         absolute.sort(key=lambda p: position.get(p.name, len(position)))
         relative.sort(key=lambda p: position.get(p.name, len(position)))
+        late = {name for name, column in coder.models.items() if column.per_event_value}
+        if late:  # (a stable sort: the other columns keep their places)
+            absolute, relative = (
+                [],
+                sorted(
+                    absolute + relative,
+                    key=lambda p: (p.name in late, position[p.name] if p.name in late else 0),
+                ),
+            )
     relative.sort(key=lambda p: p.name == "E")
     # (not `p not in bounded`: comparing plans would make wide tables quadratic)
     return [p for p in plans if p.kind != "bounded" or p.tolerance is None] + absolute + relative
@@ -596,21 +624,31 @@ def _encode_with(
     quantised: QuantisedColumn,
     coder: Any = None,
     context: dict[str, np.ndarray] | None = None,
-    tables: RowTables | None = None,
+    tables: RowTables | EventTables | None = None,
+    events: EventRows | None = None,
 ) -> Encoded:
     """A quantised column's description and parts, its codes first (coded by the entropy model
     `coder`, given the decoded `context` columns and their row `tables` when already computed,
-    for the `conditional` predictor); with its codes' order-0 entropy where the coder counted it."""
+    for the `conditional` predictor: per event with the chunk's `events`, unless its rows
+    cannot be coded so, else every row alike); with its codes' order-0 entropy where the coder
+    counted it."""
     if predictor != CONDITIONAL:
         desc, parts, entropy_bits = _encode_quantised_measured(plan.name, quantised)
         desc["predictor"] = predictor
         desc["entropy_bits"] = entropy_bits
         return desc, parts
-    assert context is not None
-    codes = encode_column(coder, plan.name, quantised.codes, context, plan.tolerance, tables)
+    assert context is not None and plan.tolerance is not None
     desc, side = _encode_signs_and_exceptions(plan.name, quantised)
     desc["predictor"] = predictor
-    desc["context"] = list(context)
+    codes = None
+    if events is not None:
+        codes = encode_column_events(coder, plan.name, quantised.codes, context, plan.tolerance,
+                                     events, tables)  # fmt: skip
+        desc["events"] = codes is not None
+    if codes is None:
+        flat = tables if isinstance(tables, RowTables) else None
+        codes = encode_column(coder, plan.name, quantised.codes, context, plan.tolerance, flat)
+        desc.pop("events", None)
     return desc, [(f"{plan.name}:codes", codes), *side]
 
 
@@ -624,12 +662,18 @@ def _conditional_context(
     return usable_context(coder, plan.name, space, decoded_before)
 
 
-def _column_inputs(predictor: str, desc: dict[str, Any]) -> tuple[str, ...]:
+def _column_inputs(name: str, predictor: str, desc: dict[str, Any], coder: Any) -> tuple[str, ...]:
     """The decoded columns a column reads: its predictor's inputs or its entropy model's
-    context (recorded in its description)."""
+    context (which the model says; files before format 7 also recorded it in the column's
+    description)."""
     if predictor != CONDITIONAL and desc.get("encoding") != CONDITIONAL:
         return predictor_inputs(predictor)
-    context = require_list(desc.get("context", []), "an entropy-coded column's context")
+    if "context" not in desc:
+        column = coder.models.get(name) if coder is not None else None
+        if column is None:
+            raise CorruptFileError(f"column {name!r} names an entropy model that cannot decode it")
+        return tuple(column.context)
+    context = require_list(desc["context"], "an entropy-coded column's context")
     return tuple(require_str(c, "an entropy-coded column's context") for c in context)
 
 
@@ -645,7 +689,9 @@ def _choose_predictors(
     candidate are counted only with `measure_all`: totals are compared when a model is on offer,
     and then they must cover the same columns. Trying every candidate on the whole chunk would
     cost a full quantise-and-code pass per candidate; the winner codes the chunk once."""
-    chosen, total, _ = _choose_predictors_with(columns, plans, model_prediction, rows, measure_all)
+    chosen, total, _, _ = _choose_predictors_with(
+        columns, plans, model_prediction, rows, measure_all
+    )
     return chosen, total
 
 
@@ -656,11 +702,15 @@ def _choose_predictors_with(
     rows: np.ndarray | None,
     measure_all: bool = False,
     coder: Any = None,
-) -> tuple[dict[str, str], float, float]:
+    events: EventRows | None = None,
+) -> tuple[dict[str, str], float, float, set[str]]:
     """`_choose_predictors`, with an entropy model (`coder`) on offer: `conditional` is a
-    candidate where the model may code the column, costed at the bytes it codes the rows to.
-    Also returns the total of each column's best other candidate, what the rows would cost
-    without the model, measured in the same pass (it used to take a second one)."""
+    candidate where the model may code the column, every row alike or per event (with the
+    selection rows' `events`), costed at the bytes it codes the rows to, against the bytes the
+    best other candidate codes them to (its estimate leaves out the coder's tables, which on a
+    chunk of a few thousand rows are several per cent). Also returns the total of each column's
+    best other candidate, what the rows would cost without the model, measured in the same
+    pass, and the columns the model codes smaller per event."""
 
     def take(array: np.ndarray) -> np.ndarray:
         return array if rows is None else array[rows]
@@ -670,6 +720,7 @@ def _choose_predictors_with(
     magnitudes = LogMagnitudes()
     exact = {p.name: take(columns[p.name]) for p in plans if p.kind == "lossless" and coder}
     chosen: dict[str, str] = {}
+    per_event: set[str] = set()
     total = without = 0.0
     for plan in _bounded_in_order(plans, coder):
         values = take(columns[plan.name])
@@ -681,25 +732,31 @@ def _choose_predictors_with(
             restored[plan.name] = quantise(values, plan.tolerance).restored
             continue
         best: tuple[float, str, np.ndarray] | None = None
-        plain = None  # the codes without a prediction, which `conditional` codes too
+        plain = best_codes = None  # the codes without a prediction, which `conditional` codes
         for name in candidates:
             quantised = _quantise_with(plan, values, name, restored, offered)
             plain = quantised if name == "none" else plain
             cost = _estimated_bytes(plan.name, quantised)
             if best is None or cost < best[0]:
                 assert quantised.restored is not None
-                best = (cost, name, quantised.restored)
-        assert best is not None and plain is not None
+                best, best_codes = (cost, name, quantised.restored), quantised
+        assert best is not None and plain is not None and best_codes is not None
+        if context is not None:
+            coded = _size(_encode_with(plan, best[1], best_codes)[1])
+            best = (float(coded), best[1], best[2])
         without += best[0]
         if context is not None:
             inputs = {c: exact[c] if c in exact else restored[c] for c in context}
-            cost = float(_size(_encode_with(plan, CONDITIONAL, plain, coder, inputs)[1]))
-            if cost < best[0]:
-                assert plain.restored is not None
-                best = (cost, CONDITIONAL, plain.restored)
+            forms = [None] + ([events] if events and has_event_form(coder, plan.name) else [])
+            for form in forms:
+                desc, parts = _encode_with(plan, CONDITIONAL, plain, coder, inputs, events=form)
+                if _size(parts) < best[0]:
+                    assert plain.restored is not None
+                    best = (float(_size(parts)), CONDITIONAL, plain.restored)
+                    (per_event.add if desc.get("events") else per_event.discard)(plan.name)
         total += best[0]
         chosen[plan.name], restored[plan.name] = best[1], best[2]
-    return chosen, total, without
+    return chosen, total, without, per_event
 
 
 def _encode_bounded_columns(
@@ -709,9 +766,12 @@ def _encode_bounded_columns(
     model_prediction: dict[str, np.ndarray],
     executor: Executor,
     coder: Any = None,
+    events: EventRows | None = None,
+    per_event: Collection[str] = (),
 ) -> tuple[dict[str, Future[Encoded]], dict[str, Future[np.ndarray]]]:
-    """Quantise and code every bounded column with its chosen predictor, concurrently; returns
-    the encodings (with their statistics) and the values quantisation checked.
+    """Quantise and code every bounded column with its chosen predictor, concurrently (those in
+    `per_event` by the entropy model per event, with the chunk's `events`); returns the
+    encodings (with their statistics) and the values quantisation checked.
 
     A column's task publishes its checked values as soon as it has quantised, so a column
     predicted from it need not wait for its entropy coding, and drops its codes once coded, so
@@ -734,11 +794,19 @@ def _encode_bounded_columns(
             published.set_exception(exc)  # columns predicted from this one fail too
             raise
         published.set_result(column.restored)
-        tables = None
-        if context is not None:  # the network's pass, once for coding and verification
-            tables = column_rows(coder, plan.name, context, column.codes.size, plan.tolerance)
-        desc, parts = _encode_with(plan, predictor, column, coder, context, tables)
-        _check_streams(plan, desc, parts, column, coder, context, tables)
+        tables: RowTables | EventTables | None = None
+        form = events if plan.name in per_event else None
+        if context is not None:  # the network's passes, once for coding and verification
+            assert plan.tolerance is not None
+            if form is not None:
+                tables = column_event_tables(coder, plan.name, column.codes, context,
+                                             plan.tolerance, form)  # fmt: skip
+            else:
+                tables = column_rows(coder, plan.name, context, column.codes.size, plan.tolerance)
+        desc, parts = _encode_with(plan, predictor, column, coder, context, tables, form)
+        if form is not None and not desc.get("events"):  # its rows do not repeat in this chunk
+            tables = None
+        _check_streams(plan, desc, parts, column, coder, context, tables, events)
         if "entropy_bits" not in desc:  # an entropy model's codes: not counted by the coder
             desc["entropy_bits"] = empirical_entropy_bits(column.codes)
         desc["coded_bits"] = 8 * len(parts[0][1])
@@ -784,16 +852,21 @@ def encode_chunk(
 
     rows = selection_rows(n)
     exact: dict[str, tuple[float, list[str]]] = {}  # integer columns the entropy model codes
+    events = None  # the chunk's events, where an entropy model may code columns per event
+    per_event: set[str] = set()  # the columns it codes so
     if coder is not None:  # one pass measures the rows with and without the entropy model
-        predictors, sample_bytes, bytes_without = _choose_predictors_with(
-            columns, plans, {}, rows, True, coder
+        if event is not None:
+            events = EventRows.of(event)
+        sample_events = events if rows is None or event is None else EventRows.of(event[rows])
+        predictors, sample_bytes, bytes_without, per_event = _choose_predictors_with(
+            columns, plans, {}, rows, True, coder, sample_events
         )
         exact = _conditional_integers(coder, columns, plans, rows)
         saved = bytes_without - sample_bytes + sum(s for s, _ in exact.values())
         if saved * n / (n if rows is None else rows.size) > model_cost:
             description["entropy_model"] = coder.content_hash()
         else:  # chosen again in the plain coding order, which the predictors must follow
-            coder, exact = None, {}
+            coder, exact, per_event = None, {}, set()
     if coder is None:
         predictors, sample_bytes = _choose_predictors(
             columns, plans, {}, rows, measure_all=model is not None
@@ -825,7 +898,9 @@ def encode_chunk(
         description["latent_methods"] = [f.result()[0] for f in latent]
         parts.extend((f"{LATENT_OWNER}:z{j}", f.result()[1]) for j, f in enumerate(latent))
 
-    bounded, checked = _encode_bounded_columns(columns, plans, predictors, offered, executor, coder)
+    bounded, checked = _encode_bounded_columns(
+        columns, plans, predictors, offered, executor, coder, events, per_event
+    )
     others = {
         plan.name: executor.submit(_encode_unbounded_column, plan, columns[plan.name])
         for plan in plans
@@ -889,7 +964,7 @@ def _encode_integer_column(
 ) -> Encoded:
     """An exact integer column coded by an entropy model."""
     data = encode_column(coder, name, columns[name], {c: columns[c] for c in context}, None)
-    desc = {"encoding": CONDITIONAL, "context": list(context)}
+    desc = {"encoding": CONDITIONAL}
     return desc, [(f"{name}:values", data)]
 
 
@@ -974,9 +1049,10 @@ def decode_chunk(
         coder = None  # (a chunk coded without it follows the plain coding order)
     n = require_rows(description.get("n_rows"), "a chunk's row count")
     column_descs = require_dict(description.get("columns"), "a chunk's column descriptions")
-    event = None
+    event = events = None
     if has_event:
         event = np.cumsum(decode_ints(_part(parts, f"{EVENT_OWNER}:deltas"), n), dtype=np.int64)
+        events = EventRows.of(event) if coder is not None else None
 
     prediction: dict[str, np.ndarray] = {}
     if description.get("latent_dtype") is not None:
@@ -996,7 +1072,7 @@ def decode_chunk(
         if plan.name in known:
             return known[plan.name]
         restored = {c: future.result() for c, future in inputs.items()}
-        return _decode_column(plan, desc, parts, n, restored, prediction, coder)
+        return _decode_column(plan, desc, parts, n, restored, prediction, coder, events)
 
     # columns decode concurrently; each may read only columns submitted before it, whose
     # futures it is handed at submission (so a damaged file cannot make two columns wait on
@@ -1007,7 +1083,8 @@ def decode_chunk(
         if not isinstance(desc, dict):
             raise CorruptFileError(f"chunk lacks column {plan.name!r}")
         predictor = require_str(desc.get("predictor", "none"), f"the predictor of {plan.name!r}")
-        inputs = {c: futures[c] for c in _column_inputs(predictor, desc) if c in futures}
+        reads = _column_inputs(plan.name, predictor, desc, coder)
+        inputs = {c: futures[c] for c in reads if c in futures}
         futures[plan.name] = executor.submit(decode, plan, desc, inputs)
     return {p.name: futures[p.name].result() for p in plans}, event
 
@@ -1036,6 +1113,7 @@ def _decode_column(
     restored: dict[str, np.ndarray],
     model_prediction: dict[str, np.ndarray],
     coder: Any = None,
+    events: EventRows | None = None,
 ) -> np.ndarray:
     encoding = desc.get("encoding")
     if encoding == CONDITIONAL:
@@ -1050,7 +1128,11 @@ def _decode_column(
         codes = None
         if predictor == CONDITIONAL:
             data = _part(parts, f"{plan.name}:codes")
-            codes = decode_column(coder, plan.name, data, restored, n, plan.tolerance)
+            if require_bool(desc.get("events", False), f"the per-event flag of {plan.name!r}"):
+                codes = decode_column_events(coder, plan.name, data, restored, plan.tolerance,
+                                             events)  # fmt: skip
+            else:
+                codes = decode_column(coder, plan.name, data, restored, n, plan.tolerance)
         return decode_quantised(plan, desc, parts, n, prediction, codes)
     if encoding == "latent" and plan.name in model_prediction:
         values = model_prediction[plan.name].astype(plan.dtype)

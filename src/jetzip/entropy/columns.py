@@ -18,7 +18,8 @@ from jetzip.errors import CorruptFileError
 if TYPE_CHECKING:  # the codec imports this module: it may import no codec module itself
     from jetzip.codec.tolerance import Tolerance
     from jetzip.entropy.distributions import RowTables
-    from jetzip.entropy.model import EntropyModel
+    from jetzip.entropy.events import EventRows
+    from jetzip.entropy.model import ColumnModel, EntropyModel, EventTables
 
 #: The predictor name (bounded columns) and encoding name (integer columns) of this coder.
 CONDITIONAL = "conditional"
@@ -89,6 +90,71 @@ def encode_column(
     return model.models[name].encode(codes, rows)
 
 
+def has_event_form(model: EntropyModel, name: str) -> bool:
+    """Whether the model can code column `name` per event (`jetzip.entropy.events`)."""
+    column = model.models.get(name)
+    return column is not None and column.events is not None
+
+
+def column_event_tables(
+    model: EntropyModel,
+    name: str,
+    codes: np.ndarray,
+    context: Mapping[str, np.ndarray],
+    tolerance: Tolerance,
+    events: EventRows,
+) -> EventTables:
+    """`column_rows` for a column coded per event: its leaders' and followers' tables."""
+    column = model.models[name]
+    return column.event_tables(codes, context, events, _step(column.space, tolerance))
+
+
+def encode_column_events(
+    model: EntropyModel,
+    name: str,
+    codes: np.ndarray,
+    context: Mapping[str, np.ndarray],
+    tolerance: Tolerance,
+    events: EventRows,
+    tables: EventTables | None = None,
+) -> bytes | None:
+    """The codes of a bounded column coded per event (leaders, then followers given them: see
+    `jetzip.entropy.events`), or None where the model has no such form for it or cannot code
+    these rows so; `tables` as `column_event_tables` gave them, when already computed."""
+    column = model.models[name]
+    return column.encode_events(codes, context, events, _step(column.space, tolerance), tables)
+
+
+def decode_column_events(
+    model: EntropyModel | None,
+    name: str,
+    data: bytes,
+    context: Mapping[str, np.ndarray],
+    tolerance: Tolerance,
+    events: EventRows | None,
+    tables: EventTables | None = None,
+) -> np.ndarray:
+    """Inverse of `encode_column_events`; one-line CorruptFileError when the file cannot hold
+    such a column (no model, no event index, a model without the form)."""
+    column = _decodable(model, name, context)
+    if events is None:
+        raise CorruptFileError(f"column {name!r} is coded per event in a chunk without events")
+    return column.decode_events(data, context, events, _step(column.space, tolerance), tables)
+
+
+def _decodable(
+    model: EntropyModel | None, name: str, context: Mapping[str, np.ndarray]
+) -> ColumnModel:
+    """The model's column `name`, which must read only the decoded `context` columns."""
+    if model is None:
+        raise CorruptFileError(f"column {name!r} is coded with an entropy model the file lacks")
+    column = model.models.get(name)
+    missing = [c for c in (column.context if column else ()) if c not in context]
+    if column is None or missing:
+        raise CorruptFileError(f"column {name!r} names an entropy model that cannot decode it")
+    return column
+
+
 def decode_column(
     model: EntropyModel | None,
     name: str,
@@ -101,12 +167,7 @@ def decode_column(
 ) -> np.ndarray:
     """Inverse of `encode_column`; with `dtype` (integer columns) the values in that dtype,
     checked to fit it; `rows` as for `encode_column`."""
-    if model is None:
-        raise CorruptFileError(f"column {name!r} is coded with an entropy model the file lacks")
-    column = model.models.get(name)
-    missing = [c for c in (column.context if column else ()) if c not in context]
-    if column is None or missing:
-        raise CorruptFileError(f"column {name!r} names an entropy model that cannot decode it")
+    column = _decodable(model, name, context)
     if rows is None:
         rows = column_rows(model, name, context, n, tolerance)
     codes = column.decode(data, rows)

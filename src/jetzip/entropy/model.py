@@ -26,6 +26,7 @@ import numpy as np
 from jetzip.entropy import _condkernel
 from jetzip.entropy.coder import Tables, decode_codes, encode_codes
 from jetzip.entropy.distributions import N_TABLES, RowTables, Shape, log2_fixed
+from jetzip.entropy.events import EventRows, transverse_sum
 from jetzip.errors import CorruptFileError, InputError
 from jetzip.models.integer import IntegerMLP, LookupActivation
 
@@ -106,18 +107,13 @@ def transformed(values: np.ndarray, space: str) -> np.ndarray:
     return x
 
 
-@dataclass
-class ColumnModel:
-    """One column: its space, the columns it is conditioned on, network and shape."""
+class Conditional:
+    """A network and its learned shape: the coding table of each row of a group of rows, from
+    the row's inputs, and the codes of those rows to bytes and back."""
 
-    name: str
-    space: str
-    context: list[str]
-    network: IntegerMLP
-    shape: Shape
-    #: space of each context column (set by EntropyModel)
-    context_spaces: dict[str, str] = field(default_factory=dict)
-    _tables: Tables | None = field(default=None, repr=False)
+    def __init__(self, network: IntegerMLP, shape: Shape) -> None:
+        self.network, self.shape = network, shape
+        self._tables: Tables | None = None
 
     @property
     def tables(self) -> Tables:
@@ -126,10 +122,11 @@ class ColumnModel:
         return self._tables
 
     def row_tables(
-        self, context: dict[str, np.ndarray], n: int, step: float, parts: int | None = None
+        self, inputs: list[tuple[np.ndarray, bool]], n: int, step: float, parts: int | None = None
     ) -> RowTables:
-        """Each row's coding table on a grid of `step`, from its decoded context columns: the
-        features, the network and the table choice in one compiled pass over blocks of rows
+        """Each row's coding table on a grid of `step`, from its inputs (`_kernel_input`: the
+        values and whether their features come from their bits): the features, the network
+        and the table choice in one compiled pass over blocks of rows
         (`jetzip.entropy._condkernel`, the same integers as `features`, `IntegerMLP` and the
         table choice described in `distributions`), with the rows grouped by table.
 
@@ -137,19 +134,16 @@ class ColumnModel:
         computed on helper threads (the kernel releases the GIL): a chunk's model columns decode
         one after another, each needing the ones before it, and this is what lets decoding use
         more than a core."""
-        inputs, log = [], bytearray()
-        for name in self.context:
-            values, is_log = _kernel_input(context[name], self.context_spaces[name])
+        for values, _ in inputs:
             if values.shape != (n,):
-                raise ValueError(f"context column {name!r} does not have {n} rows")
-            inputs.append(values)
-            log.append(is_log)
+                raise ValueError(f"a context column does not have {n} rows")
+        log = bytes(is_log for _, is_log in inputs)
         centre, table, low_bits, order = (np.empty(n, dtype=np.int64) for _ in range(4))
-        settings = (bytes(log), self._kernel_layers, float(self.network.input_limit),
+        settings = (log, self._kernel_layers, float(self.network.input_limit),
                     float(step), log2_fixed(step))  # fmt: skip
 
         def part(start: int, stop: int) -> None:
-            sliced = tuple(values[start:stop] for values in inputs)
+            sliced = tuple(values[start:stop] for values, _ in inputs)
             span = slice(start, stop)
             _condkernel.rows(sliced, *settings, centre[span], table[span], low_bits[span])
 
@@ -183,11 +177,194 @@ class ColumnModel:
         return tuple(layers)
 
     def encode(self, codes: np.ndarray, rows: RowTables) -> bytes:
-        """The codes of this column, given its rows' tables (`row_tables`)."""
+        """The codes of these rows, given their tables (`row_tables`)."""
         return encode_codes(codes, rows, self.tables)
 
     def decode(self, data: bytes, rows: RowTables) -> np.ndarray:
         return decode_codes(data, rows, self.tables)
+
+
+@dataclass
+class EventForm:
+    """A column coded per event (`jetzip.entropy.events`): the leading rows by `leader`, with
+    the event's multiplicity as one more input, then the other rows by `follower`, with their
+    rank, the multiplicity and their leader's value (its code times the grid step) as three
+    more. A follower of None: the other rows repeat their leader's code (a value stored once
+    per event, such as a DarkMachines table's MET on each jet), and cost nothing. With
+    `balance` (the names of two context columns, pt and phi), leaders also read the magnitude
+    and the opposite direction of their event's vector sum of (pt, phi)
+    (`events.transverse_sum`): the missing transverse momentum balances it."""
+
+    leader: Conditional
+    follower: Conditional | None
+    balance: tuple[str, str] | None = None
+
+
+#: Bytes of the leading rows' stream length at the head of a column coded per event.
+_EVENT_HEAD = struct.Struct("<I")
+#: A column's row tables coded per event: the leaders', the followers' (None: they repeat).
+EventTables = tuple[RowTables, RowTables | None]
+
+
+@dataclass
+class ColumnModel:
+    """One column: its space, the columns it is conditioned on, network and shape (every row
+    alike), and optionally its per-event form."""
+
+    name: str
+    space: str
+    context: list[str]
+    network: IntegerMLP
+    shape: Shape
+    events: EventForm | None = None
+    #: space of each context column (set by EntropyModel)
+    context_spaces: dict[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def _rows(self) -> Conditional:
+        return Conditional(self.network, self.shape)
+
+    @property
+    def per_event_value(self) -> bool:
+        """Whether the column holds one value per event, repeated on each of its rows (coded
+        once per event, after the rows' own columns: `jetzip.codec.chunk.coding_order`)."""
+        return self.events is not None and self.events.follower is None
+
+    @property
+    def conditionals(self) -> list[Conditional]:
+        """Every network of the column with its shape: every row alike, then per event."""
+        found = [self._rows]
+        if self.events is not None:
+            found.append(self.events.leader)
+            found += [self.events.follower] if self.events.follower is not None else []
+        return found
+
+    def _inputs(
+        self, context: Mapping[str, np.ndarray], rows: np.ndarray | None = None
+    ) -> list[tuple[np.ndarray, bool]]:
+        """The context columns as the kernel reads them, at `rows` (all rows: None)."""
+        found = []
+        for name in self.context:
+            values = np.asarray(context[name])
+            found.append(_kernel_input(values if rows is None else values[rows],
+                                       self.context_spaces[name]))  # fmt: skip
+        return found
+
+    def row_tables(
+        self, context: dict[str, np.ndarray], n: int, step: float, parts: int | None = None
+    ) -> RowTables:
+        """Each row's coding table on a grid of `step`, from its decoded context columns (see
+        `Conditional.row_tables`)."""
+        return self._rows.row_tables(self._inputs(context), n, step, parts)
+
+    def encode(self, codes: np.ndarray, rows: RowTables) -> bytes:
+        """The codes of this column, given its rows' tables (`row_tables`)."""
+        return self._rows.encode(codes, rows)
+
+    def decode(self, data: bytes, rows: RowTables) -> np.ndarray:
+        return self._rows.decode(data, rows)
+
+    # ------------------------------------------------------------ per event
+    def _leader_tables(
+        self, context: Mapping[str, np.ndarray], events: EventRows, step: float
+    ) -> RowTables:
+        assert self.events is not None
+        inputs = self._inputs(context, events.leaders)
+        inputs.append(_kernel_input(events.leader_multiplicity, "integer"))
+        if self.events.balance is not None:
+            pt, phi = (np.asarray(context[name]) for name in self.events.balance)
+            magnitude, direction = transverse_sum(pt, phi, events)
+            inputs += [(magnitude, True), (direction, False)]  # log features (from bits), linear
+        return self.events.leader.row_tables(inputs, events.leaders.size, step)
+
+    def _follower_tables(
+        self,
+        context: Mapping[str, np.ndarray],
+        events: EventRows,
+        leader_codes: np.ndarray,
+        step: float,
+    ) -> RowTables:
+        assert self.events is not None and self.events.follower is not None
+        inputs = self._inputs(context, events.followers)
+        inputs.append(_kernel_input(events.follower_rank, "integer"))
+        inputs.append(_kernel_input(events.follower_multiplicity, "integer"))
+        inputs.append((leader_codes[events.follower_leader].astype(np.float64) * step, False))
+        return self.events.follower.row_tables(inputs, events.followers.size, step)
+
+    def event_tables(
+        self, codes: np.ndarray, context: Mapping[str, np.ndarray], events: EventRows, step: float
+    ) -> EventTables:
+        """The leaders' and the followers' row tables for these codes (the network's passes:
+        compression computes them once for coding and its verification decode)."""
+        assert self.events is not None
+        leader = self._leader_tables(context, events, step)
+        follower = None
+        if self.events.follower is not None and events.followers.size:
+            leader_codes = np.asarray(codes, dtype=np.int64)[events.leaders]
+            follower = self._follower_tables(context, events, leader_codes, step)
+        return leader, follower
+
+    def encode_events(
+        self,
+        codes: np.ndarray,
+        context: Mapping[str, np.ndarray],
+        events: EventRows,
+        step: float,
+        tables: EventTables | None = None,
+    ) -> bytes | None:
+        """The codes coded per event (`EventForm`), or None where this form cannot code them
+        (no such form, or a repeating column whose rows do not repeat here); `tables`: what
+        `event_tables` gave for these codes, when already computed."""
+        form = self.events
+        if form is None or not events.leaders.size:
+            return None
+        codes = np.asarray(codes, dtype=np.int64)
+        leader_codes, follower_codes = codes[events.leaders], codes[events.followers]
+        if form.follower is None and not np.array_equal(
+            follower_codes, leader_codes[events.follower_leader]
+        ):  # a value per event that these rows do not repeat
+            return None
+        leader_tables, follower_tables = tables or self.event_tables(codes, context, events, step)
+        head = form.leader.encode(leader_codes, leader_tables)
+        tail = b""
+        if form.follower is not None and follower_tables is not None:
+            tail = form.follower.encode(follower_codes, follower_tables)
+        return _EVENT_HEAD.pack(len(head)) + head + tail
+
+    def decode_events(
+        self,
+        data: bytes,
+        context: Mapping[str, np.ndarray],
+        events: EventRows,
+        step: float,
+        tables: EventTables | None = None,
+    ) -> np.ndarray:
+        """Inverse of `encode_events`: int64 codes of every row; CorruptFileError (one line)
+        when the stream does not fit the chunk's events. `tables` (compression's verification
+        only): the tables the codes were coded with."""
+        form = self.events
+        if form is None:
+            raise CorruptFileError(f"column {self.name!r} names a per-event form its model lacks")
+        if len(data) < _EVENT_HEAD.size or not events.leaders.size:
+            raise CorruptFileError(f"column {self.name!r}: per-event stream is damaged")
+        (length,), start = _EVENT_HEAD.unpack_from(data), _EVENT_HEAD.size
+        head, tail = data[start : start + length], data[start + length :]
+        if len(head) != length:
+            raise CorruptFileError(f"column {self.name!r}: per-event stream is truncated")
+        leader_tables = tables[0] if tables else self._leader_tables(context, events, step)
+        leader_codes = form.leader.decode(head, leader_tables)
+        codes = np.empty(events.n_rows, dtype=np.int64)
+        codes[events.leaders] = leader_codes
+        if form.follower is None or not events.followers.size:
+            if tail:
+                raise CorruptFileError(f"column {self.name!r}: per-event stream is too long")
+            codes[events.followers] = leader_codes[events.follower_leader]
+            return codes
+        follower_tables = tables[1] if tables else None
+        if follower_tables is None:
+            follower_tables = self._follower_tables(context, events, leader_codes, step)
+        codes[events.followers] = form.follower.decode(tail, follower_tables)
+        return codes
 
 
 class EntropyModel:
@@ -204,14 +381,24 @@ class EntropyModel:
         spaces = {c.name: c.space for c in columns}
         for i, c in enumerate(columns):
             unknown = [n for n in c.context if n not in self.columns[:i]]  # earlier ones only
-            inputs = c.network.n_inputs != len(c.context) or c.network.n_outputs != 2
+            inputs = not _fits(c.network, len(c.context))
+            if c.events is not None:  # leaders read the multiplicity (and balance); followers
+                follower, balance = c.events.follower, c.events.balance  # 3 inputs more
+                leader_inputs = len(c.context) + 1 + 2 * (balance is not None)
+                inputs |= c.space == "integer" or not _fits(c.events.leader.network, leader_inputs)
+                inputs |= balance is not None and not set(balance) <= set(c.context)
+                inputs |= follower is not None and not _fits(follower.network, len(c.context) + 3)
             if c.space not in SPACES or unknown or inputs or c.name in c.context:
                 raise CorruptFileError(f"damaged entropy model: column {c.name!r} is inconsistent")
             c.context_spaces = {n: spaces[n] for n in c.context}
 
     @property
     def n_parameters(self) -> int:
-        return sum(c.network.n_parameters + c.shape.cdf.size for c in self.models.values())
+        return sum(
+            part.network.n_parameters + part.shape.cdf.size
+            for c in self.models.values()
+            for part in c.conditionals
+        )
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -227,9 +414,18 @@ class EntropyModel:
         arrays: dict[str, np.ndarray] = {}
         columns = []
         for i, c in enumerate(self.models.values()):
-            columns.append({"name": c.name, "space": c.space, "context": c.context})
+            entry: dict[str, Any] = {"name": c.name, "space": c.space, "context": c.context}
             arrays.update(c.network.to_arrays(f"c{i}/"))
             arrays[f"c{i}/shape"] = np.diff(c.shape.cdf)
+            if c.events is not None:
+                entry["events"] = {"follower": c.events.follower is not None}
+                if c.events.balance is not None:
+                    entry["events"]["balance"] = list(c.events.balance)
+                for part, conditional in (("lead", c.events.leader), ("follow", c.events.follower)):
+                    if conditional is not None:
+                        arrays.update(conditional.network.to_arrays(f"c{i}/{part}/"))
+                        arrays[f"c{i}/{part}/shape"] = np.diff(conditional.shape.cdf)
+            columns.append(entry)
         entries, blobs, offset = [], [], 0
         for name, array in sorted(arrays.items()):
             array = _smallest(np.asarray(array))
@@ -267,14 +463,30 @@ class EntropyModel:
                 arrays[str(name)] = array.reshape(shape)
             columns = []
             for i, entry in enumerate(header["columns"]):
-                cdf = np.concatenate([[0], np.cumsum(arrays[f"c{i}/shape"].astype(np.int64))])
+                events = None
+                if "events" in entry:
+                    follower = entry["events"]["follower"]
+                    balance = entry["events"].get("balance")
+                    if not isinstance(follower, bool) or not (
+                        balance is None
+                        or (isinstance(balance, list) and len(balance) == 2
+                            and all(isinstance(n, str) for n in balance))
+                    ):  # fmt: skip
+                        raise ValueError("a per-event form is damaged")
+                    events = EventForm(
+                        _conditional(arrays, f"c{i}/lead/"),
+                        _conditional(arrays, f"c{i}/follow/") if follower else None,
+                        None if balance is None else (balance[0], balance[1]),
+                    )
+                flat = _conditional(arrays, f"c{i}/")
                 columns.append(
                     ColumnModel(
                         str(entry["name"]),
                         str(entry["space"]),
                         [str(n) for n in entry["context"]],
-                        IntegerMLP.from_arrays(arrays, f"c{i}/"),
-                        Shape(cdf),
+                        flat.network,
+                        flat.shape,
+                        events,
                     )
                 )
             return cls(columns, header.get("meta"))
@@ -291,7 +503,13 @@ class EntropyModel:
         for column in self.models.values():
             if column.name in codec_name and all(c in codec_name for c in column.context):
                 context = [codec_name[c] for c in column.context]
-                kept.append(replace(column, name=codec_name[column.name], context=context))
+                events = column.events
+                if events is not None and events.balance is not None:
+                    pt, phi = events.balance
+                    events = replace(events, balance=(codec_name[pt], codec_name[phi]))
+                kept.append(
+                    replace(column, name=codec_name[column.name], context=context, events=events)
+                )
             else:
                 codec_name.pop(column.name, None)  # nothing kept reads a column not kept
         view = EntropyModel(kept, self.meta)
@@ -320,6 +538,17 @@ class EntropyModel:
                 f"{model_dir} is not a jetzip entropy model directory (no {MODEL_FILE})"
             )
         return cls.from_bytes(path.read_bytes())
+
+
+def _fits(network: IntegerMLP, n_inputs: int) -> bool:
+    """Whether `network` reads `n_inputs` inputs and gives a centre and a scale."""
+    return network.n_inputs == n_inputs and network.n_outputs == 2
+
+
+def _conditional(arrays: dict[str, np.ndarray], prefix: str) -> Conditional:
+    """The network and shape stored under `prefix` (`EntropyModel.to_bytes`)."""
+    cdf = np.concatenate([[0], np.cumsum(arrays[f"{prefix}shape"].astype(np.int64))])
+    return Conditional(IntegerMLP.from_arrays(arrays, prefix), Shape(cdf))
 
 
 def _smallest(array: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ residuals, as the integer network sees them, is tabulated.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import sys
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from jetzip.entropy.distributions import Shape
+from jetzip.entropy.events import EventRows, transverse_sum
 from jetzip.entropy.model import (
     FEATURE_BITS,
     FEATURE_LIMIT,
@@ -31,7 +33,9 @@ from jetzip.entropy.model import (
     OUTPUT_BITS,
     SIGMA_SHIFT,
     ColumnModel,
+    Conditional,
     EntropyModel,
+    EventForm,
     features,
     transformed,
 )
@@ -42,6 +46,9 @@ from jetzip.models.trained import single_thread
 from jetzip.table import Table
 
 ORDER_SAMPLE = 20_000
+#: Fewest optimiser steps per network: a few epochs of a small table (the leaders of a few
+#: thousand events) are a handful of steps, far from trained.
+MIN_STEPS = 300
 WEIGHT_BITS = 12
 HIDDEN_BITS = 12
 
@@ -80,8 +87,11 @@ def _score(
     return own + 0.5 * (float(np.mean(gain)) if gain else 0.0)
 
 
-def choose_order(table: Table, columns: Sequence[str], spaces: dict[str, str]) -> list[str]:
-    """Greedy order within the codec's groups (integer, linear, log with E last)."""
+def choose_order(
+    table: Table, columns: Sequence[str], spaces: dict[str, str], late: Sequence[str] = ()
+) -> list[str]:
+    """Greedy order within the codec's groups (integer, linear, log, then the `late` columns,
+    which hold one value per event, then E), as `jetzip.codec.chunk.coding_order` codes them."""
     rows = np.linspace(0, table.n_rows - 1, min(ORDER_SAMPLE, table.n_rows)).astype(np.int64)
     values = {}
     for name in columns:
@@ -91,8 +101,9 @@ def choose_order(table: Table, columns: Sequence[str], spaces: dict[str, str]) -
         values[name] = np.nan_to_num(values[name])
     order = [c for c in columns if spaces[c] == "integer"]  # exact, decoded first, table order
     groups = [
-        [c for c in columns if spaces[c] == "linear"],
-        [c for c in columns if spaces[c] == "log" and c != "E"],
+        [c for c in columns if spaces[c] == "linear" and c not in late],
+        [c for c in columns if spaces[c] == "log" and c != "E" and c not in late],
+        [c for c in columns if spaces[c] != "integer" and c != "E" and c in late],
         [c for c in columns if spaces[c] == "log" and c == "E"],
     ]
     for group in groups:
@@ -161,6 +172,112 @@ def _integer_network(
     )
 
 
+#: A table is trained per event too when at least this share of its rows follow a leader,
+#: and a column keeps its per-event form when that saves this many nats per row on the
+#: training rows (the codec still codes each chunk the smaller way).
+MIN_FOLLOWERS = 0.05
+#: The columns whose vector sum over an event a per-event column may read (MET balances it).
+BALANCE = ("pt", "phi")
+MIN_GAIN_NATS = 0.01
+#: The training NLL of a follower that repeats its leader's code exactly (it costs no bits).
+_REPEAT_NLL = -30.0
+
+
+def _fit(
+    raw: np.ndarray,
+    y: np.ndarray,
+    *,
+    hidden: Sequence[int],
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    rng: np.random.Generator,
+) -> tuple[Conditional, float]:
+    """A network from integer features `raw` to a logistic of `y` trained by maximum
+    likelihood, as integers, with the shape of its standardised residuals; and its mean
+    negative log-likelihood (nats per row, in y's units) on the rows."""
+    x = raw / 2.0**FEATURE_BITS
+    usable = np.isfinite(y)
+    xs, ys = x[usable], y[usable]
+    # a constant input (NanoAOD's unfilled b-tags) is not scaled: 1/1e-6 took the integer
+    # network past its exactness bound
+    spread = xs.std(axis=0)
+    in_mean, in_std = xs.mean(axis=0), np.where(spread > 0, spread + 1e-6, 1.0)
+    y_mean, y_std = float(ys.mean()), float(ys.std()) or 1.0
+    net = _Net(raw.shape[1], hidden)
+    xt = torch.tensor((xs - in_mean) / in_std, dtype=torch.float32)
+    yt = torch.tensor((ys - y_mean) / y_std, dtype=torch.float32)
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+    steps = max(MIN_STEPS, epochs * (len(yt) // batch_size))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps)
+    # one thread: these networks are small, and on a busy machine torch's thread pool spent
+    # ~25x longer per step waiting for its threads than computing
+    with single_thread():
+        for _ in range(steps):
+            batch = torch.from_numpy(rng.integers(0, len(yt), batch_size))
+            loss = _logistic_nll(net(xt[batch]), yt[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+        with torch.no_grad():
+            nll = float(_logistic_nll(net(xt), yt)) + math.log(y_std)
+    integer = _integer_network(net, in_mean, in_std, y_mean, y_std)
+    out = integer(raw.astype(np.int64))
+    mu = out[:, 0] * 2.0**-OUTPUT_BITS
+    sigma = np.exp2((out[:, 1] >> SIGMA_SHIFT) / 256.0)
+    shape = Shape.from_samples(((y - mu) / sigma)[usable])
+    return Conditional(integer, shape), nll
+
+
+def _event_form(
+    events: EventRows,
+    raw: np.ndarray,
+    values: np.ndarray,
+    y: np.ndarray,
+    fit: Any,
+    balance: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[EventForm, float]:
+    """A column's per-event form (`jetzip.entropy.model.EventForm`), trained on the leaders
+    and the followers of the training rows, and its mean NLL per row (nats); `balance`: the
+    (pt, phi) columns whose event sum the leaders read, when the column may."""
+    leader_inputs = [raw[events.leaders], _integer(events.leader_multiplicity)]
+    if balance is not None:
+        magnitude, direction = transverse_sum(*balance, events)
+        leader_inputs += [features(magnitude, "log").astype(np.float64),
+                          features(direction, "linear")]  # fmt: skip
+    leader, nll_leaders = fit(np.column_stack(leader_inputs), y[events.leaders])
+    follower_of = events.leaders[events.follower_leader]
+    if _repeats(events, values):
+        follower, nll_followers = None, _REPEAT_NLL  # the event repeats the value
+    else:
+        leader_y = y[follower_of]
+        leader_y = np.where(np.isfinite(leader_y), leader_y, 0.0)
+        follower_inputs = np.column_stack(
+            [
+                raw[events.followers],
+                _integer(events.follower_rank),
+                _integer(events.follower_multiplicity),
+                features(leader_y, "linear"),
+            ]
+        )
+        follower, nll_followers = fit(follower_inputs, y[events.followers])
+    n_leaders, n_followers = events.leaders.size, events.followers.size
+    nll = (n_leaders * nll_leaders + n_followers * nll_followers) / events.n_rows
+    return EventForm(leader, follower, BALANCE if balance is not None else None), nll
+
+
+def _repeats(events: EventRows, values: np.ndarray) -> bool:
+    """Whether every row of every event holds its leader's value (one value per event)."""
+    follower_of = events.leaders[events.follower_leader]
+    return np.array_equal(values[events.followers], values[follower_of], equal_nan=True)
+
+
+def _integer(values: np.ndarray) -> np.ndarray:
+    """Integer inputs (ranks, multiplicities) as the network's features of them."""
+    return features(values.astype(np.float64), "integer")
+
+
 def train_entropy_model(
     table: Table,
     columns: Sequence[str] | None = None,
@@ -185,10 +302,20 @@ def train_entropy_model(
     started = time.perf_counter()
     torch.manual_seed(seed)
     spaces = {c: column_space(table, c) for c in names}
-    order = choose_order(table, names, spaces)
+    events = EventRows.of(table.event) if table.event is not None else None
+    if events is not None and events.share_of_followers < MIN_FOLLOWERS:
+        events = None
+    per_event = [
+        c for c in names if events is not None and spaces[c] != "integer" and c != "E"
+        and _repeats(events, table.columns[c])
+    ]  # fmt: skip
+    order = choose_order(table, names, spaces, per_event)
     feats = {c: features(table.columns[c], spaces[c]).astype(np.float64) for c in order}
     targets = {c: transformed(table.columns[c], spaces[c]) for c in order}
     rng = np.random.default_rng(seed)
+    fit = functools.partial(
+        _fit, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr, rng=rng
+    )
     built = []
     for i, name in enumerate(order):
         context = order[:i]
@@ -196,39 +323,20 @@ def train_entropy_model(
         raw = (
             np.column_stack([feats[c] for c in context]) if context else np.zeros((table.n_rows, 0))
         )
-        x = raw / 2.0**FEATURE_BITS
-        y = targets[name]
-        usable = np.isfinite(y)
-        xs, ys = x[usable], y[usable]
-        # a constant input (NanoAOD's unfilled b-tags) is not scaled: 1/1e-6 took the integer
-        # network past its exactness bound
-        spread = xs.std(axis=0)
-        in_mean, in_std = xs.mean(axis=0), np.where(spread > 0, spread + 1e-6, 1.0)
-        y_mean, y_std = float(ys.mean()), float(ys.std()) or 1.0
-        net = _Net(len(context), hidden)
-        xt = torch.tensor((xs - in_mean) / in_std, dtype=torch.float32)
-        yt = torch.tensor((ys - y_mean) / y_std, dtype=torch.float32)
-        optimiser = torch.optim.Adam(net.parameters(), lr=lr)
-        steps = max(1, epochs * (len(yt) // batch_size))
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps)
-        # one thread: these networks are small, and on a busy machine torch's thread pool spent
-        # ~25x longer per step waiting for its threads than computing
-        with single_thread():
-            for _ in range(steps):
-                batch = torch.from_numpy(rng.integers(0, len(yt), batch_size))
-                loss = _logistic_nll(net(xt[batch]), yt[batch])
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-                schedule.step()
-        integer = _integer_network(net, in_mean, in_std, y_mean, y_std)
-        out = integer(raw.astype(np.int64))
-        mu = out[:, 0] * 2.0**-OUTPUT_BITS
-        sigma = np.exp2((out[:, 1] >> SIGMA_SHIFT) / 256.0)
-        shape = Shape.from_samples(((y - mu) / sigma)[usable])
-        built.append(ColumnModel(name, spaces[name], context, integer, shape))
+        flat, nll = fit(raw, targets[name])
+        form = None
+        if events is not None and spaces[name] != "integer":
+            sums = None  # the event's vector sum, where pt and phi are decoded before
+            if set(BALANCE) <= set(context):
+                sums = (table.columns[BALANCE[0]], table.columns[BALANCE[1]])
+            form, nll_events = _event_form(
+                events, raw, table.columns[name], targets[name], fit, sums
+            )
+            form = form if nll_events < nll - MIN_GAIN_NATS else None
+        built.append(ColumnModel(name, spaces[name], context, flat.network, flat.shape, form))
         if progress:
-            sys.stderr.write(f"  {name:>16}: {len(context)} inputs, nll {loss.item():.3f}\n")
+            how = "" if form is None else f", per event {nll_events:.3f}"
+            sys.stderr.write(f"  {name:>16}: {len(context)} inputs, nll {nll:.3f}{how}\n")
     seconds = time.perf_counter() - started
     meta = {
         "training_rows": table.n_rows,
