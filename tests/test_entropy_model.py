@@ -351,6 +351,11 @@ def test_cli_train_compress_info_decompress(tmp_path: Path, capsys: pytest.Captu
     assert main(["info", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "entropy model of" in shown and "(conditional x1)" in shown
+    # the header names the model; the columns it coded come from the footer
+    coded = next(line for line in shown.splitlines() if line.startswith("model "))
+    conditional = [line.split()[0] for line in shown.splitlines() if "(conditional" in line]
+    listed = coded.split("columns ")[1].split(", ")
+    assert conditional and set(conditional) <= set(listed) <= set(TOLERANCES) | {"n", "nc"}
     back = str(tmp_path / "back.parquet")
     assert main(["decompress", str(out), "-o", back, "--model", str(em)]) == 0
     back, original = read_table(tmp_path / "back.parquet"), _jets(30_000, 22)

@@ -198,10 +198,12 @@ def check_table_header(header: dict[str, Any]) -> dict[str, Any]:
             raise CorruptFileError("the header is damaged (the model's sha256 is not a digest)")
         require_bool(model.get("embedded"), "the model's embedded flag")
         require_int(model.get("bytes"), "the model's size")
-        least = 0 if model.get("kind") == "entropy" else 1  # an entropy model has no latent
-        require_int(model.get("latent_dim"), "the model's latent size", least)
         require_int(model.get("n_parameters"), "the model's parameter count")
-        for column in require_list(model.get("columns"), "the model's columns"):
+        # an entropy model's entry names no latent, and since format 7 no columns either
+        if model.get("kind") != "entropy" or "latent_dim" in model:
+            least = 0 if model.get("kind") == "entropy" else 1  # an entropy model has no latent
+            require_int(model.get("latent_dim"), "the model's latent size", least)
+        for column in require_list(model.get("columns", []), "the model's columns"):
             if require_str(column, "a model column") not in names:
                 raise CorruptFileError("the header is damaged (the model reads an unknown column)")
     return header

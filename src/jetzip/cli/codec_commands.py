@@ -14,6 +14,7 @@ from jetzip.cli.registry import FORCE_ARG, arg, command, refuse_existing
 from jetzip.codec import DEFAULT_CHUNK_ROWS, ENGINES, MODES, compress_file, decompress_to
 from jetzip.codec.chunk import LATENT_DTYPES
 from jetzip.container import describe_file
+from jetzip.entropy.columns import CONDITIONAL
 from jetzip.errors import OptionError
 from jetzip.evaluate.metrics import RELATIVE, residual_kind
 from jetzip.validate import terminal_safe_tree
@@ -82,9 +83,14 @@ def format_summary(info: dict[str, Any], same_branches: dict[str, Any] | None = 
             what = f"entropy model of {model['bytes']:,} B"
         else:
             what = f"latent {model['latent_dim']} x {header.get('latent_dtype')}"
+        coded = model.get("columns") or [  # (an entropy model's: those it coded)
+            name
+            for name, stats in footer.get("columns", {}).items()
+            if CONDITIONAL in {**(stats.get("predictor") or {}), **(stats.get("methods") or {})}
+        ]
         lines.append(
             f"model       sha256 {model['sha256'][:16]}... {where}, {model['n_parameters']:,} "
-            f"parameters, {what}, columns {', '.join(model['columns'])}"
+            f"parameters, {what}, columns {', '.join(coded) or 'none'}"
         )
     stats = footer.get("columns", {})
     width = max([12, *(len(name) for name in sizes["columns"])])

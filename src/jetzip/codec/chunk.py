@@ -211,12 +211,29 @@ def encode_quantised(
 
 
 def _encode_quantised_measured(
-    name: str, column: QuantisedColumn
+    name: str, column: QuantisedColumn, events: EventRows | None = None
 ) -> tuple[dict[str, Any], list[tuple[str, bytes]], float]:
-    """`encode_quantised` and the codes' order-0 entropy (bits), counted once, by the coder."""
+    """`encode_quantised` and the codes' order-0 entropy (bits), counted once, by the coder.
+    With the chunk's `events`, codes that every event repeats on all its rows (a DarkMachines
+    table's MET on each jet) are stored for its leading row alone where that is smaller."""
     desc, side = _encode_signs_and_exceptions(name, column)
     codes, entropy_bits = encode_codes(column.codes)
+    leading = _leading_codes(column.codes, events)
+    if leading is not None:
+        once, bits = encode_codes(leading)
+        if len(once) < len(codes):
+            codes, entropy_bits, desc["events"] = once, bits, True
     return desc, [(f"{name}:codes", codes), *side], entropy_bits
+
+
+def _leading_codes(codes: np.ndarray, events: EventRows | None) -> np.ndarray | None:
+    """The codes of the events' leading rows, when every other row repeats its leader's."""
+    if events is None or not events.repeats_at_start(codes) or not events.followers.size:
+        return None
+    leading = codes[events.leaders]
+    if not np.array_equal(codes[events.followers], leading[events.follower_leader]):
+        return None
+    return leading
 
 
 def _encode_signs_and_exceptions(
@@ -245,12 +262,15 @@ def _encode_signs_and_exceptions(
     return desc, parts
 
 
-def _estimated_bytes(name: str, column: QuantisedColumn) -> float:
+def _estimated_bytes(name: str, column: QuantisedColumn, events: EventRows | None = None) -> float:
     """What a quantised column would cost: its codes at their order-0 entropy (pcodec lands
     within 1-2 % of it, and coding the codes of every candidate would cost more than the rest
-    of the choice), its signs and exceptions as coded."""
+    of the choice), or those of its events' leading rows where the others repeat them, its
+    signs and exceptions as coded."""
     _, side = _encode_signs_and_exceptions(name, column)
-    return empirical_entropy_bits(column.codes) / 8 + _size(side)
+    leading = _leading_codes(column.codes, events)
+    codes = column.codes if leading is None else leading
+    return empirical_entropy_bits(codes) / 8 + _size(side)
 
 
 def decode_quantised(
@@ -260,9 +280,11 @@ def decode_quantised(
     n: int,
     prediction: np.ndarray | None,
     codes: np.ndarray | None = None,
+    events: EventRows | None = None,
 ) -> np.ndarray:
-    """A quantised column; `codes` when already decoded (by an entropy model)."""
-    column = _quantised_streams(plan, desc, parts, n, codes)
+    """A quantised column; `codes` when already decoded (by an entropy model); `events`: the
+    chunk's, for codes stored once per event."""
+    column = _quantised_streams(plan, desc, parts, n, codes, events)
     assert plan.tolerance is not None
     grid = desc.get("grid")  # absent in files written before it was recorded
     if grid is not None:
@@ -276,10 +298,19 @@ def _quantised_streams(
     parts: dict[str, bytes],
     n: int,
     codes: np.ndarray | None = None,
+    events: EventRows | None = None,
 ) -> QuantisedColumn:
-    """A quantised column's integer streams as stored: codes, signs and exceptions."""
+    """A quantised column's integer streams as stored: codes (those of the events' leading
+    rows only, for the others to repeat, where the description says so), signs, exceptions."""
     name = plan.name
-    if codes is None:
+    if codes is None and require_bool(desc.get("events", False), f"the per-event flag of {name!r}"):
+        if events is None:
+            raise CorruptFileError(f"column {name!r} is stored per event in a chunk without events")
+        leading = decode_ints(_part(parts, f"{name}:codes"), events.leaders.size)
+        codes = np.empty(n, dtype=leading.dtype)
+        codes[events.leaders] = leading
+        codes[events.followers] = leading[events.follower_leader]
+    elif codes is None:
         codes = decode_ints(_part(parts, f"{name}:codes"), n)
     negative = None
     if require_bool(desc.get("negative", False), f"the sign flag of column {name!r}"):
@@ -319,7 +350,7 @@ def _check_streams(
         else:
             assert not isinstance(tables, tuple)
             codes = decode_column(coder, plan.name, data, context, n, plan.tolerance, rows=tables)
-    decoded = _quantised_streams(plan, desc, stored, n, codes)
+    decoded = _quantised_streams(plan, desc, stored, n, codes, events)
     same_signs = (decoded.negative is None) == (column.negative is None) and (
         column.negative is None or np.array_equal(decoded.negative, column.negative)
     )
@@ -627,13 +658,14 @@ def _encode_with(
     tables: RowTables | EventTables | None = None,
     events: EventRows | None = None,
 ) -> Encoded:
-    """A quantised column's description and parts, its codes first (coded by the entropy model
-    `coder`, given the decoded `context` columns and their row `tables` when already computed,
-    for the `conditional` predictor: per event with the chunk's `events`, unless its rows
-    cannot be coded so, else every row alike); with its codes' order-0 entropy where the coder
-    counted it."""
+    """A quantised column's description and parts, its codes first; with its codes' order-0
+    entropy where the coder counted it. With the chunk's `events`, codes every event repeats
+    are stored once per event where that is smaller; for the `conditional` predictor (codes
+    coded by the entropy model `coder`, given the decoded `context` columns and their row
+    `tables` when already computed), `events` asks for the model's per-event form, used unless
+    the rows cannot be coded so."""
     if predictor != CONDITIONAL:
-        desc, parts, entropy_bits = _encode_quantised_measured(plan.name, quantised)
+        desc, parts, entropy_bits = _encode_quantised_measured(plan.name, quantised, events)
         desc["predictor"] = predictor
         desc["entropy_bits"] = entropy_bits
         return desc, parts
@@ -683,6 +715,7 @@ def _choose_predictors(
     model_prediction: dict[str, np.ndarray],
     rows: np.ndarray | None,
     measure_all: bool = False,
+    events: EventRows | None = None,
 ) -> tuple[dict[str, str], float]:
     """Per bounded column, the candidate predictor that makes the selection rows smallest (see
     `_estimated_bytes`), and the total bytes of those rows so estimated. Columns with a single
@@ -690,7 +723,7 @@ def _choose_predictors(
     and then they must cover the same columns. Trying every candidate on the whole chunk would
     cost a full quantise-and-code pass per candidate; the winner codes the chunk once."""
     chosen, total, _, _ = _choose_predictors_with(
-        columns, plans, model_prediction, rows, measure_all
+        columns, plans, model_prediction, rows, measure_all, events=events
     )
     return chosen, total
 
@@ -736,13 +769,13 @@ def _choose_predictors_with(
         for name in candidates:
             quantised = _quantise_with(plan, values, name, restored, offered)
             plain = quantised if name == "none" else plain
-            cost = _estimated_bytes(plan.name, quantised)
+            cost = _estimated_bytes(plan.name, quantised, events)
             if best is None or cost < best[0]:
                 assert quantised.restored is not None
                 best, best_codes = (cost, name, quantised.restored), quantised
         assert best is not None and plain is not None and best_codes is not None
         if context is not None:
-            coded = _size(_encode_with(plan, best[1], best_codes)[1])
+            coded = _size(_encode_with(plan, best[1], best_codes, events=events)[1])
             best = (float(coded), best[1], best[2])
         without += best[0]
         if context is not None:
@@ -795,7 +828,7 @@ def _encode_bounded_columns(
             raise
         published.set_result(column.restored)
         tables: RowTables | EventTables | None = None
-        form = events if plan.name in per_event else None
+        form = events if predictor != CONDITIONAL or plan.name in per_event else None
         if context is not None:  # the network's passes, once for coding and verification
             assert plan.tolerance is not None
             if form is not None:
@@ -804,8 +837,8 @@ def _encode_bounded_columns(
             else:
                 tables = column_rows(coder, plan.name, context, column.codes.size, plan.tolerance)
         desc, parts = _encode_with(plan, predictor, column, coder, context, tables, form)
-        if form is not None and not desc.get("events"):  # its rows do not repeat in this chunk
-            tables = None
+        if context is not None and form is not None and not desc.get("events"):
+            tables = None  # coded every row alike: its rows did not repeat in this chunk
         _check_streams(plan, desc, parts, column, coder, context, tables, events)
         if "entropy_bits" not in desc:  # an entropy model's codes: not counted by the coder
             desc["entropy_bits"] = empirical_entropy_bits(column.codes)
@@ -852,24 +885,25 @@ def encode_chunk(
 
     rows = selection_rows(n)
     exact: dict[str, tuple[float, list[str]]] = {}  # integer columns the entropy model codes
-    events = None  # the chunk's events, where an entropy model may code columns per event
-    per_event: set[str] = set()  # the columns it codes so
+    # the chunk's events (and the selection rows'), where columns may be coded per event
+    events = sample_events = None
+    if event is not None:
+        events = EventRows.of(event)
+        sample_events = events if rows is None else EventRows.of(event[rows])
+    per_event: set[str] = set()  # the columns an entropy model codes per event
     if coder is not None:  # one pass measures the rows with and without the entropy model
-        if event is not None:
-            events = EventRows.of(event)
-        sample_events = events if rows is None or event is None else EventRows.of(event[rows])
         predictors, sample_bytes, bytes_without, per_event = _choose_predictors_with(
             columns, plans, {}, rows, True, coder, sample_events
         )
         exact = _conditional_integers(coder, columns, plans, rows)
-        saved = bytes_without - sample_bytes + sum(s for s, _ in exact.values())
+        saved = bytes_without - sample_bytes + sum(max(s, 0.0) for s, _ in exact.values())
         if saved * n / (n if rows is None else rows.size) > model_cost:
             description["entropy_model"] = coder.content_hash()
         else:  # chosen again in the plain coding order, which the predictors must follow
             coder, exact, per_event = None, {}, set()
     if coder is None:
         predictors, sample_bytes = _choose_predictors(
-            columns, plans, {}, rows, measure_all=model is not None
+            columns, plans, {}, rows, measure_all=model is not None, events=sample_events
         )
     run = None  # the stored latent of the chunk and the network's output for it
     keep_model = model is not None and any(p.kind == "latent" for p in plans)
@@ -1052,7 +1086,7 @@ def decode_chunk(
     event = events = None
     if has_event:
         event = np.cumsum(decode_ints(_part(parts, f"{EVENT_OWNER}:deltas"), n), dtype=np.int64)
-        events = EventRows.of(event) if coder is not None else None
+        events = EventRows.of(event)  # (its rows are found only if a column needs them)
 
     prediction: dict[str, np.ndarray] = {}
     if description.get("latent_dtype") is not None:
@@ -1133,7 +1167,7 @@ def _decode_column(
                                              events)  # fmt: skip
             else:
                 codes = decode_column(coder, plan.name, data, restored, n, plan.tolerance)
-        return decode_quantised(plan, desc, parts, n, prediction, codes)
+        return decode_quantised(plan, desc, parts, n, prediction, codes, events)
     if encoding == "latent" and plan.name in model_prediction:
         values = model_prediction[plan.name].astype(plan.dtype)
         rows, exact = _exceptions(plan, desc, parts, n)

@@ -366,11 +366,19 @@ def compress_tables(
             "sha256": model.content_hash(),
             "embedded": not model_ref,
             "bytes": len(model_bytes),
-            "columns": [c for c in model.columns if c in first.columns],
-            "latent_dim": model.latent_dim,
             "n_parameters": int(model.n_parameters),
-            "spec": _json_safe(model.spec),
-            "predictor": predictor,
+            # an entropy model says the rest itself, and the footer which columns it coded (a
+            # file of a few thousand rows would spend about 1 % on repeating it here)
+            **(
+                {
+                    "columns": [c for c in model.columns if c in first.columns],
+                    "latent_dim": model.latent_dim,
+                    "spec": _json_safe(model.spec),
+                    "predictor": predictor,
+                }
+                if autoencoder
+                else {}
+            ),
         },
         "codec": {
             "integers": "pcodec",

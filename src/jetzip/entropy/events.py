@@ -12,8 +12,8 @@ both have it, find the same rows. A run cut by a chunk boundary is an event of i
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,41 +22,73 @@ RANK_LIMIT = 3
 MULTIPLICITY_LIMIT = 8
 
 
-@dataclass(frozen=True)
 class EventRows:
-    """Leaders and followers of a chunk's rows, with what the model reads of each."""
+    """Leaders and followers of a chunk's rows, with what the model reads of each. Built
+    lazily: a chunk whose columns do not repeat per event needs only `repeats_at_start`."""
 
-    n_rows: int
-    leaders: np.ndarray  # rows, ascending
-    followers: np.ndarray  # rows, ascending
-    follower_leader: np.ndarray  # per follower, the index (into `leaders`) of its leader
-    leader_multiplicity: np.ndarray  # per leader, its event's rows (capped)
-    follower_rank: np.ndarray  # per follower, its place in the event (1, 2, ..., capped)
-    follower_multiplicity: np.ndarray
+    def __init__(self, event: np.ndarray) -> None:
+        self.event = np.asarray(event).reshape(-1)
+        self.n_rows = self.event.size
 
     @classmethod
     def of(cls, event: np.ndarray) -> EventRows:
-        event = np.asarray(event).reshape(-1)
-        n = event.size
-        starts = np.flatnonzero(np.r_[True, event[1:] != event[:-1]]) if n else np.zeros(0, int)
-        sizes = np.diff(np.r_[starts, n])
-        group = np.repeat(np.arange(starts.size), sizes)
-        rank = np.arange(n) - starts[group]
-        followers = np.flatnonzero(rank > 0)
-        multiplicity = np.minimum(sizes, MULTIPLICITY_LIMIT).astype(np.int64)
-        return cls(
-            n_rows=n,
-            leaders=starts.astype(np.int64),
-            followers=followers,
-            follower_leader=group[followers],
-            leader_multiplicity=multiplicity,
-            follower_rank=np.minimum(rank[followers], RANK_LIMIT).astype(np.int64),
-            follower_multiplicity=multiplicity[group[followers]],
-        )
+        return cls(event)
+
+    @functools.cached_property
+    def leaders(self) -> np.ndarray:
+        """The first row of each event (rows, ascending)."""
+        event = self.event
+        if not self.n_rows:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(np.r_[True, event[1:] != event[:-1]]).astype(np.int64)
+
+    @functools.cached_property
+    def _sizes(self) -> np.ndarray:
+        return np.diff(np.r_[self.leaders, self.n_rows])
+
+    @functools.cached_property
+    def _group(self) -> np.ndarray:
+        """Per row, the index of its event (into `leaders`)."""
+        return np.repeat(np.arange(self.leaders.size), self._sizes)
+
+    @functools.cached_property
+    def _rank(self) -> np.ndarray:
+        return np.arange(self.n_rows) - self.leaders[self._group]
+
+    @functools.cached_property
+    def followers(self) -> np.ndarray:
+        """The other rows, ascending."""
+        return np.flatnonzero(self._rank > 0)
+
+    @functools.cached_property
+    def follower_leader(self) -> np.ndarray:
+        """Per follower, the index (into `leaders`) of its leader."""
+        return self._group[self.followers]
+
+    @functools.cached_property
+    def leader_multiplicity(self) -> np.ndarray:
+        """Per leader, its event's rows (capped)."""
+        return np.minimum(self._sizes, MULTIPLICITY_LIMIT).astype(np.int64)
+
+    @functools.cached_property
+    def follower_rank(self) -> np.ndarray:
+        """Per follower, its place in the event (1, 2, ..., capped)."""
+        return np.minimum(self._rank[self.followers], RANK_LIMIT).astype(np.int64)
+
+    @functools.cached_property
+    def follower_multiplicity(self) -> np.ndarray:
+        return self.leader_multiplicity[self.follower_leader]
 
     @property
     def share_of_followers(self) -> float:
         return self.followers.size / self.n_rows if self.n_rows else 0.0
+
+    def repeats_at_start(self, values: np.ndarray, rows: int = 64) -> bool:
+        """Whether the followers among the first `rows` rows hold their leader's value: a cheap
+        test that rejects almost every column that does not repeat per event."""
+        head = EventRows(self.event[:rows])
+        follower_of = head.leaders[head.follower_leader]
+        return bool(np.array_equal(values[head.followers], values[follower_of]))
 
 
 def transverse_sum(

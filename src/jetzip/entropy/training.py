@@ -48,7 +48,7 @@ from jetzip.table import Table
 ORDER_SAMPLE = 20_000
 #: Fewest optimiser steps per network: a few epochs of a small table (the leaders of a few
 #: thousand events) are a handful of steps, far from trained.
-MIN_STEPS = 300
+MIN_STEPS = 1000
 WEIGHT_BITS = 12
 HIDDEN_BITS = 12
 
