@@ -55,9 +55,6 @@ from jetzip.entropy.columns import (
 from jetzip.entropy.distributions import RowTables
 from jetzip.entropy.events import EventRows
 from jetzip.errors import CorruptFileError
-
-if TYPE_CHECKING:  # (the model itself is imported only where a file uses one)
-    from jetzip.entropy.model import EventTables
 from jetzip.validate import (
     LATENT_DTYPES,
     require_bool,
@@ -68,6 +65,9 @@ from jetzip.validate import (
     require_str,
     terminal_safe,
 )
+
+if TYPE_CHECKING:  # (the model itself is imported only where a file uses one)
+    from jetzip.entropy.model import EventTables
 
 #: Part-name owner of the event index and of the model latent (not valid column names).
 EVENT_OWNER = "(event)"
@@ -423,14 +423,13 @@ def coding_order(plans: list[ColumnPlan], coder: Any = None) -> list[ColumnPlan]
         absolute.sort(key=lambda p: position.get(p.name, len(position)))
         relative.sort(key=lambda p: position.get(p.name, len(position)))
         late = {name for name, column in coder.models.items() if column.per_event_value}
-        if late:  # (a stable sort: the other columns keep their places)
-            absolute, relative = (
-                [],
-                sorted(
-                    absolute + relative,
-                    key=lambda p: (p.name in late, position[p.name] if p.name in late else 0),
-                ),
+        if late:  # after both groups, in the model's order (the sort is stable: the others
+            # keep their places)
+            relative = sorted(
+                absolute + relative,
+                key=lambda p: (p.name in late, position[p.name] if p.name in late else 0),
             )
+            absolute = []
     relative.sort(key=lambda p: p.name == "E")
     # (not `p not in bounded`: comparing plans would make wide tables quadratic)
     return [p for p in plans if p.kind != "bounded" or p.tolerance is None] + absolute + relative
@@ -786,7 +785,10 @@ def _choose_predictors_with(
                 if _size(parts) < best[0]:
                     assert plain.restored is not None
                     best = (float(_size(parts)), CONDITIONAL, plain.restored)
-                    (per_event.add if desc.get("events") else per_event.discard)(plan.name)
+                    if desc.get("events"):
+                        per_event.add(plan.name)
+                    else:
+                        per_event.discard(plan.name)
         total += best[0]
         chosen[plan.name], restored[plan.name] = best[1], best[2]
     return chosen, total, without, per_event

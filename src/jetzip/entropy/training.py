@@ -16,7 +16,7 @@ import itertools
 import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,9 +176,9 @@ def _integer_network(
 #: and a column keeps its per-event form when that saves this many nats per row on the
 #: training rows (the codec still codes each chunk the smaller way).
 MIN_FOLLOWERS = 0.05
+MIN_GAIN_NATS = 0.01
 #: The columns whose vector sum over an event a per-event column may read (MET balances it).
 BALANCE = ("pt", "phi")
-MIN_GAIN_NATS = 0.01
 #: The training NLL of a follower that repeats its leader's code exactly (it costs no bits).
 _REPEAT_NLL = -30.0
 
@@ -235,7 +235,7 @@ def _event_form(
     raw: np.ndarray,
     values: np.ndarray,
     y: np.ndarray,
-    fit: Any,
+    fit: Callable[[np.ndarray, np.ndarray], tuple[Conditional, float]],
     balance: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[EventForm, float]:
     """A column's per-event form (`jetzip.entropy.model.EventForm`), trained on the leaders
@@ -247,11 +247,10 @@ def _event_form(
         leader_inputs += [features(magnitude, "log").astype(np.float64),
                           features(direction, "linear")]  # fmt: skip
     leader, nll_leaders = fit(np.column_stack(leader_inputs), y[events.leaders])
-    follower_of = events.leaders[events.follower_leader]
     if _repeats(events, values):
         follower, nll_followers = None, _REPEAT_NLL  # the event repeats the value
     else:
-        leader_y = y[follower_of]
+        leader_y = y[events.leaders[events.follower_leader]]
         leader_y = np.where(np.isfinite(leader_y), leader_y, 0.0)
         follower_inputs = np.column_stack(
             [
