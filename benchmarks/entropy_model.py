@@ -98,8 +98,13 @@ def data_sets(train: Path | None, test: Path | None) -> list[tuple[str, Table, T
 
 
 def size_of(table: Table, path: Path, **options: Any) -> int:
-    compress_table(table, path, **options)
-    return path.stat().st_size
+    return coded(table, path, **options)[0]
+
+
+def coded(table: Table, path: Path, **options: Any) -> tuple[int, dict[str, int]]:
+    """The file's bytes and each column's."""
+    info = compress_table(table, path, **options)
+    return path.stat().st_size, {n: c["bytes"] for n, c in info["footer"]["columns"].items()}
 
 
 def violations(table: Table, path: Path, tols: dict[str, Tolerance], model: Path | None) -> int:
@@ -135,8 +140,10 @@ def measure(
     }
     for relative, absolute in SETTINGS:
         tols = tolerances(test, relative, absolute)
-        plain = size_of(test, work / "plain.jz", tolerances=tols)
-        referenced = size_of(test, work / "ref.jz", tolerances=tols, model=model, model_ref=True)
+        plain, plain_columns = coded(test, work / "plain.jz", tolerances=tols)
+        referenced, model_columns = coded(
+            test, work / "ref.jz", tolerances=tols, model=model, model_ref=True
+        )
         embedded = size_of(test, work / "emb.jz", tolerances=tols, model=model)
         bad = violations(test, work / "ref.jz", tols, model_dir)
         bad += violations(test, work / "emb.jz", tols, None)
@@ -150,6 +157,10 @@ def measure(
                 "ratio": per_jet_plain / per_jet_model,
                 "ratio_embedded": plain / embedded,
                 "violations": bad,
+                "column_bytes_per_jet": {
+                    n: [plain_columns[n] / test.n_rows, model_columns[n] / test.n_rows]
+                    for n in plain_columns
+                },
                 "ratio_with_model_bytes": {
                     str(n): n * per_jet_plain / (n * per_jet_model + model_bytes)
                     for n in FILE_SIZES
@@ -567,6 +578,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"{s['model_bytes_per_jet']:7.3f} {s['ratio']:6.3f}x "
                     f"({s['ratio_embedded']:.3f}x)   {counted['100000']:8.3f}x "
                     f"{counted['10000000']:6.3f}x {s['violations']:5d}"
+                )
+                print(
+                    "    B/jet by column (bounded -> +model): "
+                    + ", ".join(
+                        f"{n} {a:.3f}->{b:.3f}"
+                        for n, (a, b) in s["column_bytes_per_jet"].items()
+                        if abs(a - b) > 0.0005
+                    )
                 )
             if name == "pythia_15" and args.speed_rows:
                 results["speed"] = speed(test, work / name, args.speed_rows, work)
