@@ -50,7 +50,8 @@ FUZZ = settings(
 def seed_files() -> tuple[bytes, ...]:
     """Small files that between them use every encoding a flat table's chunk can have:
     relative and absolute bounds, signs, exceptions, ratio and E(pt,eta) predictors, lossless
-    pcodec, zstd and run-length columns, the event index, a bool column."""
+    pcodec, zstd and run-length columns, the event index, codes stored once per event (met), a
+    bool column."""
     rng = np.random.default_rng(7)
     n = 300
     pt = rng.lognormal(10, 1, n)
@@ -74,7 +75,7 @@ def seed_files() -> tuple[bytes, ...]:
     directory = Path(tempfile.mkdtemp(prefix="jetzip-fuzz-"))
     files = []
     for name, options in [
-        ("bounded", {"tolerances": "pt=0.1%,m=0.1%,E=0.1%,q=1%,eta=0.001"}),
+        ("bounded", {"tolerances": "pt=0.1%,m=0.1%,E=0.1%,q=1%,eta=0.001,met=1%"}),
         ("lossless", {}),
     ]:
         path = directory / f"{name}.jz"
