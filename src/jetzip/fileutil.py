@@ -12,7 +12,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,6 +66,15 @@ def signals_held() -> Iterator[None]:
         yield
     finally:
         held.release()
+
+
+def bind_numpy_api(first_call: Callable[[], object]) -> None:
+    """Make a Rust (pyo3) extension's first call with a numpy array now, with the signals held:
+    pyo3 looks numpy's C API up on the first array argument by running Python code, where a
+    stop signal would become a Rust panic on stderr instead of `Interrupted`. Its later calls
+    run no Python code (tests/test_signals.py checks it with a trace hook)."""
+    with signals_held():
+        first_call()
 
 
 def _make_temporary(target: Path, parent: Path, directory: bool) -> Path:

@@ -24,7 +24,7 @@ from pcodec import ChunkConfig, DeltaSpec, ModeSpec, standalone
 
 from jetzip.codec import _rans
 from jetzip.errors import CorruptFileError
-from jetzip.fileutil import signals_held
+from jetzip.fileutil import bind_numpy_api
 
 #: dtypes pcodec codes natively; others (8-bit ints, bools) use the zstd path only.
 _PCODEC_DTYPES = {"float16", "float32", "float64", "int16", "int32", "int64"} | {
@@ -35,15 +35,7 @@ _PCODEC_DTYPES = {"float16", "float32", "float64", "int16", "int32", "int64"} | 
 _PLAIN_INTS = ChunkConfig(delta_spec=DeltaSpec.no_op(), mode_spec=ModeSpec.classic())
 
 
-def _bind_numpy_api() -> None:
-    """pcodec (Rust, pyo3) looks numpy's C API up on its first array argument by running Python
-    code; a stop signal handled in that code would become a Rust panic on stderr instead of
-    `Interrupted`. So that first call is made here, on import, with the signals held."""
-    with signals_held():
-        standalone.simple_compress(np.zeros(1, np.int32), _PLAIN_INTS)
-
-
-_bind_numpy_api()
+bind_numpy_api(lambda: standalone.simple_compress(np.zeros(1, np.int32), _PLAIN_INTS))  # pcodec
 
 #: zstd level of byte-shuffled arrays: 19 squeezes ~1 % more than 9 but runs at ~1 MB/s, so
 #: it is kept for arrays small enough that the time does not matter.

@@ -39,7 +39,7 @@ from jetzip.codec.entropy import decode_ints, encode_ints
 from jetzip.entropy import _condkernel
 from jetzip.entropy.distributions import ESCAPE, N_TABLES, RowTables
 from jetzip.errors import CorruptFileError
-from jetzip.fileutil import signals_held
+from jetzip.fileutil import bind_numpy_api
 
 #: The layout byte, the most significant of the stream's first u64 (its escape count): the top
 #: bit marks this coder's streams, the rest its version and how its body's word counts are kept.
@@ -55,15 +55,7 @@ _STATES = 4 * _LANES
 _RANGE_HEAD = struct.Struct("<QQ")  # the earlier streams': escapes, bytes of the escape array
 
 
-def _bind_numpy_api() -> None:
-    """constriction (Rust, pyo3) looks numpy's C API up on its first array argument by running
-    Python code, where a stop signal would become a Rust panic instead of `Interrupted`: that
-    first call is made on import, with the signals held (as in `jetzip.codec.entropy`)."""
-    with signals_held():
-        constriction.stream.model.Categorical(np.full(2, 0.5), perfect=False)
-
-
-_bind_numpy_api()
+bind_numpy_api(lambda: constriction.stream.model.Categorical(np.full(2, 0.5), perfect=False))
 
 
 def quantise_tables(probabilities: np.ndarray, prob_bits: int = PROB_BITS) -> np.ndarray:
