@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from jetzip.cli.registry import FORCE_ARG, arg, command, refuse_existing
+from jetzip.cli.registry import FORCE_ARG, TREE_ARG, arg, command, refuse_existing
 from jetzip.io import FORMATS, read_table, supported_extensions, write_table
 from jetzip.io.names import parse_alias, parse_list
 from jetzip.table import Table
@@ -19,7 +19,7 @@ CONTAINER_SUFFIX = ".jz"
 
 READER_ARGS = (
     arg("--format", choices=list(FORMATS), help="input format, when the extension does not tell"),
-    arg("--tree", help="ROOT tree or RNTuple; by default the one holding jets"),
+    TREE_ARG,
     arg("--collection", help="ROOT branch prefix of the objects, e.g. Jet_ or AnalysisJetsAuxDyn."),
     arg(
         "--branches",

@@ -64,6 +64,8 @@ def command(name: str, help: str, *arguments: Arg) -> Callable[[CommandFunc], Co
 
 #: gzip's and zstd's manners: a command overwrites an existing output only when asked to.
 FORCE_ARG = arg("-f", "--force", action="store_true", help="overwrite an existing output")
+#: Which tree of a ROOT file the commands that read one table take.
+TREE_ARG = arg("--tree", help="ROOT tree or RNTuple; by default the one holding jets")
 
 
 def refuse_existing(path: str | os.PathLike[str], force: bool) -> None:

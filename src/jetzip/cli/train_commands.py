@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jetzip.cli.registry import Arg, arg, command
+from jetzip.cli.registry import TREE_ARG, Arg, arg, command
 from jetzip.errors import InputError, OptionError
 from jetzip.models.presets import ACTIVATION_NAMES, PRESET_NAMES
 from jetzip.training.config import LOSSES, SCHEDULES, TrainConfig, load_toml, make_config
@@ -250,7 +250,7 @@ def _read(args: argparse.Namespace):  # -> Table
         help="with --init: refit the transforms' parameters on the new data (default: keep)",
     ),
     arg("--overwrite", action="store_true", help="replace MODEL_DIR if it exists"),
-    arg("--tree", help="ROOT tree or RNTuple; by default the one holding jets"),
+    TREE_ARG,
     arg(
         "--collection",
         help="ROOT: the collection to train on, e.g. Jet or AnalysisJetsAuxDyn (default: the "
