@@ -29,6 +29,7 @@ class EventRows:
     def __init__(self, event: np.ndarray) -> None:
         self.event = np.asarray(event).reshape(-1)
         self.n_rows = self.event.size
+        self._taken: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def of(cls, event: np.ndarray) -> EventRows:
@@ -78,6 +79,23 @@ class EventRows:
     @functools.cached_property
     def follower_multiplicity(self) -> np.ndarray:
         return self.leader_multiplicity[self.follower_leader]
+
+    def at_leaders(self, values: np.ndarray) -> np.ndarray:
+        """`values` at the leading rows. Kept for the chunk: the columns a chunk's model columns
+        read are each read by many of them (gathering them again took a quarter of decoding)."""
+        return self._take(values, "leaders")
+
+    def at_followers(self, values: np.ndarray) -> np.ndarray:
+        """`values` at the other rows, kept as `at_leaders` keeps them."""
+        return self._take(values, "followers")
+
+    def _take(self, values: np.ndarray, rows: str) -> np.ndarray:
+        key = (id(values), rows)
+        kept = self._taken.get(key)
+        if kept is None or kept[0] is not values:  # (the array is held: its id stays its own)
+            kept = (values, values[getattr(self, rows)])
+            self._taken[key] = kept
+        return kept[1]
 
     @property
     def share_of_followers(self) -> float:

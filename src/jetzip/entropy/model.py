@@ -15,7 +15,7 @@ import json
 import os
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -240,13 +240,16 @@ class ColumnModel:
         return found
 
     def _inputs(
-        self, context: Mapping[str, np.ndarray], rows: np.ndarray | None = None
+        self,
+        context: Mapping[str, np.ndarray],
+        take: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> list[tuple[np.ndarray, bool]]:
-        """The context columns as the kernel reads them, at `rows` (all rows: None)."""
+        """The context columns as the kernel reads them, at the rows `take` picks (all rows:
+        None)."""
         found = []
         for name in self.context:
             values = np.asarray(context[name])
-            found.append(_kernel_input(values if rows is None else values[rows],
+            found.append(_kernel_input(values if take is None else take(values),
                                        self.context_spaces[name]))  # fmt: skip
         return found
 
@@ -269,7 +272,7 @@ class ColumnModel:
         self, context: Mapping[str, np.ndarray], events: EventRows, step: float
     ) -> RowTables:
         assert self.events is not None
-        inputs = self._inputs(context, events.leaders)
+        inputs = self._inputs(context, events.at_leaders)
         inputs.append(_kernel_input(events.leader_multiplicity, "integer"))
         if self.events.balance is not None:
             pt, phi = (np.asarray(context[name]) for name in self.events.balance)
@@ -285,7 +288,7 @@ class ColumnModel:
         step: float,
     ) -> RowTables:
         assert self.events is not None and self.events.follower is not None
-        inputs = self._inputs(context, events.followers)
+        inputs = self._inputs(context, events.at_followers)
         inputs.append(_kernel_input(events.follower_rank, "integer"))
         inputs.append(_kernel_input(events.follower_multiplicity, "integer"))
         inputs.append((leader_codes[events.follower_leader].astype(np.float64) * step, False))
