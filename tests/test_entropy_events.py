@@ -68,14 +68,14 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> tuple[EntropyModel, Path]
 # ---------------------------------------------------------------------- events of the rows
 def test_event_rows_of_hand_cases() -> None:
     event = np.array([7, 7, 7, 2, 9, 9] + [4] * 12)
-    rows = EventRows.of(event)
+    rows = EventRows(event)
     assert rows.leaders.tolist() == [0, 3, 4, 6]
     assert rows.followers.tolist() == [1, 2, 5, *range(7, 18)]
     assert rows.follower_leader.tolist() == [0, 0, 2] + [3] * 11
     assert rows.leader_multiplicity.tolist() == [3, 1, 2, MULTIPLICITY_LIMIT]
     assert rows.follower_rank.tolist() == [1, 2, 1, 1, 2] + [RANK_LIMIT] * 9
     assert rows.follower_multiplicity.tolist() == [3, 3, 2] + [MULTIPLICITY_LIMIT] * 11
-    empty = EventRows.of(np.zeros(0, dtype=np.int64))
+    empty = EventRows(np.zeros(0, dtype=np.int64))
     assert empty.leaders.size == empty.followers.size == 0
     assert empty.share_of_followers == 0.0
 
@@ -91,12 +91,12 @@ def test_trigonometry_and_the_transverse_sum_are_exact_operations_close_to_numpy
     special = np.array([0.0, 1.0, -1.0, np.inf, np.nan])
     assert _atan2(special, special[::-1]).tolist() == [0.0, 0.0, -3 * np.pi / 4, 0.0, 0.0]
     table = _events(50, 1)
-    rows = EventRows.of(table.event)
+    rows = EventRows(table.event)
     magnitude, direction = transverse_sum(table.columns["pt"], table.columns["phi"], rows)
     leaders = rows.leaders  # the events are made to balance MET to a few per cent
     assert np.all(np.abs(np.log(magnitude / table.columns["MET"][leaders])) < 0.2)
     assert np.allclose(direction, table.columns["METphi"][leaders], atol=1e-5)
-    nan, _ = transverse_sum(np.array([1.0, np.nan]), np.array([0.0, np.inf]), EventRows.of([1, 1]))
+    nan, _ = transverse_sum(np.array([1.0, np.nan]), np.array([0.0, np.inf]), EventRows([1, 1]))
     assert np.isnan(nan).all()
 
 
@@ -129,7 +129,7 @@ def test_round_trip_per_event_meets_every_bound(
     for name, tol in tolerances.items():
         assert not tol.violations(table.columns[name], back.columns[name]).any(), name
     for name in ("MET", "METphi"):  # still repeated exactly on each row of its event
-        rows = EventRows.of(table.event)
+        rows = EventRows(table.event)
         values = back.columns[name]
         assert np.array_equal(values[rows.followers], values[rows.leaders][rows.follower_leader])
     assert np.array_equal(back.columns["event_id"], table.columns["event_id"])
@@ -273,7 +273,7 @@ def test_values_repeated_per_event_are_stored_once_without_a_model(tmp_path: Pat
     back = decompress_file(path)
     for name, tol in parse_tolerances(TOLERANCES).items():
         assert not tol.violations(table.columns[name], back.columns[name]).any(), name
-    rows = EventRows.of(table.event)
+    rows = EventRows(table.event)
     values = back.columns["MET"]
     assert np.array_equal(values[rows.followers], values[rows.leaders][rows.follower_leader])
     stored = info["footer"]["columns"]

@@ -890,8 +890,8 @@ def encode_chunk(
     # the chunk's events (and the selection rows'), where columns may be coded per event
     events = sample_events = None
     if event is not None:
-        events = EventRows.of(event)
-        sample_events = events if rows is None else EventRows.of(event[rows])
+        events = EventRows(event)
+        sample_events = events if rows is None else EventRows(event[rows])
     per_event: set[str] = set()  # the columns an entropy model codes per event
     if coder is not None:  # one pass measures the rows with and without the entropy model
         predictors, sample_bytes, bytes_without, per_event = _choose_predictors_with(
@@ -1088,7 +1088,7 @@ def decode_chunk(
     event = events = None
     if has_event:
         event = np.cumsum(decode_ints(_part(parts, f"{EVENT_OWNER}:deltas"), n), dtype=np.int64)
-        events = EventRows.of(event)  # (its rows are found only if a column needs them)
+        events = EventRows(event)  # (its rows are found only if a column needs them)
 
     prediction: dict[str, np.ndarray] = {}
     if description.get("latent_dtype") is not None:

@@ -31,10 +31,6 @@ class EventRows:
         self.n_rows = self.event.size
         self._taken: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
 
-    @classmethod
-    def of(cls, event: np.ndarray) -> EventRows:
-        return cls(event)
-
     @functools.cached_property
     def leaders(self) -> np.ndarray:
         """The first row of each event (rows, ascending)."""
@@ -49,7 +45,7 @@ class EventRows:
 
     @functools.cached_property
     def _group(self) -> np.ndarray:
-        """Per row, the index of its event (into `leaders`)."""
+        """Per row, the index of its event (into `leaders`; `transverse_sum` sums by it)."""
         return np.repeat(np.arange(self.leaders.size), self._sizes)
 
     @functools.cached_property
@@ -119,8 +115,7 @@ def transverse_sum(
     decoder needs: they are inputs of the network."""
     pt = np.asarray(pt, dtype=np.float64)
     cos, sin = _cos_sin(np.asarray(phi, dtype=np.float64))
-    group = np.repeat(np.arange(events.leaders.size), np.diff(np.r_[events.leaders, events.n_rows]))
-    size = events.leaders.size
+    group, size = events._group, events.leaders.size
     # bincount adds in row order, one row at a time (numpy's sum may reorder with SIMD width)
     x = np.bincount(group, weights=pt * cos, minlength=size)
     y = np.bincount(group, weights=pt * sin, minlength=size)

@@ -301,7 +301,7 @@ def train_entropy_model(
     started = time.perf_counter()
     torch.manual_seed(seed)
     spaces = {c: column_space(table, c) for c in names}
-    events = EventRows.of(table.event) if table.event is not None else None
+    events = EventRows(table.event) if table.event is not None else None
     if events is not None and events.share_of_followers < MIN_FOLLOWERS:
         events = None
     per_event = [
