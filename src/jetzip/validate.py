@@ -199,10 +199,10 @@ def check_table_header(header: dict[str, Any]) -> dict[str, Any]:
         require_bool(model.get("embedded"), "the model's embedded flag")
         require_int(model.get("bytes"), "the model's size")
         require_int(model.get("n_parameters"), "the model's parameter count")
-        # an entropy model's entry names no latent, and since format 7 no columns either
-        if model.get("kind") != "entropy" or "latent_dim" in model:
-            least = 0 if model.get("kind") == "entropy" else 1  # an entropy model has no latent
-            require_int(model.get("latent_dim"), "the model's latent size", least)
+        # an entropy model has no latent (since format 7 its entry leaves the size out)
+        entropy = model.get("kind") == "entropy"
+        latent_dim = model.get("latent_dim", 0 if entropy else None)
+        require_int(latent_dim, "the model's latent size", 0 if entropy else 1)
         for column in require_list(model.get("columns", []), "the model's columns"):
             if require_str(column, "a model column") not in names:
                 raise CorruptFileError("the header is damaged (the model reads an unknown column)")

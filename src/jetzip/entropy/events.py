@@ -20,6 +20,8 @@ import numpy as np
 #: Ranks and multiplicities are inputs capped here (beyond them rows are alike enough).
 RANK_LIMIT = 3
 MULTIPLICITY_LIMIT = 8
+#: Rows `EventRows.repeats_at_start` looks at.
+HEAD_ROWS = 64
 
 
 class EventRows:
@@ -97,12 +99,18 @@ class EventRows:
     def share_of_followers(self) -> float:
         return self.followers.size / self.n_rows if self.n_rows else 0.0
 
-    def repeats_at_start(self, values: np.ndarray, rows: int = 64) -> bool:
-        """Whether the followers among the first `rows` rows hold their leader's value: a cheap
-        test that rejects almost every column that does not repeat per event."""
-        head = EventRows(self.event[:rows])
-        follower_of = head.leaders[head.follower_leader]
-        return bool(np.array_equal(values[head.followers], values[follower_of]))
+    def repeats_at_start(self, values: np.ndarray) -> bool:
+        """Whether the followers among the first HEAD_ROWS rows hold their leader's value: a
+        cheap test that rejects almost every column that does not repeat per event."""
+        followers, leaders = self._head
+        return bool(np.array_equal(values[followers], values[leaders]))
+
+    @functools.cached_property
+    def _head(self) -> tuple[np.ndarray, np.ndarray]:
+        """The followers among the first HEAD_ROWS rows and their leaders' rows (found once:
+        a chunk asks for every candidate coding of every column)."""
+        head = EventRows(self.event[:HEAD_ROWS])
+        return head.followers, head.leaders[head.follower_leader]
 
 
 def transverse_sum(

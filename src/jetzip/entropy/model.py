@@ -418,16 +418,14 @@ class EntropyModel:
         columns = []
         for i, c in enumerate(self.models.values()):
             entry: dict[str, Any] = {"name": c.name, "space": c.space, "context": c.context}
-            arrays.update(c.network.to_arrays(f"c{i}/"))
-            arrays[f"c{i}/shape"] = np.diff(c.shape.cdf)
+            arrays.update(_conditional_arrays(c._rows, f"c{i}/"))
             if c.events is not None:
                 entry["events"] = {"follower": c.events.follower is not None}
                 if c.events.balance is not None:
                     entry["events"]["balance"] = list(c.events.balance)
-                for part, conditional in (("lead", c.events.leader), ("follow", c.events.follower)):
-                    if conditional is not None:
-                        arrays.update(conditional.network.to_arrays(f"c{i}/{part}/"))
-                        arrays[f"c{i}/{part}/shape"] = np.diff(conditional.shape.cdf)
+                arrays.update(_conditional_arrays(c.events.leader, f"c{i}/lead/"))
+                if c.events.follower is not None:
+                    arrays.update(_conditional_arrays(c.events.follower, f"c{i}/follow/"))
             columns.append(entry)
         entries, blobs, offset = [], [], 0
         for name, array in sorted(arrays.items()):
@@ -548,8 +546,15 @@ def _fits(network: IntegerMLP, n_inputs: int) -> bool:
     return network.n_inputs == n_inputs and network.n_outputs == 2
 
 
+def _conditional_arrays(conditional: Conditional, prefix: str) -> dict[str, np.ndarray]:
+    """A network and its shape as named arrays under `prefix` (read back by `_conditional`)."""
+    arrays = conditional.network.to_arrays(prefix)
+    arrays[f"{prefix}shape"] = np.diff(conditional.shape.cdf)
+    return arrays
+
+
 def _conditional(arrays: dict[str, np.ndarray], prefix: str) -> Conditional:
-    """The network and shape stored under `prefix` (`EntropyModel.to_bytes`)."""
+    """The network and shape stored under `prefix` (`_conditional_arrays`)."""
     cdf = np.concatenate([[0], np.cumsum(arrays[f"{prefix}shape"].astype(np.int64))])
     return Conditional(IntegerMLP.from_arrays(arrays, prefix), Shape(cdf))
 

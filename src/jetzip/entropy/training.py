@@ -233,13 +233,14 @@ def _fit(
 def _event_form(
     events: EventRows,
     raw: np.ndarray,
-    values: np.ndarray,
     y: np.ndarray,
+    repeats: bool,
     fit: Callable[[np.ndarray, np.ndarray], tuple[Conditional, float]],
     balance: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[EventForm, float]:
     """A column's per-event form (`jetzip.entropy.model.EventForm`), trained on the leaders
-    and the followers of the training rows, and its mean NLL per row (nats); `balance`: the
+    and the followers of the training rows, and its mean NLL per row (nats); `repeats`: every
+    event holds one value of the column (the followers need no network); `balance`: the
     (pt, phi) columns whose event sum the leaders read, when the column may."""
     leader_inputs = [raw[events.leaders], _integer(events.leader_multiplicity)]
     if balance is not None:
@@ -247,7 +248,7 @@ def _event_form(
         leader_inputs += [features(magnitude, "log").astype(np.float64),
                           features(direction, "linear")]  # fmt: skip
     leader, nll_leaders = fit(np.column_stack(leader_inputs), y[events.leaders])
-    if _repeats(events, values):
+    if repeats:
         follower, nll_followers = None, _REPEAT_NLL  # the event repeats the value
     else:
         leader_y = y[events.leaders[events.follower_leader]]
@@ -304,10 +305,11 @@ def train_entropy_model(
     events = EventRows(table.event) if table.event is not None else None
     if events is not None and events.share_of_followers < MIN_FOLLOWERS:
         events = None
-    per_event = [
-        c for c in names if events is not None and spaces[c] != "integer" and c != "E"
-        and _repeats(events, table.columns[c])
-    ]  # fmt: skip
+    per_event = (  # float columns holding one value per event (E stays last: choose_order)
+        []
+        if events is None
+        else [c for c in names if spaces[c] != "integer" and _repeats(events, table.columns[c])]
+    )
     order = choose_order(table, names, spaces, per_event)
     feats = {c: features(table.columns[c], spaces[c]).astype(np.float64) for c in order}
     targets = {c: transformed(table.columns[c], spaces[c]) for c in order}
@@ -328,9 +330,7 @@ def train_entropy_model(
             sums = None  # the event's vector sum, where pt and phi are decoded before
             if set(BALANCE) <= set(context):
                 sums = (table.columns[BALANCE[0]], table.columns[BALANCE[1]])
-            form, nll_events = _event_form(
-                events, raw, table.columns[name], targets[name], fit, sums
-            )
+            form, nll_events = _event_form(events, raw, targets[name], name in per_event, fit, sums)
             form = form if nll_events < nll - MIN_GAIN_NATS else None
         built.append(ColumnModel(name, spaces[name], context, flat.network, flat.shape, form))
         if progress:
